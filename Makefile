@@ -1,0 +1,86 @@
+# libfer build. `make` builds the libraries and tools, `make check` runs all
+# tests, `make demo` installs missing packages, builds and runs the demo.
+# SAN=address,undefined builds an instrumented copy under build-san/.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?=
+BUILD   ?= $(if $(SAN),build-san,build)
+PKGS    := stb libcjson libcurl libxml-2.0
+OPT     ?= -O2
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SANFLAGS   := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -fPIC -pthread -D_DEFAULT_SOURCE $(SANFLAGS) $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -pthread
+LDFLAGS += $(SANFLAGS)
+
+# One line per module (see docs/architecture.md).
+LIB_SRC := \
+	libfer/error.c \
+	libfer/tensor.c \
+	libfer/rng.c \
+	libfer/threadpool.c \
+	libfer/fileio.c \
+	libfer/gemm_ref.c \
+	libfer/gemm.c
+
+TOOLS := 
+TESTS := 
+TOOL_COMMON := tools/cli.c
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A    := $(BUILD)/libfer.a
+LIB_SO   := $(BUILD)/libfer.so
+TOOL_BIN := $(TOOLS:%=$(BUILD)/bin/%)
+TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+.PHONY: all check demo bench install clean deps
+all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
+
+$(BUILD)/%.o: %.c libfer/fer.h libfer/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libfer.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
+
+check: all $(TEST_BIN)
+	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
+
+deps:
+	scripts/install-deps
+
+demo:
+	scripts/install-deps --runtime
+	$(MAKE) all
+	scripts/demo $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 libfer/fer.h $(DESTDIR)$(PREFIX)/include/fer.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfer.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfer.so.0
+	ln -sf libfer.so.0 $(DESTDIR)$(PREFIX)/lib/libfer.so
+	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
+
+clean:
+	rm -rf build build-san

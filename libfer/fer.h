@@ -1,0 +1,351 @@
+/* libfer: emotion-aware music recommendation in C11.
+ *
+ * The one public header. Conventions (see docs/architecture.md):
+ *  - Every function that can fail returns fer_status (FER_OK == 0) and takes a
+ *    `fer_error *err` as its last argument (NULL allowed) that receives a
+ *    one-line message naming the file, line or field at fault.
+ *  - Handles whose state is owned (model, optimiser, pool, cascade, catalogue,
+ *    Spotify client) are opaque; free them with their *_free function
+ *    (NULL is accepted everywhere).
+ *  - The library keeps no global mutable state and never exits the process.
+ */
+#ifndef FER_H
+#define FER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FER_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum fer_status {
+    FER_OK = 0,
+    FER_EINVAL,      /* bad argument or impossible value */
+    FER_ENOMEM,      /* allocation failed */
+    FER_EIO,         /* file cannot be opened, read or written */
+    FER_EFORMAT,     /* malformed or corrupt content */
+    FER_ERANGE,      /* value or size outside what is accepted */
+    FER_ENET,        /* network or HTTP failure */
+    FER_EUNSUPPORTED /* valid but not supported here */
+} fer_status;
+
+typedef struct fer_error {
+    fer_status code;
+    char msg[512];
+} fer_error;
+
+const char *fer_status_str(fer_status s);
+
+/* ----------------------------------------------------------------- tensors */
+
+#define FER_MAX_DIMS 4
+
+/* float32, row-major (NCHW for images), data 64-byte aligned when owned. */
+typedef struct fer_tensor {
+    float *data;
+    int ndim;
+    int shape[FER_MAX_DIMS];
+    size_t size; /* product of shape */
+    int owns;    /* 1: data is freed by fer_tensor_free */
+} fer_tensor;
+
+fer_status fer_tensor_alloc(fer_tensor *t, int ndim, const int *shape, fer_error *err);
+void fer_tensor_free(fer_tensor *t);
+/* A non-owning view of caller memory. */
+fer_tensor fer_tensor_view(float *data, int ndim, const int *shape);
+/* Elements between consecutive indices of dimension d. */
+size_t fer_tensor_stride(const fer_tensor *t, int d);
+void *fer_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; NULL on failure */
+void fer_aligned_free(void *p);
+
+/* --------------------------------------------------------------------- rng */
+
+/* xoshiro256**; transparent so that checkpoints can store it. */
+typedef struct fer_rng { uint64_t s[4]; } fer_rng;
+
+void fer_rng_seed(fer_rng *r, uint64_t seed);
+uint64_t fer_rng_u64(fer_rng *r);
+double fer_rng_uniform(fer_rng *r);          /* [0,1) */
+uint32_t fer_rng_below(fer_rng *r, uint32_t n); /* [0,n), unbiased */
+void fer_rng_shuffle(fer_rng *r, int *idx, size_t n);
+
+/* ----------------------------------------------------------------- threads */
+
+typedef struct fer_pool fer_pool;
+
+/* threads <= 0: FER_THREADS from the environment, else the online CPU count. */
+fer_status fer_pool_new(int threads, fer_pool **out, fer_error *err);
+void fer_pool_free(fer_pool *p);
+int fer_pool_threads(const fer_pool *p);
+int fer_threads_default(void);
+
+/* ------------------------------------------------------------------- model */
+
+#define FER_N_EMOTIONS 7
+/* FER2013 label order: angry disgust fear happy sad surprise neutral. */
+extern const char *const fer_emotion_names[FER_N_EMOTIONS];
+/* Index of a FER2013 class name (case-insensitive, also "disgusted",
+ * "fearful", "surprised"), or -1. */
+int fer_emotion_index(const char *name);
+
+typedef struct fer_model fer_model;
+typedef struct fer_adam fer_adam;
+
+/* The reference CNN (conv32-conv64-pool-drop-conv128-pool-conv128-pool-drop-
+ * dense1024-drop-dense) for `n_classes` classes named by `class_names`
+ * (NULL: the first n FER2013 names). Parameters are Glorot-initialised from seed. */
+fer_status fer_model_paper_cnn(int n_classes, const char *const *class_names, uint64_t seed,
+                               fer_model **out, fer_error *err);
+/* Any sequential model from a JSON description (docs/weights-format.md). */
+fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err);
+void fer_model_free(fer_model *m);
+
+/* Architecture JSON (owned by the model). */
+const char *fer_model_arch_json(const fer_model *m);
+int fer_model_n_classes(const fer_model *m);
+const char *fer_model_class_name(const fer_model *m, int i);
+void fer_model_input_shape(const fer_model *m, int *c, int *h, int *w);
+size_t fer_model_n_params(const fer_model *m);
+/* Threads used by forward/backward (default fer_threads_default()). */
+fer_status fer_model_set_threads(fer_model *m, int threads, fer_error *err);
+
+/* Inference (dropout off): x is n images of c*h*w floats already normalised
+ * with fer_preprocess; probs receives n*n_classes probabilities. */
+fer_status fer_model_predict(fer_model *m, const float *x, int n, float *probs, fer_error *err);
+
+/* One training step on a batch: forward with dropout (rng), softmax
+ * cross-entropy with optional per-class weights (NULL: all 1), backward,
+ * Adam update. Returns mean loss and the count of correct argmax. */
+fer_status fer_model_train_step(fer_model *m, fer_adam *opt, fer_rng *rng, const float *x,
+                                const int *labels, int n, const float *class_weights,
+                                float *loss, int *correct, fer_error *err);
+/* Loss and probabilities without an update (dropout off). */
+fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, int n,
+                              float *loss_sum, int *correct, float *probs, fer_error *err);
+
+/* Preprocessing shared by training and prediction: grey uint8 -> float. */
+void fer_preprocess(const uint8_t *px, size_t n, float *out);
+
+/* ------------------------------------------------------------------- adam */
+
+/* Keras Adam: beta1 .9, beta2 .999, epsilon 1e-7, lr_t = lr / (1 + decay*t). */
+fer_status fer_adam_new(fer_model *m, float lr, float decay, fer_adam **out, fer_error *err);
+void fer_adam_free(fer_adam *a);
+void fer_adam_set_lr(fer_adam *a, float lr);
+float fer_adam_lr(const fer_adam *a);
+int64_t fer_adam_iterations(const fer_adam *a);
+
+/* -------------------------------------------------------- weights format */
+
+/* safetensors file: the model's tensors plus, in __metadata__, the
+ * architecture, class names, input shape and preprocessing. With `opt`, the
+ * Adam moments and iteration count are saved too (a checkpoint), and
+ * `extra_meta` (a JSON object text, may be NULL) is stored as "fer.extra".
+ * Written to a temporary file and renamed: never half-written. */
+fer_status fer_model_save(const fer_model *m, const fer_adam *opt, const char *extra_meta,
+                          const char *path, fer_error *err);
+/* Loads and validates every offset, size and shape. */
+fer_status fer_model_load(const char *path, fer_model **out, fer_error *err);
+/* Restores Adam state saved with fer_model_save; `extra_meta` receives a
+ * malloc'd copy of "fer.extra" (or NULL). */
+fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_adam **opt,
+                               char **extra_meta, fer_error *err);
+
+/* ---------------------------------------------------------------- files */
+
+/* Reads a whole file (at most max_bytes) into a malloc'd, NUL-terminated buffer. */
+fer_status fer_file_read(const char *path, size_t max_bytes, char **data, size_t *len,
+                         fer_error *err);
+/* Writes to path.tmp.PID, fsyncs and renames over path. */
+fer_status fer_file_write_atomic(const char *path, const void *data, size_t len, fer_error *err);
+
+/* ----------------------------------------------------------- FER2013 data */
+
+enum { FER_USAGE_TRAINING = 0, FER_USAGE_PUBLIC_TEST = 1, FER_USAGE_PRIVATE_TEST = 2,
+       FER_USAGE_NONE = 3 };
+
+/* Images held as uint8 48x48 (2304 bytes each). */
+typedef struct fer_dataset {
+    uint8_t *pixels;
+    int *labels;
+    uint8_t *usage;
+    size_t n, cap;
+    int h, w;
+    size_t n_bad; /* rows skipped with skip_bad */
+} fer_dataset;
+
+/* Reads the Kaggle CSV (emotion,pixels[,Usage]) from a path or "-" (stdin).
+ * A bad row is an error naming the line, unless skip_bad is set. */
+fer_status fer_dataset_load_csv(const char *path, int skip_bad, fer_dataset *ds, fer_error *err);
+/* Reads DIR/<class>/<image> files for the given class names (converted to 48x48 grey). */
+fer_status fer_dataset_load_dir(const char *dir, int n_classes, const char *const *class_names,
+                                fer_dataset *ds, fer_error *err);
+void fer_dataset_free(fer_dataset *ds);
+
+/* ------------------------------------------------------------------ images */
+
+/* Grey 8-bit image. */
+typedef struct fer_image {
+    int w, h;
+    uint8_t *px; /* w*h, row-major, malloc'd */
+} fer_image;
+
+/* Decodes any format stb_image reads (8/16-bit, alpha) to grey. Images of
+ * more than max_pixels (0: 64 MP) are refused before decoding. */
+fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err);
+fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, fer_image *img,
+                              fer_error *err);
+void fer_image_free(fer_image *img);
+/* Area-averaged resize of the box (x,y,w,h), clipped to the image, to ow x oh. */
+fer_status fer_image_crop_resize(const fer_image *img, int x, int y, int w, int h, int ow, int oh,
+                                 uint8_t *out, fer_error *err);
+
+/* ---------------------------------------------------------- face detection */
+
+typedef struct fer_cascade fer_cascade;
+typedef struct fer_box { int x, y, w, h; } fer_box;
+
+typedef struct fer_detect_opts {
+    double scale_factor; /* 1.1 */
+    int min_neighbors;   /* 3 */
+    int min_size;        /* 30 (pixels) */
+    int max_size;        /* 0: no limit */
+} fer_detect_opts;
+
+#define FER_DEFAULT_CASCADE "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+
+void fer_detect_opts_default(fer_detect_opts *o);
+/* OpenCV Haar cascade XML (the opencv-data format). */
+fer_status fer_cascade_load(const char *path, fer_cascade **out, fer_error *err);
+void fer_cascade_free(fer_cascade *c);
+/* Finds faces; *boxes is malloc'd (free()), sorted by area, largest first. */
+fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fer_detect_opts *o,
+                            fer_box **boxes, size_t *n, fer_error *err);
+
+/* -------------------------------------------------------------- heart rate */
+
+typedef enum fer_hr_level { FER_HR_LOW, FER_HR_MODERATE, FER_HR_HIGH } fer_hr_level;
+
+typedef struct fer_hr_opts {
+    int age;            /* 0: adult */
+    double resting_bpm; /* > 0 overrides the age-based resting range */
+} fer_hr_opts;
+
+typedef struct fer_heart {
+    double bpm;          /* cleaned mean */
+    double trend;        /* bpm per minute, 0 for a single value */
+    double rmssd_ms;     /* NAN unless RR intervals were given */
+    double sdnn_ms;      /* NAN unless RR intervals were given */
+    int n_samples, n_removed;
+    double rest_lo, rest_hi; /* the resting range used */
+    fer_hr_level level;
+    double arousal;      /* [0,1] */
+} fer_heart;
+
+const char *fer_hr_level_name(fer_hr_level l);
+/* A single reading; impossible values (<= 0, > 250, NaN) are FER_ERANGE. */
+fer_status fer_heart_from_bpm(double bpm, const fer_hr_opts *o, fer_heart *out, fer_error *err);
+/* A series: t in seconds and bpm, or (rr != 0) RR intervals in ms (t may be NULL). */
+fer_status fer_heart_from_series(const double *t, const double *v, size_t n, int rr,
+                                 const fer_hr_opts *o, fer_heart *out, fer_error *err);
+/* CSV file of "seconds,bpm" or one RR interval (ms) per line. */
+fer_status fer_heart_from_file(const char *path, const fer_hr_opts *o, fer_heart *out,
+                               fer_error *err);
+
+/* ------------------------------------------------------------------ fusion */
+
+typedef enum fer_intensity { FER_MILDLY, FER_PLAIN, FER_VERY } fer_intensity;
+
+typedef struct fer_fusion_opts {
+    double face_weight;  /* weight of the face's own arousal estimate */
+    double heart_weight; /* weight of heart-rate arousal (0 when no heart rate) */
+} fer_fusion_opts;
+
+typedef struct fer_state {
+    int emotion;             /* FER2013 index 0..6 */
+    const char *emotion_name;/* "Happy", "Sad", "Angry", "Disgusted", "Fearful", "Surprised", "Neutral" */
+    fer_intensity intensity;
+    const char *intensity_name; /* "Mildly", "", "Very" */
+    const char *arousal_phrase; /* e.g. "excited", "calm" */
+    char label[96];          /* e.g. "Happy and excited", "Sad but calm" */
+    double confidence;       /* face probability of the chosen emotion */
+    double valence;          /* [-1,1] */
+    double arousal;          /* [0,1] fused */
+} fer_state;
+
+void fer_fusion_opts_default(fer_fusion_opts *o);
+/* probs in FER2013 order (7 values, summing to ~1); heart may be NULL. */
+fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion_opts *o,
+                    fer_state *out, fer_error *err);
+
+/* --------------------------------------------------------------- catalogue */
+
+typedef struct fer_track {
+    const char *genre, *artist, *title, *id;
+    int popularity; /* 0..100 */
+    int duration_ms;
+    int mode;       /* 1 major, 0 minor */
+    float acousticness, danceability, energy, instrumentalness, liveness, loudness,
+          speechiness, tempo, valence;
+} fer_track;
+
+typedef struct fer_catalog fer_catalog;
+
+/* CSV with the SpotifyFeatures columns. Bad rows are skipped and counted
+ * (*n_bad, may be NULL); the first one is described in err->msg even on success. */
+fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, fer_error *err);
+void fer_catalog_free(fer_catalog *c);
+size_t fer_catalog_size(const fer_catalog *c);
+const fer_track *fer_catalog_track(const fer_catalog *c, size_t i);
+/* Index of the track with this Spotify id, or -1. */
+long fer_catalog_find(const fer_catalog *c, const char *id);
+
+/* ---------------------------------------------------------- recommendation */
+
+typedef enum fer_strategy { FER_STRATEGY_MATCH, FER_STRATEGY_UPLIFT } fer_strategy;
+
+typedef struct fer_music_target {
+    double valence, energy, tempo, danceability, acousticness;
+    double tol_valence, tol_energy, tol_tempo; /* tolerance band */
+} fer_music_target;
+
+typedef struct fer_rank_opts {
+    size_t limit;           /* 10 */
+    int one_per_artist;     /* 1 */
+    const char *genre;      /* NULL: any */
+    uint64_t seed;          /* tie-breaking */
+    double popularity_weight; /* 0..1 */
+} fer_rank_opts;
+
+typedef struct fer_pick {
+    size_t track;    /* catalogue index */
+    double score;    /* higher is better */
+    double distance; /* to the target in feature space */
+} fer_pick;
+
+fer_status fer_music_target_for(const fer_state *s, const fer_heart *heart, fer_strategy st,
+                                fer_music_target *out, fer_error *err);
+void fer_rank_opts_default(fer_rank_opts *o);
+/* picks must hold o->limit entries; *n_picks receives how many were filled. */
+fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
+                         fer_pick *picks, size_t *n_picks, fer_error *err);
+
+/* ----------------------------------------------------------------- Spotify */
+
+typedef struct fer_spotify fer_spotify;
+
+/* api_url / accounts_url NULL: FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL
+ * from the environment, else Spotify's own. */
+fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
+                           const char *accounts_url, fer_spotify **out, fer_error *err);
+void fer_spotify_free(fer_spotify *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,102 @@
+/* Shared command-line helpers. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+void cli_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, long total)
+{
+    p->label = label;
+    p->total = total > 0 ? total : 1;
+    p->start = cli_now();
+    p->last_draw = 0;
+    p->tty = isatty(fileno(stderr));
+}
+
+static void format_time(double s, char *buf, size_t cap)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void draw(cli_progress *p, long done, const char *extra, int final)
+{
+    enum { WIDTH = 30 };
+    double el = cli_now() - p->start;
+    double frac = (double)done / (double)p->total;
+    if (frac > 1)
+        frac = 1;
+    int fill = (int)(frac * WIDTH);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
+    bar[WIDTH] = 0;
+    char t[32];
+    if (final)
+        format_time(el, t, sizeof t);
+    else
+        format_time(done > 0 ? el * (double)(p->total - done) / (double)done : 0, t, sizeof t);
+    fprintf(stderr, "%s%s %ld/%ld [%s] %s %s%s%s", p->tty ? "\r\033[K" : "", p->label, done,
+            p->total, bar, final ? "took" : "ETA", t, extra && *extra ? " - " : "",
+            extra ? extra : "");
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void cli_progress_update(cli_progress *p, long done, const char *extra)
+{
+    double now = cli_now();
+    if (!p->tty || now - p->last_draw < 0.1)
+        return;
+    p->last_draw = now;
+    draw(p, done, extra, 0);
+}
+
+void cli_progress_finish(cli_progress *p, long done, const char *extra) { draw(p, done, extra, 1); }

@@ -1,0 +1,30 @@
+/* What the command-line tools share: errors, number parsing, progress bars. */
+#ifndef FER_CLI_H
+#define FER_CLI_H
+
+#include <stdio.h>
+
+#include "fer.h"
+
+/* "prog: message" on stderr. */
+void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Strict parsing: the whole string must be a number within [lo, hi]. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+double cli_now(void); /* monotonic seconds */
+
+/* A Keras-like progress bar on stderr, redrawn at most 10 times a second
+ * when stderr is a terminal (a final line otherwise). */
+typedef struct cli_progress {
+    const char *label;
+    long total;
+    double start, last_draw;
+    int tty;
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, const char *label, long total);
+/* `extra` is appended after the ETA, e.g. "loss 1.23 acc 0.45". */
+void cli_progress_update(cli_progress *p, long done, const char *extra);
+void cli_progress_finish(cli_progress *p, long done, const char *extra);
+
+#endif
