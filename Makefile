@@ -43,7 +43,7 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 .PHONY: all check demo bench install clean deps
 all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
 
-$(BUILD)/%.o: %.c libfer/fer.h libfer/internal.h
+$(BUILD)/%.o: %.c libfer/fer.h libfer/internal.h $(wildcard tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer -c $< -o $@
 
@@ -53,6 +53,8 @@ $(LIB_A): $(LIB_OBJ)
 
 $(LIB_SO): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libfer.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/cli.o: CFLAGS += -DFER_SOURCE_DIR='"$(CURDIR)"' -DFER_SHARE_DIR='"$(PREFIX)/share/libfer"'
 
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -80,6 +82,9 @@ install: all
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfer.so.0
 	ln -sf libfer.so.0 $(DESTDIR)$(PREFIX)/lib/libfer.so
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	install -d $(DESTDIR)$(PREFIX)/share/libfer/weights $(DESTDIR)$(PREFIX)/share/libfer/datasets
+	cp -r weights/. $(DESTDIR)$(PREFIX)/share/libfer/weights/
+	cp -r datasets/. $(DESTDIR)$(PREFIX)/share/libfer/datasets/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
 
 clean:

@@ -100,3 +100,25 @@ void cli_progress_update(cli_progress *p, long done, const char *extra)
 }
 
 void cli_progress_finish(cli_progress *p, long done, const char *extra) { draw(p, done, extra, 1); }
+
+#ifndef FER_SOURCE_DIR
+#define FER_SOURCE_DIR "."
+#endif
+#ifndef FER_SHARE_DIR
+#define FER_SHARE_DIR "/usr/local/share/libfer"
+#endif
+
+const char *cli_data_path(const char *rel, char *buf, size_t cap)
+{
+    const char *env = getenv("FER_DATA_DIR");
+    const char *roots[] = {env, FER_SOURCE_DIR, FER_SHARE_DIR};
+    for (int i = 0; i < 3; i++) {
+        if (!roots[i])
+            continue;
+        snprintf(buf, cap, "%s/%s", roots[i], rel);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    snprintf(buf, cap, "%s/%s", FER_SOURCE_DIR, rel);
+    return NULL;
+}
