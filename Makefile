@@ -26,10 +26,12 @@ LIB_SRC := \
 	libfer/threadpool.c \
 	libfer/fileio.c \
 	libfer/gemm_ref.c \
-	libfer/gemm.c
+	libfer/gemm.c \
+	libfer/dataset.c
 
 TOOLS := 
-TESTS := 
+TESTS := \
+	test_dataset
 TOOL_COMMON := tools/cli.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -169,18 +169,25 @@ fer_status fer_file_write_atomic(const char *path, const void *data, size_t len,
 enum { FER_USAGE_TRAINING = 0, FER_USAGE_PUBLIC_TEST = 1, FER_USAGE_PRIVATE_TEST = 2,
        FER_USAGE_NONE = 3 };
 
-/* Images held as uint8 48x48 (2304 bytes each). */
+/* Images held as uint8 48x48 (2304 bytes each). The loaders initialise *ds
+ * (no need to zero it first); on failure it is left empty (all NULL / 0). */
 typedef struct fer_dataset {
-    uint8_t *pixels;
-    int *labels;
-    uint8_t *usage;
+    uint8_t *pixels; /* n * h * w, row-major */
+    int *labels;     /* CSV: FER2013 index 0..6; folders: index into class_names */
+    uint8_t *usage;  /* FER_USAGE_* per image */
     size_t n, cap;
     int h, w;
     size_t n_bad; /* rows skipped with skip_bad */
 } fer_dataset;
 
-/* Reads the Kaggle CSV (emotion,pixels[,Usage]) from a path or "-" (stdin).
- * A bad row is an error naming the line, unless skip_bad is set. */
+/* Reads the Kaggle CSV (emotion,pixels[,Usage], columns in any order, header
+ * names case-insensitive) from a path or "-" (stdin); CRLF, blank lines and
+ * quoted fields are accepted; no Usage column gives FER_USAGE_NONE. A bad row
+ * is an error "path:LINE: what", unless skip_bad is set: then it is skipped,
+ * counted in ds->n_bad, and the first one's message is left in err->msg even
+ * though FER_OK is returned (err->msg is "" when no row was bad). A missing
+ * header or an empty file is always an error. A header with no rows is a
+ * valid, empty data set. See docs/dataset.md. */
 fer_status fer_dataset_load_csv(const char *path, int skip_bad, fer_dataset *ds, fer_error *err);
 /* Reads DIR/<class>/<image> files for the given class names (converted to 48x48 grey). */
 fer_status fer_dataset_load_dir(const char *dir, int n_classes, const char *const *class_names,
