@@ -20,6 +20,8 @@ LDFLAGS += $(SANFLAGS)
 
 # One line per module (see docs/architecture.md).
 LIB_SRC := \
+	libfer/csv.c \
+	libfer/catalog.c \
 	libfer/error.c \
 	libfer/tensor.c \
 	libfer/rng.c \
@@ -31,6 +33,7 @@ LIB_SRC := \
 
 TOOLS := 
 TESTS := \
+	test_catalog \
 	test_dataset
 TOOL_COMMON := tools/cli.c
 

@@ -295,22 +295,31 @@ fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion
 typedef struct fer_track {
     const char *genre, *artist, *title, *id;
     int popularity; /* 0..100 */
-    int duration_ms;
-    int mode;       /* 1 major, 0 minor */
+    int duration_ms;    /* 0 when the column is absent */
+    int mode;           /* 1 major, 0 minor, -1 unknown */
+    int key;            /* pitch class 0 (C) .. 11 (B), -1 unknown */
+    int time_signature; /* beats per bar ("4/4", or the data set's "4-Apr"), 0 unknown */
+    /* Optional columns that are absent or empty read as NAN. */
     float acousticness, danceability, energy, instrumentalness, liveness, loudness,
           speechiness, tempo, valence;
 } fer_track;
 
 typedef struct fer_catalog fer_catalog;
 
-/* CSV with the SpotifyFeatures columns. Bad rows are skipped and counted
- * (*n_bad, may be NULL); the first one is described in err->msg even on success. */
+/* CSV with the SpotifyFeatures columns, found by header name in any order
+ * (required: track_id, track_name, artist_name, genre, popularity, valence,
+ * energy, tempo). Bad rows are skipped and counted (*n_bad, may be NULL); the
+ * first one is described in err->msg even on success (err->code stays FER_OK).
+ * A track listed once per genre is kept once: first row's features, highest
+ * popularity, genres joined with "; " in order of appearance. */
 fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, fer_error *err);
 void fer_catalog_free(fer_catalog *c);
 size_t fer_catalog_size(const fer_catalog *c);
 const fer_track *fer_catalog_track(const fer_catalog *c, size_t i);
-/* Index of the track with this Spotify id, or -1. */
+/* Index of the track with this Spotify id, or -1 (hash lookup). */
 long fer_catalog_find(const fer_catalog *c, const char *id);
+/* 1 if the track's genre list ("A; B") holds `genre` (case-insensitive). */
+int fer_track_has_genre(const fer_track *t, const char *genre);
 
 /* ---------------------------------------------------------- recommendation */
 

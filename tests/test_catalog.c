@@ -1,0 +1,310 @@
+/* The catalogue's CSV reader: RFC 4180 edge cases, the data set's quirks,
+ * bad rows, duplicates and the id index, on small generated fixtures. */
+#include "testutil.h"
+
+#include <stdint.h>
+
+#define HEADER                                                                                  \
+    "genre,artist_name,track_name,track_id,popularity,acousticness,danceability,duration_ms,"  \
+    "energy,instrumentalness,key,liveness,loudness,mode,speechiness,tempo,time_signature,"     \
+    "valence\n"
+
+/* Writes text to a fresh temporary file; the caller unlinks it. */
+static void write_tmp(char *path, const char *text, size_t len)
+{
+    strcpy(path, "/tmp/test_catalog_XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static fer_status load_text(const char *text, fer_catalog **c, size_t *n_bad, fer_error *err)
+{
+    char path[64];
+    write_tmp(path, text, strlen(text));
+    fer_status s = fer_catalog_load(path, c, n_bad, err);
+    unlink(path);
+    return s;
+}
+
+START_TEST(quoting_and_quirks)
+{
+    const char *csv =
+        "\xEF\xBB\xBF" HEADER
+        "Movie,Henri Salvador,\"La samba (De l'op\xC3\xA9rette \"\"Le Chevalier\"\")\","
+        "244U5mhlSmoudM4BMN25Wu,0,0.659,0.804,169853,0.636,8.19E-06,A#,0.158,-6.968,Major,"
+        "0.0897,128.111,4-Apr,0.932\r\n"
+        "Dance,\"Earth, Wind & Fire\",\"Line one\nline two\",id2,55,0.1,0.7,200000,0.8,0,Db,"
+        "0.1,-5,Minor,0.05,120,4-Mar,0.9\r\n"
+        "\n"
+        "Country,A,B,id3,100,1,0,1,0,1,C,0,-60,1,0,60.5,3/4,0\n";
+    fer_catalog *c;
+    size_t bad = 99;
+    fer_error err = {0};
+    ck_assert_int_eq(load_text(csv, &c, &bad, &err), FER_OK);
+    ck_assert_uint_eq(bad, 0);
+    ck_assert_str_eq(err.msg, "");
+    ck_assert_uint_eq(fer_catalog_size(c), 3);
+    const fer_track *t = fer_catalog_track(c, 0);
+    ck_assert_str_eq(t->title, "La samba (De l'op\xC3\xA9rette \"Le Chevalier\")");
+    ck_assert_str_eq(t->genre, "Movie");
+    ck_assert_float_eq_tol(t->instrumentalness, 8.19e-6f, 1e-10f);
+    ck_assert_int_eq(t->key, 10);
+    ck_assert_int_eq(t->mode, 1);
+    ck_assert_int_eq(t->time_signature, 4);
+    ck_assert_int_eq(t->duration_ms, 169853);
+    ck_assert_float_eq_tol(t->tempo, 128.111f, 1e-3f);
+    t = fer_catalog_track(c, 1);
+    ck_assert_str_eq(t->artist, "Earth, Wind & Fire");
+    ck_assert_str_eq(t->title, "Line one\nline two");
+    ck_assert_int_eq(t->key, 1);
+    ck_assert_int_eq(t->mode, 0);
+    ck_assert_int_eq(t->time_signature, 3);
+    t = fer_catalog_track(c, 2);
+    ck_assert_int_eq(t->popularity, 100);
+    ck_assert_int_eq(t->time_signature, 3);
+    ck_assert_ptr_null(fer_catalog_track(c, 3));
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(columns_by_name_and_optional)
+{
+    /* Reordered, extra column, optional ones missing, upper-case names. */
+    const char *csv = "Valence,TRACK_ID,extra,tempo,energy,popularity,genre,artist_name,track_name\n"
+                      "0.25,x1,whatever,90,0.5,7,Pop,Someone,Song\n";
+    fer_catalog *c;
+    ck_assert_int_eq(load_text(csv, &c, NULL, NULL), FER_OK);
+    ck_assert_uint_eq(fer_catalog_size(c), 1);
+    const fer_track *t = fer_catalog_track(c, 0);
+    ck_assert_str_eq(t->id, "x1");
+    ck_assert_float_eq(t->valence, 0.25f);
+    ck_assert_float_eq(t->tempo, 90.0f);
+    ck_assert(isnan(t->danceability) && isnan(t->acousticness));
+    ck_assert_int_eq(t->mode, -1);
+    ck_assert_int_eq(t->key, -1);
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(missing_required_column)
+{
+    fer_catalog *c = (fer_catalog *)1;
+    fer_error err = {0};
+    ck_assert_int_eq(load_text("track_id,track_name,artist_name,genre,popularity,energy,tempo\n",
+                               &c, NULL, &err),
+                     FER_EFORMAT);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'valence'"));
+    ck_assert_int_eq(load_text("", &c, NULL, &err), FER_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "empty"));
+    ck_assert_int_eq(fer_catalog_load("/nonexistent/catalog.csv", &c, NULL, &err), FER_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/catalog.csv"));
+}
+END_TEST
+
+/* Every bad row is skipped and counted; the good ones around it survive. */
+START_TEST(bad_rows_counted)
+{
+    static const char *const bad_rows[] = {
+        "G,A,T,b1,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr\n",           /* 17 fields */
+        "G,A,T,b2,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,1.7\n",       /* valence > 1 */
+        "G,A,T,b3,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,fast,4-Apr,0.5\n",      /* tempo text */
+        "G,A,T,b4,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,nan,4-Apr,0.5\n",       /* nan */
+        "G,A,T,b5,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,0x40,4-Apr,0.5\n",      /* hex */
+        "G,A,T,b6,101,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n",     /* popularity */
+        "G,A,T,b7,5,0.1,0.1,1,0.5,0,H,0.1,-5,Major,0.1,100,4-Apr,0.5\n",       /* key */
+        "G,A,T,b8,5,0.1,0.1,1,0.5,0,C,0.1,-5,Lydian,0.1,100,4-Apr,0.5\n",      /* mode */
+        "G,A,T,b9,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Foo,0.5\n",       /* time sig */
+        "G,A,T\"x,b10,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n",   /* stray quote */
+        "G,A,\"T\"x,b11,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n", /* after quote */
+        "G,A,\xC3(,b12,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n",  /* bad UTF-8 */
+        "G,,T,b13,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n",       /* no artist */
+        "G,A,T,b14,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1, 100,4-Apr,0.5\n",     /* space */
+    };
+    const char *good = "G,A,T,%s,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n";
+    size_t nb = sizeof bad_rows / sizeof bad_rows[0];
+    for (size_t i = 0; i < nb; i++) {
+        char text[1024];
+        int n = snprintf(text, sizeof text, "%s", HEADER);
+        n += snprintf(text + n, sizeof text - (size_t)n, good, "g1");
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s", bad_rows[i]);
+        snprintf(text + n, sizeof text - (size_t)n, good, "g2");
+        fer_catalog *c;
+        size_t bad = 0;
+        fer_error err = {0};
+        ck_assert_msg(load_text(text, &c, &bad, &err) == FER_OK, "row %zu: %s", i, err.msg);
+        ck_assert_msg(bad == 1, "row %zu: %zu bad", i, bad);
+        ck_assert_uint_eq(fer_catalog_size(c), 2);
+        ck_assert_int_eq(err.code, FER_OK);
+        ck_assert_msg(strstr(err.msg, ":3: ") != NULL, "row %zu: '%s' lacks the line", i, err.msg);
+        ck_assert_int_ge(fer_catalog_find(c, "g2"), 0);
+        fer_catalog_free(c);
+    }
+}
+END_TEST
+
+/* An unterminated quote costs its own line, not the rest of the file. */
+START_TEST(unterminated_quote_resyncs)
+{
+    const char *csv = HEADER "G,A,\"broken,u1,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n"
+                             "G,A,T,u2,5,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n";
+    fer_catalog *c;
+    size_t bad;
+    fer_error err;
+    ck_assert_int_eq(load_text(csv, &c, &bad, &err), FER_OK);
+    ck_assert_uint_eq(bad, 1);
+    ck_assert_uint_eq(fer_catalog_size(c), 1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: "));
+    ck_assert_ptr_nonnull(strstr(err.msg, "never closed"));
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(all_rows_bad_is_an_error)
+{
+    fer_catalog *c;
+    fer_error err;
+    ck_assert_int_eq(load_text(HEADER "a,b\n", &c, NULL, &err), FER_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no valid rows"));
+}
+END_TEST
+
+START_TEST(duplicates_merge_genres)
+{
+    const char *csv = HEADER "Dance,A,T,d1,40,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n"
+                             "R&B,B,U,d2,10,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n"
+                             "Alternative,A,T,d1,42,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n"
+                             "Dance,A,T,d1,41,0.1,0.1,1,0.5,0,C,0.1,-5,Major,0.1,100,4-Apr,0.5\n";
+    fer_catalog *c;
+    ck_assert_int_eq(load_text(csv, &c, NULL, NULL), FER_OK);
+    ck_assert_uint_eq(fer_catalog_size(c), 2);
+    const fer_track *t = fer_catalog_track(c, (size_t)fer_catalog_find(c, "d1"));
+    ck_assert_str_eq(t->genre, "Dance; Alternative");
+    ck_assert_int_eq(t->popularity, 42);
+    ck_assert(fer_track_has_genre(t, "alternative"));
+    ck_assert(fer_track_has_genre(t, "DANCE"));
+    ck_assert(!fer_track_has_genre(t, "Danc"));
+    ck_assert(!fer_track_has_genre(t, "R&B"));
+    ck_assert_int_eq(fer_catalog_find(c, "d2"), 1);
+    ck_assert_int_eq(fer_catalog_find(c, "nope"), -1);
+    ck_assert_int_eq(fer_catalog_find(NULL, "d2"), -1);
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* Thousands of ids: every one is found at its own index (exercises rehashing). */
+START_TEST(find_many)
+{
+    size_t n = 5000, cap = 64 + n * 80;
+    char *text = malloc(cap);
+    size_t len = (size_t)snprintf(text, cap, "track_id,track_name,artist_name,genre,popularity,"
+                                             "valence,energy,tempo\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "id%zu,t,a%zu,g,1,0.5,0.5,100\n", i * 7919, i);
+    fer_catalog *c;
+    ck_assert_int_eq(load_text(text, &c, NULL, NULL), FER_OK);
+    free(text);
+    ck_assert_uint_eq(fer_catalog_size(c), n);
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "id%zu", i * 7919);
+        ck_assert_int_eq(fer_catalog_find(c, id), (long)i);
+        snprintf(id, sizeof id, "id%zu", i * 7919 + 1);
+        ck_assert_int_eq(fer_catalog_find(c, id), -1);
+    }
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* Random corruption of a valid file: any outcome but a crash or leak (ASan). */
+START_TEST(corrupted_never_crashes)
+{
+    const char *base = HEADER
+        "Movie,\"X, Y\",\"a \"\"b\"\" c\",q1,3,0.9,0.4,1000,0.1,1.2E-05,G#,0.1,-20,Minor,0.03,70,4-Jan,0.2\r\n"
+        "Dance,Z,W,q2,60,0.01,0.8,2000,0.9,0,E,0.3,-4,Major,0.06,128,4-Apr,0.8\n";
+    size_t len = strlen(base);
+    char *buf = malloc(len);
+    fer_rng r;
+    fer_rng_seed(&r, 1234);
+    const char pool[] = "\",\r\n\xC3\xA9\x80\xFF" "0e.-";
+    for (int iter = 0; iter < 300; iter++) {
+        memcpy(buf, base, len);
+        int flips = 1 + (int)fer_rng_below(&r, 6);
+        for (int k = 0; k < flips; k++)
+            buf[fer_rng_below(&r, (uint32_t)len)] = pool[fer_rng_below(&r, sizeof pool - 1)];
+        size_t cut = len - fer_rng_below(&r, 20);
+        char path[64];
+        write_tmp(path, buf, cut);
+        fer_catalog *c = NULL;
+        fer_error err = {0};
+        size_t bad;
+        fer_status s = fer_catalog_load(path, &c, &bad, &err);
+        unlink(path);
+        if (s == FER_OK) {
+            for (size_t i = 0; i < fer_catalog_size(c); i++)
+                ck_assert_int_eq(fer_catalog_find(c, fer_catalog_track(c, i)->id), (long)i);
+        } else {
+            ck_assert_ptr_null(c);
+            ck_assert(err.msg[0] != 0);
+        }
+        fer_catalog_free(c);
+    }
+    free(buf);
+}
+END_TEST
+
+static void check_whole_file(const char *path)
+{
+    fer_catalog *c;
+    size_t bad;
+    fer_error err;
+    ck_assert_msg(fer_catalog_load(path, &c, &bad, &err) == FER_OK, "%s", err.msg);
+    ck_assert_msg(bad == 0, "%s", err.msg);
+    ck_assert_uint_gt(fer_catalog_size(c), 1000);
+    for (size_t i = 0; i < fer_catalog_size(c); i++) {
+        const fer_track *t = fer_catalog_track(c, i);
+        ck_assert_int_eq(fer_catalog_find(c, t->id), (long)i);
+        ck_assert(t->valence >= 0 && t->valence <= 1 && t->tempo > 0);
+        ck_assert(t->time_signature >= 0 && t->key >= 0 && t->mode >= 0);
+    }
+    fer_catalog_free(c);
+}
+
+START_TEST(shipped_catalog) { check_whole_file("datasets/catalog.csv"); }
+END_TEST
+
+START_TEST(shared_dataset)
+{
+    char buf[512];
+    const char *p = tu_shared("datasets/spotify-tracks.csv", buf, sizeof buf);
+    if (!p) {
+        fprintf(stderr, "shared_dataset: ../shared/datasets/spotify-tracks.csv absent, skipped\n");
+        return;
+    }
+    check_whole_file(p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("catalog");
+    TCase *tc = tcase_create("csv");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, quoting_and_quirks);
+    tcase_add_test(tc, columns_by_name_and_optional);
+    tcase_add_test(tc, missing_required_column);
+    tcase_add_test(tc, bad_rows_counted);
+    tcase_add_test(tc, unterminated_quote_resyncs);
+    tcase_add_test(tc, all_rows_bad_is_an_error);
+    tcase_add_test(tc, duplicates_merge_genres);
+    tcase_add_test(tc, find_many);
+    tcase_add_test(tc, corrupted_never_crashes);
+    tcase_add_test(tc, shipped_catalog);
+    tcase_add_test(tc, shared_dataset);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
