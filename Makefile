@@ -29,10 +29,14 @@ LIB_SRC := \
 	libfer/fileio.c \
 	libfer/gemm_ref.c \
 	libfer/gemm.c \
+	libfer/gemm_c.c \
+	libfer/gemm_avx2.c \
+	libfer/gemm_avx512.c \
 	libfer/dataset.c
 
 TOOLS := 
 TESTS := \
+	test_gemm \
 	test_catalog \
 	test_dataset
 TOOL_COMMON := tools/cli.c

@@ -26,5 +26,44 @@ void fer_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
 /* The plain triple loop every fast path is tested against. */
 void fer_gemm_ref(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
+/* Like fer_gemm, with N (or M, when N is narrow) split into static shares
+ * across the pool's threads. Every element of C is summed in the same order
+ * whatever the split, so results equal fer_gemm's bit for bit. */
+void fer_gemm_mt(fer_pool *pool, int ta, int tb, int M, int N, int K, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The kernel paths, for tests and benchmarks: index 0 is "ref" (the triple
+ * loop), then "c" (portable), "avx2", "avx512". fer_gemm uses the fastest one
+ * the CPU supports, or the one named by FER_GEMM in the environment. */
+int fer_gemm_kernel_count(void);
+const char *fer_gemm_kernel_name(int kernel); /* NULL when out of range */
+int fer_gemm_kernel_supported(int kernel);    /* 1 if this CPU can run it */
+int fer_gemm_kernel_active(void);             /* the path fer_gemm uses */
+/* fer_gemm on a given path; an unsupported path falls back to "ref". */
+void fer_gemm_with(int kernel, int ta, int tb, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+
+/* What each instruction-set file (gemm_c.c, gemm_avx2.c, gemm_avx512.c)
+ * provides to the blocked driver in gemm.c.
+ * micro: C[m x n] (+)= Ap * Bp over kc steps, m <= mr, n <= nr; Ap holds
+ * kc columns of mr floats (a[k*mr + i]), Bp kc rows of nr floats
+ * (b[k*nr + j]), both zero-padded and 64-byte aligned. accumulate: add to C
+ * rather than overwrite it.
+ * pack_b: one Bp panel from op(B) rows p0..p0+kc, columns j0..j0+n. */
+typedef void (*fer_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, int ldc,
+                                  int m, int n, int accumulate);
+typedef void (*fer_gemm_pack_b_fn)(int tb, const float *B, int ldb, int p0, int kc, int j0,
+                                   int n, float *bp);
+typedef struct fer_gemm_isa {
+    const char *name;
+    int (*supported)(void);
+    int mr, nr;
+    fer_gemm_micro_fn micro;
+    fer_gemm_pack_b_fn pack_b; /* NULL: the portable packer in gemm.c */
+} fer_gemm_isa;
+extern const fer_gemm_isa fer_gemm_isa_c, fer_gemm_isa_avx2, fer_gemm_isa_avx512;
+/* The portable packer, for ISA files that only speed up some cases. */
+void fer_gemm_pack_b_generic(int tb, const float *B, int ldb, int p0, int kc, int j0, int n,
+                             int nr, float *bp);
 
 #endif

@@ -1,0 +1,79 @@
+/* The AVX2+FMA micro-kernel: a 4 x 24 tile of C in 12 ymm accumulators
+ * (4 rows x 3 vectors of 8 floats), 12 FMAs per k step from 3 vector loads
+ * of packed B and 4 broadcasts of packed A; 12 independent chains cover two
+ * FMA pipes of 4-cycle latency, and 12 + 3 + 1 registers fit in 16.
+ * MR = 4 divides every layer width of the CNN (32, 64, 128, 288).
+ * Narrow edge panels get 1- or 2-vector variants; the last vector is
+ * stored under a mask. Only FER_AVX2 functions use the instructions. */
+#include <immintrin.h>
+
+#include "internal.h"
+
+#define MR 4
+#define NR 24
+#define FER_AVX2 __attribute__((target("avx2,fma")))
+
+static int avx2_supported(void)
+{
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* Lane mask with the first `live` (1..8) lanes set. */
+static inline __attribute__((always_inline)) FER_AVX2 __m256i lanes(int live)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(live), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __attribute__((always_inline)) FER_AVX2 void
+tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
+     int accumulate)
+{
+    __m256 acc[MR][3];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            acc[i][v] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, a += MR, b += NR) {
+        __m256 b0 = _mm256_load_ps(b);
+        __m256 b1 = nv > 1 ? _mm256_load_ps(b + 8) : b0;
+        __m256 b2 = nv > 2 ? _mm256_load_ps(b + 16) : b0;
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            if (nv > 2)
+                acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+        }
+    }
+    __m256i last = lanes(n - 8 * (nv - 1)), all = _mm256_set1_epi32(-1);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *row = c + (size_t)i * ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++) {
+            __m256i mask = v == nv - 1 ? last : all;
+            __m256 r = acc[i][v];
+            if (accumulate)
+                r = _mm256_add_ps(r, _mm256_maskload_ps(row + 8 * v, mask));
+            _mm256_maskstore_ps(row + 8 * v, mask, r);
+        }
+    }
+}
+
+static FER_AVX2 void micro_avx2(int kc, const float *a, const float *b, float *c, int ldc, int m,
+                                int n, int accumulate)
+{
+    if (n > 16)
+        tile(3, kc, a, b, c, ldc, m, n, accumulate);
+    else if (n > 8)
+        tile(2, kc, a, b, c, ldc, m, n, accumulate);
+    else
+        tile(1, kc, a, b, c, ldc, m, n, accumulate);
+}
+
+const fer_gemm_isa fer_gemm_isa_avx2 = {"avx2", avx2_supported, MR, NR, micro_avx2, NULL};
