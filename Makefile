@@ -23,6 +23,9 @@ LIB_SRC := \
 	libfer/csv.c \
 	libfer/catalog.c \
 	libfer/error.c \
+	libfer/heart.c \
+	libfer/heart_file.c \
+	libfer/fusion.c \
 	libfer/tensor.c \
 	libfer/rng.c \
 	libfer/threadpool.c \
@@ -36,6 +39,8 @@ LIB_SRC := \
 
 TOOLS := 
 TESTS := \
+	test_heart \
+	test_fusion \
 	test_gemm \
 	test_catalog \
 	test_dataset

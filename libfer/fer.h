@@ -238,9 +238,10 @@ fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fe
 
 typedef enum fer_hr_level { FER_HR_LOW, FER_HR_MODERATE, FER_HR_HIGH } fer_hr_level;
 
+/* Zero-initialised options mean an adult (resting range 60-100 bpm). */
 typedef struct fer_hr_opts {
-    int age;            /* 0: adult */
-    double resting_bpm; /* > 0 overrides the age-based resting range */
+    int age;            /* years, 1..120 (ages < 6 use paediatric ranges); 0: adult */
+    double resting_bpm; /* 30..200: range resting +-15 bpm, overriding age; 0: unused */
 } fer_hr_opts;
 
 typedef struct fer_heart {
@@ -257,10 +258,15 @@ typedef struct fer_heart {
 const char *fer_hr_level_name(fer_hr_level l);
 /* A single reading; impossible values (<= 0, > 250, NaN) are FER_ERANGE. */
 fer_status fer_heart_from_bpm(double bpm, const fer_hr_opts *o, fer_heart *out, fer_error *err);
-/* A series: t in seconds and bpm, or (rr != 0) RR intervals in ms (t may be NULL). */
+/* A series: t in seconds (finite, increasing) and bpm, or (rr != 0) RR
+ * intervals in ms (t ignored, may be NULL). Samples outside 30..220 bpm /
+ * 300..2000 ms and Hampel outliers are dropped (n_removed); fewer than 3
+ * left is FER_ERANGE. */
 fer_status fer_heart_from_series(const double *t, const double *v, size_t n, int rr,
                                  const fer_hr_opts *o, fer_heart *out, fer_error *err);
-/* CSV file of "seconds,bpm" or one RR interval (ms) per line. */
+/* CSV file (at most 8 MiB) of "seconds,bpm" or one RR interval (ms) per
+ * line; header optional; a single column is RR when headed rr_ms (rr, ibi...)
+ * or when its median is > 250. docs/heart-and-fusion.md has the rules. */
 fer_status fer_heart_from_file(const char *path, const fer_hr_opts *o, fer_heart *out,
                                fer_error *err);
 
@@ -285,8 +291,11 @@ typedef struct fer_state {
     double arousal;          /* [0,1] fused */
 } fer_state;
 
+/* face 1, heart 2: heart rate has two thirds of the say on arousal. */
 void fer_fusion_opts_default(fer_fusion_opts *o);
-/* probs in FER2013 order (7 values, summing to ~1); heart may be NULL. */
+/* probs in FER2013 order (7 finite values >= 0 summing to 1 +-0.01, then
+ * renormalised); heart may be NULL (face arousal only); o NULL: defaults.
+ * The tables are in docs/heart-and-fusion.md. */
 fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion_opts *o,
                     fer_state *out, fer_error *err);
 
