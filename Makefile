@@ -35,10 +35,21 @@ LIB_SRC := \
 	libfer/gemm_c.c \
 	libfer/gemm_avx2.c \
 	libfer/gemm_avx512.c \
+	libfer/conv.c \
+	libfer/dense.c \
+	libfer/maxpool.c \
+	libfer/dropout.c \
+	libfer/relu.c \
+	libfer/loss.c \
+	libfer/arch.c \
+	libfer/model.c \
+	libfer/adam.c \
+	libfer/safetensors.c \
 	libfer/dataset.c
 
 TOOLS := 
 TESTS := \
+	test_model \
 	test_heart \
 	test_fusion \
 	test_gemm \
@@ -57,7 +68,7 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 .PHONY: all check demo bench install clean deps
 all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
 
-$(BUILD)/%.o: %.c libfer/fer.h libfer/internal.h $(wildcard tools/*.h)
+$(BUILD)/%.o: %.c $(wildcard libfer/*.h) $(wildcard tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer -c $< -o $@
 

@@ -1,0 +1,40 @@
+/* Inverted dropout: in training each element is kept with probability
+ * 1-rate and scaled by 1/(1-rate); in evaluation it is the identity. The
+ * mask is drawn serially from the model's RNG, so it does not depend on the
+ * thread count. */
+#include <string.h>
+
+#include "layers.h"
+
+void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
+{
+    size_t n = (size_t)e->n * fer_layer_out_size(l);
+    if (!e->train || l->rate <= 0) {
+        if (y != x)
+            memcpy(y, x, n * sizeof *y);
+        return;
+    }
+    float scale = 1.0f / (1.0f - l->rate);
+    /* two 32-bit uniforms per draw of the generator */
+    uint32_t thresh = (uint32_t)((double)l->rate * 4294967296.0);
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t r = fer_rng_u64(e->rng);
+        l->mask[i] = (uint32_t)r >= thresh ? scale : 0.0f;
+        if (i + 1 < n)
+            l->mask[i + 1] = (uint32_t)(r >> 32) >= thresh ? scale : 0.0f;
+    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * l->mask[i];
+}
+
+void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx)
+{
+    size_t n = (size_t)e->n * fer_layer_out_size(l);
+    if (!e->train || l->rate <= 0) {
+        if (dx != dy)
+            memcpy(dx, dy, n * sizeof *dx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dx[i] = dy[i] * l->mask[i];
+}

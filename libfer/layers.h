@@ -1,0 +1,70 @@
+/* The layers of a sequential model: shapes, parameters and the
+ * forward/backward passes. Internal to libfer. Data are NCHW float batches;
+ * per-sample shapes are (c, h, w), a dense layer's is (units, 1, 1). */
+#ifndef FER_LAYERS_H
+#define FER_LAYERS_H
+
+#include "internal.h"
+
+typedef enum { FER_L_CONV, FER_L_MAXPOOL, FER_L_DROPOUT, FER_L_FLATTEN, FER_L_DENSE,
+               FER_L_RELU } fer_layer_kind;
+typedef enum { FER_ACT_NONE, FER_ACT_RELU, FER_ACT_SOFTMAX } fer_act;
+
+typedef struct fer_layer {
+    fer_layer_kind kind;
+    int ic, ih, iw;   /* input, per sample */
+    int oc, oh, ow;   /* output, per sample */
+    int k, pad;       /* conv: kernel size, padding before (top/left) */
+    int size, stride; /* maxpool */
+    float rate;       /* dropout */
+    fer_act act;      /* fused activation of conv and dense */
+    fer_tensor w, b;  /* conv w: [oc, ic, k, k]; dense w: [in, out] */
+    fer_tensor dw, db;
+    float *mask;      /* dropout: 0 or 1/(1-rate) per element, batch-sized */
+    int32_t *argmax;  /* maxpool: input offset of each output's maximum */
+} fer_layer;
+
+/* What a pass needs besides the layer: threads, scratch, batch, mode. */
+typedef struct fer_exec {
+    fer_pool *pool;
+    int threads;
+    float **scratch;  /* per thread, scratch_floats each */
+    size_t scratch_floats;
+    int n;            /* samples in the batch */
+    int train;        /* dropout active */
+    fer_rng *rng;
+} fer_exec;
+
+static inline size_t fer_layer_in_size(const fer_layer *l) { return (size_t)l->ic * l->ih * l->iw; }
+static inline size_t fer_layer_out_size(const fer_layer *l) { return (size_t)l->oc * l->oh * l->ow; }
+
+/* Per-thread scratch floats a layer needs (im2col, partial gradients). */
+size_t fer_conv_scratch(const fer_layer *l);
+size_t fer_dense_scratch(const fer_layer *l);
+
+void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y);
+/* dy is modified in place (activation mask applied); dx may be NULL. */
+void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
+                       float *dx);
+void fer_dense_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y);
+void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
+                        float *dx);
+void fer_maxpool_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
+void fer_maxpool_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx);
+void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
+void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx);
+void fer_relu_forward(size_t n, const float *x, float *y);
+/* dx = dy where y > 0, else 0 (dx may equal dy). */
+void fer_relu_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* Softmax of n rows of c logits into probs; mean weighted cross-entropy
+ * and its gradient with respect to the logits (dlogits may be NULL). */
+float fer_softmax_xent(const float *logits, const int *labels, const float *class_w, int n, int c,
+                       float *probs, float *dlogits);
+void fer_softmax(const float *logits, int n, int c, float *probs);
+
+/* Layout helpers used by conv (exposed for tests). */
+void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int ow, float *col);
+void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, int ow, float *x);
+
+#endif

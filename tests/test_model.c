@@ -1,0 +1,528 @@
+/* Core: every layer's forward against a plain loop, every gradient against
+ * finite differences, Adam against its formula, the paper CNN overfitting a
+ * small set, and the weights file round trip and corruption handling. */
+#include "testutil.h"
+
+#include "model.h"
+
+static fer_model *model_from(const char *json, uint64_t seed)
+{
+    fer_model *m = NULL;
+    fer_error err = {0};
+    fer_status s = fer_model_from_json(json, seed, &m, &err);
+    ck_assert_msg(s == FER_OK, "%s", err.msg);
+    return m;
+}
+
+/* Loss of the model on a fixed batch, dropout off. */
+static double loss_of(fer_model *m, const float *x, const int *y, int n)
+{
+    float loss;
+    fer_error err;
+    ck_assert(fer_model_gradients(m, x, y, n, &loss, &err) == FER_OK);
+    return loss;
+}
+
+/* Central differences on a sample of every parameter tensor. */
+static void check_gradients(const char *json, int n, uint64_t seed)
+{
+    fer_model *m = model_from(json, seed);
+    fer_model_set_threads(m, 2, NULL);
+    int c, h, w;
+    fer_model_input_shape(m, &c, &h, &w);
+    size_t in = (size_t)c * h * w;
+    float *x = malloc(in * n * sizeof *x);
+    int *y = malloc(n * sizeof *y);
+    fer_rng r;
+    fer_rng_seed(&r, seed + 1);
+    tu_fill_uniform(&r, x, in * n, -1, 1);
+    for (int i = 0; i < n; i++)
+        y[i] = (int)fer_rng_below(&r, (uint32_t)fer_model_n_classes(m));
+    int np = fer_model_param_count(m);
+    for (int p = 0; p < np; p++) {
+        fer_tensor *g;
+        char name[64];
+        fer_tensor *t = fer_model_param(m, p, &g, name, sizeof name);
+        loss_of(m, x, y, n);
+        float *analytic = malloc(g->size * sizeof *analytic);
+        memcpy(analytic, g->data, g->size * sizeof *analytic);
+        int checked = 0, bad = 0;
+        for (size_t k = 0; k < t->size; k += 1 + t->size / 23) {
+            float keep = t->data[k];
+            const float eps = 3e-4f; /* small: larger steps cross ReLU and max-pool kinks */
+            t->data[k] = keep + eps;
+            double lp = loss_of(m, x, y, n);
+            t->data[k] = keep - eps;
+            double lm = loss_of(m, x, y, n);
+            t->data[k] = keep;
+            double num = (lp - lm) / (2 * eps);
+            double tol = 2e-3 + 2e-2 * fabs(num);
+            checked++;
+            if (fabs(num - analytic[k]) > tol) {
+                bad++;
+                fprintf(stderr, "%s[%zu]: numeric %g analytic %g\n", name, k, num, analytic[k]);
+            }
+        }
+        /* a ReLU kink crossed by the step may spoil one sample, no more */
+        ck_assert_msg(bad <= checked / 10, "%s: %d of %d gradients differ", name, bad, checked);
+        free(analytic);
+    }
+    free(x);
+    free(y);
+    fer_model_free(m);
+}
+
+START_TEST(grad_conv_valid_dense)
+{
+    check_gradients("{\"input\":[2,7,6],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"activation\":\"relu\"},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":5,\"activation\":\"relu\"},"
+                    "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 5, 11);
+}
+END_TEST
+
+START_TEST(grad_conv_same_even_kernel)
+{
+    check_gradients("{\"input\":[1,6,5],\"classes\":[\"a\",\"b\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":2,\"padding\":\"same\"},"
+                    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 3, 12);
+}
+END_TEST
+
+START_TEST(grad_maxpool_relu_dropout)
+{
+    check_gradients("{\"input\":[2,11,10],\"classes\":[\"a\",\"b\",\"c\",\"d\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3},"
+                    "{\"type\":\"maxpool2d\",\"size\":3,\"stride\":2},"
+                    "{\"type\":\"relu\"},"
+                    "{\"type\":\"dropout\",\"rate\":0.5},"
+                    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":2,\"activation\":\"relu\"},"
+                    "{\"type\":\"maxpool2d\",\"size\":2},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":4,\"activation\":\"softmax\"}]}", 4, 13);
+}
+END_TEST
+
+START_TEST(grad_loss_weighted)
+{
+    enum { N = 3, C = 4 };
+    float z[N * C], p[N * C], d[N * C], cw[C] = {0.5f, 2, 1, 3};
+    int y[N] = {2, 0, 3};
+    fer_rng r;
+    fer_rng_seed(&r, 5);
+    tu_fill_uniform(&r, z, N * C, -3, 3);
+    fer_softmax_xent(z, y, cw, N, C, p, d);
+    for (int k = 0; k < N * C; k++) {
+        float keep = z[k], eps = 1e-3f, q[N * C];
+        z[k] = keep + eps;
+        double lp = fer_softmax_xent(z, y, cw, N, C, q, NULL);
+        z[k] = keep - eps;
+        double lm = fer_softmax_xent(z, y, cw, N, C, q, NULL);
+        z[k] = keep;
+        ck_assert_msg(fabs((lp - lm) / (2 * eps) - d[k]) < 1e-3, "logit %d", k);
+    }
+    /* stable for huge logits */
+    float big[2] = {1000, -1000}, pb[2];
+    int yb = 1;
+    float l = fer_softmax_xent(big, &yb, NULL, 1, 2, pb, NULL);
+    ck_assert(isfinite(l) && fabsf(l - 2000) < 1e-2f && pb[0] == 1.0f);
+}
+END_TEST
+
+/* ---------------------------------------------- forward vs plain loops */
+
+static void conv_ref(const fer_layer *l, const float *x, float *y)
+{
+    for (int o = 0; o < l->oc; o++)
+        for (int oy = 0; oy < l->oh; oy++)
+            for (int ox = 0; ox < l->ow; ox++) {
+                double s = l->b.data[o];
+                for (int c = 0; c < l->ic; c++)
+                    for (int ky = 0; ky < l->k; ky++)
+                        for (int kx = 0; kx < l->k; kx++) {
+                            int iy = oy + ky - l->pad, ix = ox + kx - l->pad;
+                            if (iy >= 0 && iy < l->ih && ix >= 0 && ix < l->iw)
+                                s += (double)l->w.data[((o * l->ic + c) * l->k + ky) * l->k + kx] *
+                                     x[(c * l->ih + iy) * l->iw + ix];
+                        }
+                if (l->act == FER_ACT_RELU && s < 0)
+                    s = 0;
+                y[(o * l->oh + oy) * l->ow + ox] = (float)s;
+            }
+}
+
+static void dense_ref(const fer_layer *l, const float *x, float *y)
+{
+    int in = (int)fer_layer_in_size(l);
+    for (int o = 0; o < l->oc; o++) {
+        double s = l->b.data[o];
+        for (int i = 0; i < in; i++)
+            s += (double)x[i] * l->w.data[(size_t)i * l->oc + o];
+        y[o] = (float)(l->act == FER_ACT_RELU && s < 0 ? 0 : s);
+    }
+}
+
+static void pool_ref(const fer_layer *l, const float *x, float *y)
+{
+    for (int c = 0; c < l->oc; c++)
+        for (int oy = 0; oy < l->oh; oy++)
+            for (int ox = 0; ox < l->ow; ox++) {
+                float mx = -INFINITY;
+                for (int dy = 0; dy < l->size; dy++)
+                    for (int dx = 0; dx < l->size; dx++) {
+                        float v = x[(c * l->ih + oy * l->stride + dy) * l->iw + ox * l->stride + dx];
+                        mx = v > mx ? v : mx;
+                    }
+                y[(c * l->oh + oy) * l->ow + ox] = mx;
+            }
+}
+
+START_TEST(forward_matches_plain_loops)
+{
+    fer_model *m = model_from("{\"input\":[3,13,11],\"classes\":[\"a\",\"b\"],\"layers\":["
+                              "{\"type\":\"conv2d\",\"filters\":5,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
+                              "{\"type\":\"conv2d\",\"filters\":7,\"kernel\":4},"
+                              "{\"type\":\"maxpool2d\",\"size\":3,\"stride\":2},"
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":9,\"activation\":\"relu\"},"
+                              "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 3);
+    enum { N = 5 };
+    fer_rng r;
+    fer_rng_seed(&r, 9);
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].b.data)
+            tu_fill_uniform(&r, m->layers[i].b.data, m->layers[i].b.size, -0.3f, 0.3f);
+    size_t in = 3 * 13 * 11;
+    float *x = malloc(N * in * sizeof *x);
+    tu_fill_uniform(&r, x, N * in, -1, 1);
+    float probs[N * 2];
+    for (int threads = 1; threads <= 3; threads++) {
+        fer_model_set_threads(m, threads, NULL);
+        ck_assert(fer_model_predict(m, x, N, probs, NULL) == FER_OK);
+        const float *a = x;
+        for (int li = 0; li < m->n_layers; li++) {
+            fer_layer *l = &m->layers[li];
+            size_t out = fer_layer_out_size(l);
+            float *ref = malloc(out * sizeof *ref);
+            for (int i = 0; i < N; i++) {
+                const float *xi = a + i * fer_layer_in_size(l);
+                if (l->kind == FER_L_CONV)
+                    conv_ref(l, xi, ref);
+                else if (l->kind == FER_L_DENSE)
+                    dense_ref(l, xi, ref);
+                else if (l->kind == FER_L_MAXPOOL)
+                    pool_ref(l, xi, ref);
+                else
+                    memcpy(ref, xi, out * sizeof *ref);
+                float d = tu_max_abs_diff(ref, m->act[li] + i * out, out);
+                ck_assert_msg(d < 1e-4f, "layer %d sample %d threads %d: %g", li, i, threads, d);
+            }
+            free(ref);
+            a = m->act[li];
+        }
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert(fabsf(probs[2 * i] + probs[2 * i + 1] - 1) < 1e-5f);
+    free(x);
+    fer_model_free(m);
+}
+END_TEST
+
+START_TEST(dropout_masks_and_scales)
+{
+    fer_layer l = {.kind = FER_L_DROPOUT, .ic = 1000, .ih = 1, .iw = 1, .oc = 1000, .oh = 1, .ow = 1,
+                   .rate = 0.25f};
+    float x[2000], y[2000], dy[2000], dx[2000];
+    l.mask = malloc(sizeof x);
+    fer_rng r;
+    fer_rng_seed(&r, 1);
+    fer_exec e = {.n = 2, .train = 1, .rng = &r, .threads = 1};
+    for (int i = 0; i < 2000; i++)
+        x[i] = 1, dy[i] = 2;
+    fer_dropout_forward(&l, &e, x, y);
+    fer_dropout_backward(&l, &e, dy, dx);
+    int kept = 0;
+    for (int i = 0; i < 2000; i++) {
+        ck_assert(y[i] == 0 || fabsf(y[i] - 1 / 0.75f) < 1e-6f);
+        ck_assert(dx[i] == 2 * y[i]);
+        kept += y[i] != 0;
+    }
+    ck_assert_int_gt(kept, 1400);
+    ck_assert_int_lt(kept, 1600);
+    e.train = 0;
+    fer_dropout_forward(&l, &e, x, y);
+    ck_assert(y[17] == 1 && y[1999] == 1);
+    free(l.mask);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ Adam */
+
+START_TEST(adam_step_by_hand)
+{
+    fer_model *m = model_from("{\"input\":[1,1,2],\"classes\":[\"a\",\"b\"],\"layers\":["
+                              "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 1);
+    fer_adam *a;
+    ck_assert(fer_adam_new(m, 0.1f, 0.5f, &a, NULL) == FER_OK);
+    fer_tensor *g, *w = fer_model_param(m, 0, &g, NULL, 0);
+    double p[4], mm[4] = {0}, vv[4] = {0};
+    for (int t = 1; t <= 3; t++) {
+        for (int k = 0; k < 4; k++) {
+            g->data[k] = 0.3f * (float)(k + 1) * (t == 2 ? -1 : 1);
+            p[k] = w->data[k];
+        }
+        fer_tensor *gb;
+        fer_model_param(m, 1, &gb, NULL, 0);
+        memset(gb->data, 0, gb->size * sizeof(float));
+        fer_adam_step(a, m);
+        double lr = 0.1 / (1 + 0.5 * (t - 1));
+        for (int k = 0; k < 4; k++) {
+            mm[k] = 0.9 * mm[k] + 0.1 * g->data[k];
+            vv[k] = 0.999 * vv[k] + 0.001 * g->data[k] * g->data[k];
+            double want = p[k] - lr * sqrt(1 - pow(0.999, t)) / (1 - pow(0.9, t)) * mm[k] /
+                                     (sqrt(vv[k]) + 1e-7);
+            ck_assert_msg(fabs(w->data[k] - want) < 1e-6, "t %d k %d: %g vs %g", t, k,
+                          w->data[k], want);
+        }
+    }
+    ck_assert_int_eq(fer_adam_iterations(a), 3);
+    fer_adam_free(a);
+    fer_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------- the paper CNN learns */
+
+static void make_patterns(int n, float *x, int *y, uint64_t seed)
+{
+    /* Each class is a bright square at its own place, plus noise. */
+    fer_rng r;
+    fer_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        y[i] = i % 7;
+        float *xi = x + (size_t)i * 48 * 48;
+        for (int p = 0; p < 48 * 48; p++)
+            xi[p] = 0.3f * (float)fer_rng_uniform(&r);
+        int oy = 4 + (y[i] / 3) * 14, ox = 4 + (y[i] % 3) * 14;
+        for (int dy = 0; dy < 10; dy++)
+            for (int dx = 0; dx < 10; dx++)
+                xi[(oy + dy) * 48 + ox + dx] += 0.7f;
+    }
+}
+
+START_TEST(paper_cnn_overfits)
+{
+    enum { N = 28 };
+    fer_model *m;
+    fer_error err;
+    ck_assert(fer_model_paper_cnn(7, NULL, 42, &m, &err) == FER_OK);
+    ck_assert_int_eq((int)fer_model_n_params(m), 2345607);
+    fer_adam *a;
+    ck_assert(fer_adam_new(m, 1e-3f, 0, &a, NULL) == FER_OK);
+    float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
+    int y[N], correct = 0;
+    make_patterns(N, x, y, 7);
+    fer_rng r;
+    fer_rng_seed(&r, 3);
+    float loss = 0;
+    for (int it = 0; it < 60 && correct < N; it++) {
+        ck_assert(fer_model_train_step(m, a, &r, x, y, N, NULL, &loss, NULL, &err) == FER_OK);
+        float ls;
+        ck_assert(fer_model_evaluate(m, x, y, N, &ls, &correct, NULL, NULL) == FER_OK);
+    }
+    ck_assert_msg(correct == N, "%d of %d right, loss %g", correct, N, loss);
+    free(x);
+    fer_adam_free(a);
+    fer_model_free(m);
+}
+END_TEST
+
+START_TEST(same_seed_same_threads_bit_identical)
+{
+    enum { N = 8 };
+    float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
+    int y[N];
+    make_patterns(N, x, y, 8);
+    float first[7 * N];
+    for (int run = 0; run < 2; run++) {
+        fer_model *m;
+        fer_adam *a;
+        ck_assert(fer_model_paper_cnn(7, NULL, 5, &m, NULL) == FER_OK);
+        fer_model_set_threads(m, 2, NULL);
+        fer_adam_new(m, 1e-3f, 0, &a, NULL);
+        fer_rng r;
+        fer_rng_seed(&r, 6);
+        for (int it = 0; it < 3; it++)
+            ck_assert(fer_model_train_step(m, a, &r, x, y, N, NULL, NULL, NULL, NULL) == FER_OK);
+        float probs[7 * N];
+        fer_model_predict(m, x, N, probs, NULL);
+        if (run == 0)
+            memcpy(first, probs, sizeof probs);
+        else
+            ck_assert(memcmp(first, probs, sizeof probs) == 0);
+        fer_adam_free(a);
+        fer_model_free(m);
+    }
+    free(x);
+}
+END_TEST
+
+/* --------------------------------------------------------- weights file */
+
+static char *tmp_path(const char *name)
+{
+    static char buf[256];
+    const char *d = getenv("TMPDIR");
+    snprintf(buf, sizeof buf, "%s/fer-test-%ld-%s", d ? d : "/tmp", (long)getpid(), name);
+    return buf;
+}
+
+START_TEST(save_load_bit_exact)
+{
+    fer_model *m, *l;
+    fer_adam *a, *la;
+    fer_error err;
+    const char *cls[] = {"neutral", "happy", "sad", "angry", "disgust"};
+    ck_assert(fer_model_paper_cnn(5, cls, 9, &m, &err) == FER_OK);
+    fer_adam_new(m, 1e-4f, 1e-6f, &a, NULL);
+    enum { N = 5 };
+    float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
+    int y[N];
+    make_patterns(N, x, y, 9);
+    for (int i = 0; i < N; i++)
+        y[i] %= 5;
+    fer_rng r;
+    fer_rng_seed(&r, 1);
+    fer_model_train_step(m, a, &r, x, y, N, NULL, NULL, NULL, NULL);
+    char *path = strdup(tmp_path("ckpt.safetensors"));
+    ck_assert_msg(fer_model_save(m, a, "{\"epoch\":3}", path, &err) == FER_OK, "%s", err.msg);
+    char *extra;
+    ck_assert_msg(fer_checkpoint_load(path, &l, &la, &extra, &err) == FER_OK, "%s", err.msg);
+    ck_assert_str_eq(extra, "{\"epoch\":3}");
+    ck_assert_str_eq(fer_model_class_name(l, 4), "disgust");
+    ck_assert_int_eq(fer_adam_iterations(la), 1);
+    for (int p = 0; p < fer_model_param_count(m); p++) {
+        fer_tensor *t1 = fer_model_param(m, p, NULL, NULL, 0), *t2 = fer_model_param(l, p, NULL, NULL, 0);
+        ck_assert(memcmp(t1->data, t2->data, t1->size * 4) == 0);
+        ck_assert(memcmp(fer_adam_moment(a, p, 1)->data, fer_adam_moment(la, p, 1)->data, t1->size * 4) == 0);
+    }
+    /* a plain model load ignores the optimiser state */
+    fer_model *plain;
+    ck_assert(fer_model_load(path, &plain, &err) == FER_OK);
+    float p1[5 * N], p2[5 * N];
+    fer_model_predict(m, x, N, p1, NULL);
+    fer_model_predict(plain, x, N, p2, NULL);
+    ck_assert(memcmp(p1, p2, sizeof p1) == 0);
+    unlink(path);
+    free(path);
+    free(extra);
+    free(x);
+    fer_model_free(plain);
+    fer_model_free(l);
+    fer_adam_free(la);
+    fer_model_free(m);
+    fer_adam_free(a);
+}
+END_TEST
+
+START_TEST(corrupt_files_rejected)
+{
+    fer_model *m;
+    ck_assert(fer_model_from_json("{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":["
+                                  "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}",
+                                  1, &m, NULL) == FER_OK);
+    char *path = strdup(tmp_path("w.safetensors"));
+    ck_assert(fer_model_save(m, NULL, NULL, path, NULL) == FER_OK);
+    char *good;
+    size_t len;
+    ck_assert(fer_file_read(path, 1 << 20, &good, &len, NULL) == FER_OK);
+    char *bad = malloc(len);
+    fer_error err;
+    fer_model *l;
+    /* every truncation */
+    for (size_t cut = 0; cut < len; cut += 1 + len / 40) {
+        ck_assert(fer_file_write_atomic(path, good, cut, NULL) == FER_OK);
+        ck_assert_msg(fer_model_load(path, &l, &err) != FER_OK, "cut at %zu loaded", cut);
+        ck_assert(l == NULL && strstr(err.msg, path));
+    }
+    /* every single header byte flipped: rejected or, if the JSON stays valid
+     * and consistent, loaded intact; never a crash */
+    uint64_t hlen = 0;
+    memcpy(&hlen, good, 8);
+    for (size_t i = 0; i < 8 + hlen; i++) {
+        memcpy(bad, good, len);
+        bad[i] ^= 0x5a;
+        fer_file_write_atomic(path, bad, len, NULL);
+        if (fer_model_load(path, &l, &err) == FER_OK)
+            fer_model_free(l);
+        else
+            ck_assert(l == NULL && err.msg[0]);
+    }
+    /* a wrong shape and an overlapping range */
+    const char *hdrs[] = {
+        "{\"1.weight\":{\"dtype\":\"F32\",\"shape\":[16,3],\"data_offsets\":[0,192]}}",
+        "{\"1.weight\":{\"dtype\":\"F16\",\"shape\":[16,2],\"data_offsets\":[0,128]}}",
+        "{\"1.weight\":{\"dtype\":\"F32\",\"shape\":[16,2],\"data_offsets\":[0,128]},\"__metadata__\":{\"arch\":\"{}\"}}",
+        "[1,2,3]",
+    };
+    for (size_t h = 0; h < sizeof hdrs / sizeof *hdrs; h++) {
+        size_t hl = strlen(hdrs[h]);
+        char *f = calloc(1, 8 + hl + 256);
+        for (int b = 0; b < 8; b++)
+            f[b] = (char)(hl >> (8 * b));
+        memcpy(f + 8, hdrs[h], hl);
+        fer_file_write_atomic(path, f, 8 + hl + 128, NULL);
+        ck_assert(fer_model_load(path, &l, &err) != FER_OK);
+        free(f);
+    }
+    ck_assert(fer_model_load("/nonexistent/w.safetensors", &l, &err) == FER_EIO);
+    unlink(path);
+    free(path);
+    free(good);
+    free(bad);
+    fer_model_free(m);
+}
+END_TEST
+
+START_TEST(bad_architectures_rejected)
+{
+    const char *bad[] = {
+        "", "[]", "{\"input\":[1,48,48],\"classes\":[\"a\",\"b\"],\"layers\":[]}",
+        "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":[{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}",
+        "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":5}]}",
+        "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":[{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}",
+        "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":[{\"type\":\"warp\"}]}",
+        "{\"input\":[1,4],\"classes\":[\"a\",\"b\"],\"layers\":[{\"type\":\"flatten\"}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fer_model *m;
+        fer_error err = {0};
+        ck_assert_msg(fer_model_from_json(bad[i], 1, &m, &err) == FER_EFORMAT, "case %zu", i);
+        ck_assert(m == NULL && strstr(err.msg, "architecture"));
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, grad_conv_valid_dense);
+    tcase_add_test(tc, grad_conv_same_even_kernel);
+    tcase_add_test(tc, grad_maxpool_relu_dropout);
+    tcase_add_test(tc, grad_loss_weighted);
+    tcase_add_test(tc, forward_matches_plain_loops);
+    tcase_add_test(tc, dropout_masks_and_scales);
+    tcase_add_test(tc, adam_step_by_hand);
+    tcase_add_test(tc, paper_cnn_overfits);
+    tcase_add_test(tc, same_seed_same_threads_bit_identical);
+    tcase_add_test(tc, save_load_bit_exact);
+    tcase_add_test(tc, corrupt_files_rejected);
+    tcase_add_test(tc, bad_architectures_rejected);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
