@@ -22,6 +22,7 @@ LDFLAGS += $(SANFLAGS)
 LIB_SRC := \
 	libfer/csv.c \
 	libfer/catalog.c \
+	libfer/recommend.c \
 	libfer/error.c \
 	libfer/heart.c \
 	libfer/heart_file.c \
@@ -54,6 +55,7 @@ TESTS := \
 	test_fusion \
 	test_gemm \
 	test_catalog \
+	test_recommend \
 	test_dataset
 TOOL_COMMON := tools/cli.c
 

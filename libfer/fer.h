@@ -353,12 +353,23 @@ typedef struct fer_pick {
     double distance; /* to the target in feature space */
 } fer_pick;
 
+/* The documented table (docs/recommend.md): match finds music that fits the
+ * state, uplift music that moves it towards calm and positive; heart may be
+ * NULL. Uses s->emotion, s->intensity and s->arousal (fused, [0,1]). */
 fer_status fer_music_target_for(const fer_state *s, const fer_heart *heart, fer_strategy st,
                                 fer_music_target *out, fer_error *err);
 void fer_rank_opts_default(fer_rank_opts *o);
-/* picks must hold o->limit entries; *n_picks receives how many were filled. */
+/* Tracks ranked by score (fit to the target blended with popularity), at
+ * most one per artist when asked, ties broken by o->seed. picks must hold
+ * o->limit entries; *n_picks receives how many were filled. */
 fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
                          fer_pick *picks, size_t *n_picks, fer_error *err);
+/* Weighted RMS of the feature differences, each divided by its tolerance
+ * (1: on average at the edge of the band); NAN optional features are skipped. */
+double fer_music_distance(const fer_music_target *t, const fer_track *tr);
+/* (1 - w) * exp(-distance^2 / 2) + w * popularity / 100; distance may be NULL. */
+double fer_music_score(const fer_music_target *t, const fer_track *tr, double popularity_weight,
+                       double *distance);
 
 /* ----------------------------------------------------------------- Spotify */
 

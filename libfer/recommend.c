@@ -1,0 +1,253 @@
+/* From a fused state to target audio features, and ranking a catalogue by
+ * distance to those targets. The tables and the reasoning behind them are in
+ * docs/recommend.md; keep the two in step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+/* Music that fits each FER2013 emotion at plain intensity, on Spotify's
+ * scales: valence and energy are the circumplex's pleasure and arousal axes. */
+typedef struct mood { double valence, energy, tempo; } mood;
+
+static const mood match_table[FER_N_EMOTIONS] = {
+    /* angry     */ {0.30, 0.85, 135},
+    /* disgust   */ {0.30, 0.65, 115},
+    /* fear      */ {0.25, 0.55, 105},
+    /* happy     */ {0.80, 0.72, 122},
+    /* sad       */ {0.22, 0.30, 82},
+    /* surprise  */ {0.65, 0.78, 126},
+    /* neutral   */ {0.50, 0.50, 108},
+};
+
+/* Where uplift heads for each emotion: positive and calm-to-moderate. */
+static const mood uplift_goal[FER_N_EMOTIONS] = {
+    /* angry     */ {0.60, 0.45, 95},
+    /* disgust   */ {0.62, 0.50, 105},
+    /* fear      */ {0.62, 0.38, 88},
+    /* happy     */ {0.80, 0.65, 118},
+    /* sad       */ {0.62, 0.50, 102},
+    /* surprise  */ {0.70, 0.55, 110},
+    /* neutral   */ {0.68, 0.58, 112},
+};
+
+/* Intensity scales the match mood's distance from neutral (0.5) ... */
+static const double intensity_spread[3] = {0.6, 1.0, 1.3};
+/* ... and sets how far uplift moves from the match mood towards its goal
+ * (the iso principle: the stronger the feeling, the smaller the first step). */
+static const double uplift_step[3] = {1.0, 0.75, 0.5};
+/* ... and widens the tolerance band when the evidence is weak. */
+static const double tolerance_scale[3] = {1.3, 1.0, 0.85};
+
+/* Heart level adjustments: match follows the body a little, uplift leads it
+ * (slower, calmer music for a racing heart; livelier for a low one). */
+static const mood heart_match[3] = {{0, -0.05, -8}, {0, 0, 0}, {0, 0.05, 8}};
+static const mood heart_uplift[3] = {{0.03, 0.15, 15}, {0, 0, 0}, {0.03, -0.15, -20}};
+
+static double clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static mood spread(mood m, double k)
+{
+    m.valence = 0.5 + (m.valence - 0.5) * k;
+    m.energy = 0.5 + (m.energy - 0.5) * k;
+    m.tempo = 108 + (m.tempo - 108) * k;
+    return m;
+}
+
+static mood toward(mood a, mood b, double t)
+{
+    mood m = {a.valence + (b.valence - a.valence) * t, a.energy + (b.energy - a.energy) * t,
+              a.tempo + (b.tempo - a.tempo) * t};
+    return m;
+}
+
+static fer_status check_inputs(const fer_state *s, const fer_heart *heart, fer_strategy st,
+                               fer_error *err)
+{
+    if (!s)
+        return fer_fail(err, FER_EINVAL, "fer_music_target_for: NULL state");
+    if (s->emotion < 0 || s->emotion >= FER_N_EMOTIONS)
+        return fer_fail(err, FER_EINVAL, "state.emotion %d is not a FER2013 index 0..6",
+                        s->emotion);
+    if (s->intensity != FER_MILDLY && s->intensity != FER_PLAIN && s->intensity != FER_VERY)
+        return fer_fail(err, FER_EINVAL, "state.intensity %d is not Mildly/plain/Very",
+                        (int)s->intensity);
+    if (!(s->arousal >= 0 && s->arousal <= 1))
+        return fer_fail(err, FER_EINVAL, "state.arousal %g is outside [0, 1]", s->arousal);
+    if (st != FER_STRATEGY_MATCH && st != FER_STRATEGY_UPLIFT)
+        return fer_fail(err, FER_EINVAL, "strategy %d is neither match nor uplift", (int)st);
+    if (heart && (heart->level < FER_HR_LOW || heart->level > FER_HR_HIGH))
+        return fer_fail(err, FER_EINVAL, "heart.level %d is not low/moderate/high",
+                        (int)heart->level);
+    if (heart && !(heart->bpm > 0 && heart->bpm <= 250))
+        return fer_fail(err, FER_EINVAL, "heart.bpm %g is outside (0, 250]", heart->bpm);
+    return FER_OK;
+}
+
+fer_status fer_music_target_for(const fer_state *s, const fer_heart *heart, fer_strategy st,
+                                fer_music_target *out, fer_error *err)
+{
+    fer_status rc = check_inputs(s, heart, st, err);
+    if (rc != FER_OK || !out)
+        return rc != FER_OK ? rc : fer_fail(err, FER_EINVAL, "fer_music_target_for: NULL out");
+    int in = (int)s->intensity;
+    mood m = spread(match_table[s->emotion], intensity_spread[in]);
+    /* The fused arousal (face and heart) pulls energy and tempo: a calm sad
+     * listener gets quieter, slower music than an agitated one. */
+    m.energy = 0.7 * m.energy + 0.3 * s->arousal;
+    m.tempo += (s->arousal - 0.5) * 30;
+    if (st == FER_STRATEGY_UPLIFT)
+        m = toward(m, uplift_goal[s->emotion], uplift_step[in]);
+    if (heart) {
+        const mood *h = st == FER_STRATEGY_MATCH ? heart_match : heart_uplift;
+        m.valence += h[heart->level].valence;
+        m.energy += h[heart->level].energy;
+        m.tempo += h[heart->level].tempo;
+        /* Entrainment: to slow a racing heart, stay below its rate. */
+        if (st == FER_STRATEGY_UPLIFT && heart->level == FER_HR_HIGH && m.tempo > heart->bpm - 15)
+            m.tempo = heart->bpm - 15;
+    }
+    out->valence = clamp(m.valence, 0.03, 0.97);
+    out->energy = clamp(m.energy, 0.03, 0.97);
+    out->tempo = clamp(m.tempo, 60, 180);
+    /* Secondary features follow the primary ones (in the Spotify data,
+     * acousticness falls as energy rises; danceability rises with both). */
+    out->danceability = clamp(0.25 + 0.35 * out->valence + 0.3 * out->energy, 0.05, 0.95);
+    out->acousticness = clamp(1.0 - 1.1 * out->energy, 0.02, 0.95);
+    out->tol_valence = 0.15 * tolerance_scale[in];
+    out->tol_energy = 0.15 * tolerance_scale[in];
+    out->tol_tempo = 15 * tolerance_scale[in];
+    return FER_OK;
+}
+
+void fer_rank_opts_default(fer_rank_opts *o)
+{
+    o->limit = 10;
+    o->one_per_artist = 1;
+    o->genre = NULL;
+    o->seed = 0;
+    o->popularity_weight = 0.15;
+}
+
+/* ---------------------------------------------------------------- ranking */
+
+/* Weights of the feature axes; tempo weighs less because beat trackers
+ * often report half or double time. */
+#define W_VALENCE 1.0
+#define W_ENERGY 1.0
+#define W_TEMPO 0.7
+#define W_SECONDARY 0.3
+#define TOL_SECONDARY 0.25
+
+double fer_music_distance(const fer_music_target *t, const fer_track *tr)
+{
+    double dv = (tr->valence - t->valence) / t->tol_valence;
+    double de = (tr->energy - t->energy) / t->tol_energy;
+    double dt = (tr->tempo - t->tempo) / t->tol_tempo;
+    double sum = W_VALENCE * dv * dv + W_ENERGY * de * de + W_TEMPO * dt * dt;
+    double w = W_VALENCE + W_ENERGY + W_TEMPO;
+    const double target2[2] = {t->danceability, t->acousticness};
+    const double track2[2] = {tr->danceability, tr->acousticness};
+    for (int k = 0; k < 2; k++) { /* optional columns: NAN when absent */
+        if (isnan(target2[k]) || isnan(track2[k]))
+            continue;
+        double d = (track2[k] - target2[k]) / TOL_SECONDARY;
+        sum += W_SECONDARY * d * d;
+        w += W_SECONDARY;
+    }
+    return sqrt(sum / w);
+}
+
+double fer_music_score(const fer_music_target *t, const fer_track *tr, double popularity_weight,
+                       double *distance)
+{
+    double d = fer_music_distance(t, tr);
+    if (distance)
+        *distance = d;
+    double fit = exp(-0.5 * d * d);
+    return (1 - popularity_weight) * fit + popularity_weight * tr->popularity / 100.0;
+}
+
+typedef struct candidate {
+    size_t track;
+    double score, distance;
+    uint64_t tie; /* seed-dependent order among equal scores */
+} candidate;
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL; /* splitmix64 finaliser */
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->tie != y->tie)
+        return x->tie < y->tie ? -1 : 1;
+    return x->track < y->track ? -1 : x->track > y->track;
+}
+
+static fer_status check_rank_inputs(const fer_catalog *c, const fer_music_target *t,
+                                    const fer_rank_opts *o, const fer_pick *picks,
+                                    const size_t *n_picks, fer_error *err)
+{
+    if (!c || !t || !o || !picks || !n_picks)
+        return fer_fail(err, FER_EINVAL, "fer_recommend: NULL argument");
+    if (o->limit == 0 || o->limit > 10000)
+        return fer_fail(err, FER_ERANGE, "rank limit %zu is outside 1..10000", o->limit);
+    if (!(o->popularity_weight >= 0 && o->popularity_weight <= 1))
+        return fer_fail(err, FER_ERANGE, "popularity weight %g is outside [0, 1]",
+                        o->popularity_weight);
+    if (!(t->tol_valence > 0 && t->tol_energy > 0 && t->tol_tempo > 0))
+        return fer_fail(err, FER_EINVAL, "target tolerances must be > 0");
+    if (!isfinite(t->valence) || !isfinite(t->energy) || !isfinite(t->tempo))
+        return fer_fail(err, FER_EINVAL, "target valence/energy/tempo must be finite");
+    return FER_OK;
+}
+
+static int artist_taken(const fer_catalog *c, const fer_pick *picks, size_t n, const char *artist)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(fer_catalog_track(c, picks[i].track)->artist, artist))
+            return 1;
+    return 0;
+}
+
+fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
+                         fer_pick *picks, size_t *n_picks, fer_error *err)
+{
+    fer_status rc = check_rank_inputs(c, t, o, picks, n_picks, err);
+    if (rc != FER_OK)
+        return rc;
+    *n_picks = 0;
+    size_t n = fer_catalog_size(c), m = 0;
+    candidate *cand = malloc((n ? n : 1) * sizeof *cand);
+    if (!cand)
+        return fer_fail(err, FER_ENOMEM, "fer_recommend: out of memory for %zu tracks", n);
+    for (size_t i = 0; i < n; i++) {
+        const fer_track *tr = fer_catalog_track(c, i);
+        if (o->genre && *o->genre && !fer_track_has_genre(tr, o->genre))
+            continue;
+        candidate *k = &cand[m++];
+        k->track = i;
+        k->score = fer_music_score(t, tr, o->popularity_weight, &k->distance);
+        k->tie = mix64(o->seed ^ mix64(i));
+    }
+    qsort(cand, m, sizeof *cand, by_score);
+    for (size_t i = 0; i < m && *n_picks < o->limit; i++) {
+        const fer_track *tr = fer_catalog_track(c, cand[i].track);
+        if (o->one_per_artist && artist_taken(c, picks, *n_picks, tr->artist))
+            continue;
+        picks[*n_picks] = (fer_pick){cand[i].track, cand[i].score, cand[i].distance};
+        ++*n_picks;
+    }
+    free(cand);
+    return FER_OK;
+}

@@ -1,0 +1,361 @@
+/* State -> music targets (properties of the table) and catalogue ranking
+ * (one per artist, genre, limit, seed determinism, agreement with brute force). */
+#include "testutil.h"
+
+enum { ANGRY, DISGUST, FEAR, HAPPY, SAD, SURPRISE, NEUTRAL };
+
+static fer_state state(int emotion, fer_intensity in, double arousal)
+{
+    fer_state s;
+    memset(&s, 0, sizeof s);
+    s.emotion = emotion;
+    s.intensity = in;
+    s.arousal = arousal;
+    s.confidence = 0.8;
+    return s;
+}
+
+static fer_heart heart(double bpm, fer_hr_level level)
+{
+    fer_heart h;
+    memset(&h, 0, sizeof h);
+    h.bpm = bpm;
+    h.level = level;
+    h.arousal = level == FER_HR_HIGH ? 0.9 : level == FER_HR_LOW ? 0.1 : 0.5;
+    return h;
+}
+
+static fer_music_target target(fer_state s, const fer_heart *h, fer_strategy st)
+{
+    fer_music_target t;
+    fer_error err;
+    ck_assert_msg(fer_music_target_for(&s, h, st, &t, &err) == FER_OK, "%s", err.msg);
+    return t;
+}
+
+START_TEST(sad_calm_is_low_and_slow)
+{
+    fer_music_target sad = target(state(SAD, FER_PLAIN, 0.2), NULL, FER_STRATEGY_MATCH);
+    fer_music_target happy = target(state(HAPPY, FER_PLAIN, 0.8), NULL, FER_STRATEGY_MATCH);
+    ck_assert(sad.valence < 0.35 && sad.energy < 0.35 && sad.tempo < 90);
+    ck_assert(sad.valence < happy.valence && sad.energy < happy.energy && sad.tempo < happy.tempo);
+    ck_assert(sad.acousticness > happy.acousticness);
+}
+END_TEST
+
+START_TEST(intensity_and_arousal_are_monotone)
+{
+    for (int e = 0; e < FER_N_EMOTIONS; e++) {
+        fer_music_target mild = target(state(e, FER_MILDLY, 0.5), NULL, FER_STRATEGY_MATCH);
+        fer_music_target very = target(state(e, FER_VERY, 0.5), NULL, FER_STRATEGY_MATCH);
+        /* Stronger feeling: further from neutral valence, narrower band. */
+        ck_assert(fabs(very.valence - 0.5) >= fabs(mild.valence - 0.5));
+        ck_assert(very.tol_valence < mild.tol_valence);
+        fer_music_target calm = target(state(e, FER_PLAIN, 0.1), NULL, FER_STRATEGY_MATCH);
+        fer_music_target agitated = target(state(e, FER_PLAIN, 0.9), NULL, FER_STRATEGY_MATCH);
+        ck_assert(calm.energy < agitated.energy && calm.tempo < agitated.tempo);
+    }
+}
+END_TEST
+
+START_TEST(uplift_follows_heart_rate)
+{
+    for (int e = 0; e < FER_N_EMOTIONS; e++) {
+        fer_state s = state(e, FER_PLAIN, 0.6);
+        fer_heart fast = heart(125, FER_HR_HIGH), slow = heart(52, FER_HR_LOW);
+        fer_music_target mf = target(s, &fast, FER_STRATEGY_MATCH);
+        fer_music_target uf = target(s, &fast, FER_STRATEGY_UPLIFT);
+        fer_heart usual = heart(75, FER_HR_MODERATE);
+        fer_music_target um = target(s, &usual, FER_STRATEGY_UPLIFT);
+        fer_music_target us = target(s, &slow, FER_STRATEGY_UPLIFT);
+        /* A racing heart: slower and calmer than matching music would be. */
+        ck_assert_msg(uf.tempo < mf.tempo && uf.energy < mf.energy, "emotion %d", e);
+        ck_assert(uf.tempo <= 125 - 15);
+        /* A slow heart: livelier than for a usual one; a fast one: calmer. */
+        ck_assert_msg(us.tempo > um.tempo && us.energy > um.energy, "emotion %d", e);
+        ck_assert_msg(uf.tempo < um.tempo && uf.energy < um.energy, "emotion %d", e);
+    }
+}
+END_TEST
+
+START_TEST(uplift_raises_negative_valence)
+{
+    const int negative[] = {ANGRY, DISGUST, FEAR, SAD};
+    for (int i = 0; i < 4; i++)
+        for (int in = FER_MILDLY; in <= FER_VERY; in++) {
+            fer_state s = state(negative[i], (fer_intensity)in, 0.5);
+            fer_music_target m = target(s, NULL, FER_STRATEGY_MATCH);
+            fer_music_target u = target(s, NULL, FER_STRATEGY_UPLIFT);
+            ck_assert(u.valence > m.valence + 0.1);
+        }
+    /* The iso principle: a very sad listener is moved less far than a mildly sad one. */
+    fer_state very = state(SAD, FER_VERY, 0.5), mild = state(SAD, FER_MILDLY, 0.5);
+    ck_assert(target(very, NULL, FER_STRATEGY_UPLIFT).valence <
+              target(mild, NULL, FER_STRATEGY_UPLIFT).valence);
+}
+END_TEST
+
+START_TEST(every_cell_in_range)
+{
+    const fer_hr_level levels[3] = {FER_HR_LOW, FER_HR_MODERATE, FER_HR_HIGH};
+    const double bpm[3] = {50, 80, 130};
+    for (int e = 0; e < FER_N_EMOTIONS; e++)
+        for (int in = 0; in < 3; in++)
+            for (int h = -1; h < 3; h++)
+                for (int st = 0; st < 2; st++)
+                    for (double a = 0; a <= 1.0; a += 0.25) {
+                        fer_heart hh = heart(h >= 0 ? bpm[h] : 70, h >= 0 ? levels[h] : FER_HR_MODERATE);
+                        fer_music_target t = target(state(e, (fer_intensity)in, a),
+                                                    h >= 0 ? &hh : NULL, (fer_strategy)st);
+                        ck_assert(t.valence > 0 && t.valence < 1 && t.energy > 0 && t.energy < 1);
+                        ck_assert(t.tempo >= 60 && t.tempo <= 180);
+                        ck_assert(t.danceability > 0 && t.danceability < 1);
+                        ck_assert(t.acousticness > 0 && t.acousticness < 1);
+                        ck_assert(t.tol_valence > 0 && t.tol_energy > 0 && t.tol_tempo > 0);
+                    }
+}
+END_TEST
+
+START_TEST(bad_state_rejected)
+{
+    fer_music_target t;
+    fer_error err;
+    fer_state s = state(9, FER_PLAIN, 0.5);
+    ck_assert_int_eq(fer_music_target_for(&s, NULL, FER_STRATEGY_MATCH, &t, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "emotion"));
+    s = state(SAD, FER_PLAIN, NAN);
+    ck_assert_int_eq(fer_music_target_for(&s, NULL, FER_STRATEGY_MATCH, &t, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "arousal"));
+    s = state(SAD, (fer_intensity)7, 0.5);
+    ck_assert_int_eq(fer_music_target_for(&s, NULL, FER_STRATEGY_MATCH, &t, &err), FER_EINVAL);
+    s = state(SAD, FER_PLAIN, 0.5);
+    fer_heart h = heart(-3, FER_HR_LOW);
+    ck_assert_int_eq(fer_music_target_for(&s, &h, FER_STRATEGY_MATCH, &t, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_target_for(&s, NULL, (fer_strategy)5, &t, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_target_for(NULL, NULL, FER_STRATEGY_MATCH, &t, &err), FER_EINVAL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ ranking */
+
+/* n random tracks by n/3 artists over three genres, written as CSV and loaded. */
+static fer_catalog *random_catalog(size_t n, uint64_t seed)
+{
+    char path[] = "/tmp/test_recommend_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "genre,artist_name,track_name,track_id,popularity,acousticness,danceability,"
+               "energy,tempo,valence\n");
+    const char *genres[3] = {"Dance", "R&B", "Movie"};
+    fer_rng r;
+    fer_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s,Artist %zu,Song %zu,t%zu,%u,%.3f,%.3f,%.3f,%.1f,%.3f\n", genres[i % 3],
+                i % (n / 3 + 1), i, i, fer_rng_below(&r, 101), fer_rng_uniform(&r),
+                fer_rng_uniform(&r), fer_rng_uniform(&r), 60 + 120 * fer_rng_uniform(&r),
+                fer_rng_uniform(&r));
+    fclose(f);
+    fer_catalog *c;
+    fer_error err;
+    ck_assert_msg(fer_catalog_load(path, &c, NULL, &err) == FER_OK, "%s", err.msg);
+    unlink(path);
+    return c;
+}
+
+static fer_music_target some_target(void)
+{
+    return target(state(SAD, FER_PLAIN, 0.3), NULL, FER_STRATEGY_MATCH);
+}
+
+START_TEST(ranking_limit_order_artist)
+{
+    fer_catalog *c = random_catalog(600, 1);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    ck_assert_uint_eq(o.limit, 10);
+    ck_assert_int_eq(o.one_per_artist, 1);
+    o.limit = 25;
+    fer_pick picks[25];
+    size_t n;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 25);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ck_assert(picks[i].score <= picks[i - 1].score);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(fer_catalog_track(c, picks[i].track)->artist,
+                             fer_catalog_track(c, picks[j].track)->artist);
+        double d;
+        double s = fer_music_score(&t, fer_catalog_track(c, picks[i].track), o.popularity_weight, &d);
+        ck_assert(fabs(s - picks[i].score) < 1e-12 && fabs(d - picks[i].distance) < 1e-12);
+    }
+    /* Without popularity and diversity the first pick is the nearest track overall. */
+    o.popularity_weight = 0;
+    o.one_per_artist = 0;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    double best = INFINITY;
+    for (size_t i = 0; i < fer_catalog_size(c); i++)
+        best = fmin(best, fer_music_distance(&t, fer_catalog_track(c, i)));
+    ck_assert(fabs(picks[0].distance - best) < 1e-12);
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(genre_filter_case_insensitive)
+{
+    fer_catalog *c = random_catalog(300, 2);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    o.genre = "r&b";
+    fer_pick picks[10];
+    size_t n;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_uint_gt(n, 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_str_eq(fer_catalog_track(c, picks[i].track)->genre, "R&B");
+    o.genre = "Polka";
+    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 0);
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* Identical tracks: the seed alone orders them, reproducibly. */
+START_TEST(seed_breaks_ties_reproducibly)
+{
+    char path[] = "/tmp/test_recommend_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "track_id,track_name,artist_name,genre,popularity,valence,energy,tempo\n");
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "same%d,Song,Artist %d,Pop,50,0.3,0.3,80\n", i, i);
+    fclose(f);
+    fer_catalog *c;
+    ck_assert_int_eq(fer_catalog_load(path, &c, NULL, NULL), FER_OK);
+    unlink(path);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_pick a[10], b[10];
+    size_t na, nb;
+    int differs = 0;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        o.seed = seed;
+        ck_assert_int_eq(fer_recommend(c, &t, &o, a, &na, NULL), FER_OK);
+        ck_assert_int_eq(fer_recommend(c, &t, &o, b, &nb, NULL), FER_OK);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_mem_eq(a, b, na * sizeof a[0]);
+        o.seed = seed + 100;
+        ck_assert_int_eq(fer_recommend(c, &t, &o, b, &nb, NULL), FER_OK);
+        differs += memcmp(a, b, na * sizeof a[0]) != 0;
+    }
+    ck_assert_int_ge(differs, 4);
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(popularity_breaks_equal_fit)
+{
+    char path[] = "/tmp/test_recommend_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "track_id,track_name,artist_name,genre,popularity,valence,energy,tempo\n"
+               "a,A,X,Pop,10,0.3,0.3,80\nb,B,Y,Pop,90,0.3,0.3,80\nc,C,Z,Pop,100,0.95,0.95,170\n");
+    fclose(f);
+    fer_catalog *c;
+    ck_assert_int_eq(fer_catalog_load(path, &c, NULL, NULL), FER_OK);
+    unlink(path);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_pick p[10];
+    size_t n;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(fer_catalog_track(c, p[0].track)->id, "b");
+    ck_assert_str_eq(fer_catalog_track(c, p[1].track)->id, "a");
+    ck_assert_str_eq(fer_catalog_track(c, p[2].track)->id, "c"); /* popular but far off */
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(bad_rank_args)
+{
+    fer_catalog *c = random_catalog(30, 3);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_pick p[10];
+    size_t n;
+    fer_error err;
+    o.limit = 0;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    o.limit = 10;
+    o.popularity_weight = 2;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    o.popularity_weight = 0.1;
+    t.tol_tempo = 0;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_recommend(NULL, &t, &o, p, &n, &err), FER_EINVAL);
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* The shipped catalogue: sad-calm picks sit lower in valence and energy than happy-excited ones. */
+START_TEST(shipped_catalog_separates_moods)
+{
+    fer_catalog *c;
+    fer_error err;
+    ck_assert_msg(fer_catalog_load("datasets/catalog.csv", &c, NULL, &err) == FER_OK, "%s", err.msg);
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_pick p[10];
+    size_t n;
+    double mean[2][3] = {{0}};
+    fer_music_target ts[2] = {some_target(),
+                              target(state(HAPPY, FER_VERY, 0.9), NULL, FER_STRATEGY_MATCH)};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(fer_recommend(c, &ts[k], &o, p, &n, NULL), FER_OK);
+        ck_assert_uint_eq(n, 10);
+        for (size_t i = 0; i < n; i++) {
+            const fer_track *tr = fer_catalog_track(c, p[i].track);
+            mean[k][0] += tr->valence / 10;
+            mean[k][1] += tr->energy / 10;
+            mean[k][2] += tr->tempo / 10;
+            ck_assert(p[i].distance < 1.5); /* the catalogue covers both moods */
+        }
+    }
+    ck_assert(mean[0][0] + 0.3 < mean[1][0]);
+    ck_assert(mean[0][1] + 0.3 < mean[1][1]);
+    ck_assert(mean[0][2] < mean[1][2]);
+    fer_catalog_free(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("recommend");
+    TCase *tc = tcase_create("targets");
+    tcase_add_test(tc, sad_calm_is_low_and_slow);
+    tcase_add_test(tc, intensity_and_arousal_are_monotone);
+    tcase_add_test(tc, uplift_follows_heart_rate);
+    tcase_add_test(tc, uplift_raises_negative_valence);
+    tcase_add_test(tc, every_cell_in_range);
+    tcase_add_test(tc, bad_state_rejected);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ranking");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, ranking_limit_order_artist);
+    tcase_add_test(tc, genre_filter_case_insensitive);
+    tcase_add_test(tc, seed_breaks_ties_reproducibly);
+    tcase_add_test(tc, popularity_breaks_equal_fit);
+    tcase_add_test(tc, bad_rank_args);
+    tcase_add_test(tc, shipped_catalog_separates_moods);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
