@@ -91,6 +91,16 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 
+# `make bench`: fer-bench's gemm mode, then torch.mm and oneDNN on the same shapes.
+BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c
+$(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+
+bench: $(BUILD)/bench/fer-bench
+	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
+	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
+
 check: all $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
 

@@ -1,0 +1,8 @@
+/* fer-bench: one subcommand per file (bench_<mode>.c), each with a
+ * main-like entry point taking the arguments after the mode name. */
+#ifndef FER_BENCH_H
+#define FER_BENCH_H
+
+int bench_gemm_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,37 @@
+/* fer-bench: performance measurements of libfer. A dispatcher only: each
+ * mode lives in its own file and is listed in `modes` below. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+typedef struct bench_mode {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} bench_mode;
+
+static const bench_mode modes[] = {
+    {"gemm", bench_gemm_main, "[--json]  single-thread SGEMM GFLOP/s per CNN shape and path"},
+};
+
+static int usage(FILE *to)
+{
+    fprintf(to, "usage: fer-bench MODE [options]\nmodes:\n");
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        fprintf(to, "  %s %s\n", modes[i].name, modes[i].help);
+    return to == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (!strcmp(argv[1], modes[i].name))
+            return modes[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "fer-bench: unknown mode '%s'\n", argv[1]);
+    return usage(stderr);
+}
