@@ -46,10 +46,12 @@ LIB_SRC := \
 	libfer/model.c \
 	libfer/adam.c \
 	libfer/safetensors.c \
+	libfer/augment.c \
 	libfer/dataset.c
 
 TOOLS := 
 TESTS := \
+	test_predict_model \
 	test_model \
 	test_heart \
 	test_fusion \
@@ -57,7 +59,7 @@ TESTS := \
 	test_catalog \
 	test_recommend \
 	test_dataset
-TOOL_COMMON := tools/cli.c
+TOOL_COMMON := tools/cli.c tools/plot.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libfer.a

@@ -131,6 +131,24 @@ fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, i
 /* Preprocessing shared by training and prediction: grey uint8 -> float. */
 void fer_preprocess(const uint8_t *px, size_t n, float *out);
 
+/* ------------------------------------------------------------ augmentation */
+
+/* Keras ImageDataGenerator equivalents, drawn per image from rng. */
+typedef struct fer_augment_opts {
+    int flip;         /* horizontal flip with probability 1/2 */
+    float shift;      /* shift up to this fraction of width and height */
+    float rotation;   /* rotation up to this many degrees */
+    float zoom;       /* scale in [1 - zoom, 1 + zoom] */
+    float brightness; /* grey levels times a factor in [1 - b, 1 + b] */
+} fer_augment_opts;
+
+/* flip, shift .1, rotation 10, zoom .1, brightness .2 */
+void fer_augment_opts_default(fer_augment_opts *o);
+/* A randomly transformed copy of a grey h x w image, already preprocessed
+ * (as fer_preprocess); edges are filled with the nearest pixel. */
+void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fer_rng *rng,
+                 float *dst);
+
 /* ------------------------------------------------------------------- adam */
 
 /* Keras Adam: beta1 .9, beta2 .999, epsilon 1e-7, lr_t = lr / (1 + decay*t). */
@@ -189,7 +207,12 @@ typedef struct fer_dataset {
  * header or an empty file is always an error. A header with no rows is a
  * valid, empty data set. See docs/dataset.md. */
 fer_status fer_dataset_load_csv(const char *path, int skip_bad, fer_dataset *ds, fer_error *err);
-/* Reads DIR/<class>/<image> files for the given class names (converted to 48x48 grey). */
+/* Reads DIR/<class>/<image> (Keras flow_from_directory layout): a folder
+ * named class_names[i] (ignoring case) gives label i; other folders are
+ * ignored, no matching folder at all is an error. Files with an image
+ * extension, sorted by name within each class, are decoded to grey and
+ * area-resized to 48x48; an unreadable image is an error naming the file.
+ * usage is FER_USAGE_NONE. See docs/dataset.md. */
 fer_status fer_dataset_load_dir(const char *dir, int n_classes, const char *const *class_names,
                                 fer_dataset *ds, fer_error *err);
 void fer_dataset_free(fer_dataset *ds);
@@ -241,7 +264,7 @@ typedef enum fer_hr_level { FER_HR_LOW, FER_HR_MODERATE, FER_HR_HIGH } fer_hr_le
 /* Zero-initialised options mean an adult (resting range 60-100 bpm). */
 typedef struct fer_hr_opts {
     int age;            /* years, 1..120 (ages < 6 use paediatric ranges); 0: adult */
-    double resting_bpm; /* 30..200: range resting +-15 bpm, overriding age; 0: unused */
+    double resting_bpm; /* 30..200: range resting-10..resting+30, overriding age; 0: unused */
 } fer_hr_opts;
 
 typedef struct fer_heart {
@@ -377,9 +400,50 @@ typedef struct fer_spotify fer_spotify;
 
 /* api_url / accounts_url NULL: FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL
  * from the environment, else Spotify's own. */
+/* http:// is accepted only for 127.0.0.1/localhost (a test server); anything
+ * else must be https://, with TLS verification always on. The secret is
+ * never printed or logged. */
 fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
                            const char *accounts_url, fer_spotify **out, fer_error *err);
 void fer_spotify_free(fer_spotify *s);
+
+typedef struct fer_spotify_opts {
+    long connect_timeout_ms; /* 5000 */
+    long timeout_ms;         /* 15000, whole request */
+    int max_retries;         /* 3: retries after a 5xx or a timeout */
+    long backoff_ms;         /* 500: first retry delay, doubled each time */
+    long max_wait_ms;        /* 30000: total sleep on Retry-After and backoff */
+    size_t max_body;         /* 4 MiB: larger responses are refused */
+} fer_spotify_opts;
+
+void fer_spotify_opts_default(fer_spotify_opts *o);
+fer_status fer_spotify_set_opts(fer_spotify *s, const fer_spotify_opts *o, fer_error *err);
+
+typedef struct fer_spotify_track {
+    char id[64];            /* Spotify track id */
+    char *title, *artist;   /* malloc'd UTF-8 (first artist) */
+    int popularity;         /* 0..100, -1 when not reported */
+    long catalog_index;     /* the track in `features`, or -1 */
+    double score, distance; /* as fer_music_score; distance NAN without features */
+} fer_spotify_track;
+
+typedef struct fer_spotify_result {
+    fer_spotify_track *tracks;
+    size_t n;
+    const char *path; /* "recommendations" or "search": which endpoint answered */
+} fer_spotify_result;
+
+/* Client-credentials token (cached until it expires, renewed once on 401),
+ * then GET /v1/recommendations with seed genres and target_* features; on
+ * 403/404 (closed to new apps since November 2024) GET /v1/search for a
+ * genre/mood query, ranked with `features` (may be NULL) where the catalogue
+ * knows the track, else by popularity. 429 waits Retry-After, 5xx and
+ * timeouts retry with backoff, both within opts.max_wait_ms. genre may be
+ * NULL; limit 1..50. Free the result with fer_spotify_result_free. */
+fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
+                                 size_t limit, const fer_catalog *features,
+                                 fer_spotify_result *out, fer_error *err);
+void fer_spotify_result_free(fer_spotify_result *r);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,575 @@
+/* fer-train: trains the paper CNN on FER2013 (the Kaggle CSV, from a file or
+ * stdin) or on a folder of class subfolders, with a checkpoint every epoch
+ * that --resume continues bit-exactly. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cJSON.h>
+
+#include "cli.h"
+#include "plot.h"
+
+static const char *prog = "fer-train";
+
+typedef struct config {
+    const char *data, *out, *ckpt, *resume, *log, *plot;
+    char *class_names[FER_N_EMOTIONS];
+    int n_classes;
+    int epochs, batch, threads, augment, balanced, skip_bad, patience, lr_patience, quiet;
+    double lr, decay, val_split, lr_factor, min_lr;
+    uint64_t seed;
+} config;
+
+typedef struct epoch_row { double loss, acc, val_loss, val_acc, lr, seconds, images_per_s; } epoch_row;
+
+/* Everything a checkpoint must carry besides weights and Adam. */
+typedef struct progress {
+    int epoch; /* completed epochs */
+    fer_rng rng;
+    double best_val_acc, best_val_loss;
+    int since_best_loss, since_lr_change;
+    epoch_row *rows;
+} progress;
+
+typedef struct split {
+    int *train, *val;
+    int *order; /* this epoch's shuffled copy of train */
+    int n_train, n_val;
+    int label_of[FER_N_EMOTIONS]; /* data label -> class index, -1: unused */
+} split;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fer-train --data FILE|-|DIR [options]\n"
+            "Trains the paper CNN on FER2013 (Kaggle CSV emotion,pixels,Usage; - reads stdin)\n"
+            "or on DIR/<class>/<images>. Training rows train, PublicTest rows validate.\n\n"
+            "  --out FILE            best model by validation accuracy (default model.safetensors)\n"
+            "  --checkpoint FILE     checkpoint written every epoch (default OUT.ckpt)\n"
+            "  --resume FILE         continue from a checkpoint\n"
+            "  --epochs N            (default 50)      --batch N   (default 64)\n"
+            "  --lr X                Adam learning rate (default 1e-4)\n"
+            "  --decay X             Keras time decay lr/(1+decay*t) (default 0)\n"
+            "  --seed N              (default 1)       --threads N (default: FER_THREADS or CPUs)\n"
+            "  --classes a,b,...     train on a subset, e.g. neutral,happy,sad,angry,disgust\n"
+            "  --class-weight balanced  weight classes by inverse frequency\n"
+            "  --augment             flips, shifts, rotation, zoom, brightness\n"
+            "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
+            "  --patience N          early stop after N epochs without a better val loss (10, 0: off)\n"
+            "  --lr-patience N       halve lr after N epochs without a better val loss (5, 0: off)\n"
+            "  --lr-factor X         (0.5)             --min-lr X (1e-6)\n"
+            "  --log FILE.csv        per-epoch metrics  --plot FILE.svg  loss/accuracy curves\n"
+            "  --skip-bad            skip malformed CSV rows (counted) instead of failing\n"
+            "  --quiet               no progress bar\n"
+            "  --help\n");
+}
+
+static int parse_classes(config *c, char *list)
+{
+    c->n_classes = 0;
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int idx = fer_emotion_index(tok);
+        if (c->n_classes == FER_N_EMOTIONS) {
+            cli_error(prog, "--classes: at most %d classes", FER_N_EMOTIONS);
+            return 0;
+        }
+        if (idx < 0) {
+            cli_error(prog, "--classes: unknown class \"%s\" (FER2013 names: angry, disgust, "
+                      "fear, happy, sad, surprise, neutral)", tok);
+            return 0;
+        }
+        for (int i = 0; i < c->n_classes; i++)
+            if (fer_emotion_index(c->class_names[i]) == idx) {
+                cli_error(prog, "--classes: \"%s\" given twice", tok);
+                return 0;
+            }
+        c->class_names[c->n_classes++] = (char *)fer_emotion_names[idx];
+    }
+    if (c->n_classes < 2) {
+        cli_error(prog, "--classes: need at least two classes");
+        return 0;
+    }
+    return 1;
+}
+
+/* Returns 1 to go on, 0 to exit successfully (--help), -1 on error. */
+static int parse_args(int argc, char **argv, config *c)
+{
+    static char default_ckpt[4096];
+    static const struct option opts[] = {
+        {"data", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"checkpoint", 1, 0, 'c'}, {"resume", 1, 0, 'r'},
+        {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'}, {"decay", 1, 0, 'D'},
+        {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'}, {"classes", 1, 0, 'C'},
+        {"class-weight", 1, 0, 'w'}, {"augment", 0, 0, 'a'}, {"val-split", 1, 0, 'v'},
+        {"patience", 1, 0, 'p'}, {"lr-patience", 1, 0, 'P'}, {"lr-factor", 1, 0, 'f'},
+        {"min-lr", 1, 0, 'm'}, {"log", 1, 0, 'L'}, {"plot", 1, 0, 'S'}, {"skip-bad", 0, 0, 'k'},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    *c = (config){.out = "model.safetensors", .epochs = 50, .batch = 64, .lr = 1e-4, .seed = 1,
+                  .val_split = 0.1, .patience = 10, .lr_patience = 5, .lr_factor = 0.5,
+                  .min_lr = 1e-6, .n_classes = FER_N_EMOTIONS};
+    for (int i = 0; i < FER_N_EMOTIONS; i++)
+        c->class_names[i] = (char *)fer_emotion_names[i];
+    int ch;
+    long v;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int ok = 1;
+        switch (ch) {
+        case 'd': c->data = optarg; break;
+        case 'o': c->out = optarg; break;
+        case 'c': c->ckpt = optarg; break;
+        case 'r': c->resume = optarg; break;
+        case 'e': ok = cli_parse_long(optarg, 1, 100000, &v); c->epochs = (int)v; break;
+        case 'b': ok = cli_parse_long(optarg, 1, 4096, &v); c->batch = (int)v; break;
+        case 'l': ok = cli_parse_double(optarg, 1e-9, 1, &c->lr); break;
+        case 'D': ok = cli_parse_double(optarg, 0, 1, &c->decay); break;
+        case 's': ok = cli_parse_long(optarg, 0, 0x7fffffffL, &v); c->seed = (uint64_t)v; break;
+        case 't': ok = cli_parse_long(optarg, 1, 256, &v); c->threads = (int)v; break;
+        case 'C': if (!parse_classes(c, optarg)) return -1; break;
+        case 'w': ok = !strcmp(optarg, "balanced"); c->balanced = 1; break;
+        case 'a': c->augment = 1; break;
+        case 'v': ok = cli_parse_double(optarg, 0.01, 0.9, &c->val_split); break;
+        case 'p': ok = cli_parse_long(optarg, 0, 100000, &v); c->patience = (int)v; break;
+        case 'P': ok = cli_parse_long(optarg, 0, 100000, &v); c->lr_patience = (int)v; break;
+        case 'f': ok = cli_parse_double(optarg, 0.01, 0.99, &c->lr_factor); break;
+        case 'm': ok = cli_parse_double(optarg, 0, 1, &c->min_lr); break;
+        case 'L': c->log = optarg; break;
+        case 'S': c->plot = optarg; break;
+        case 'k': c->skip_bad = 1; break;
+        case 'q': c->quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            cli_error(prog, "unknown or incomplete option \"%s\" (see --help)", argv[optind - 1]);
+            return -1;
+        }
+        if (!ok) {
+            const char *name = "?";
+            for (int i = 0; opts[i].name; i++)
+                if (opts[i].val == ch)
+                    name = opts[i].name;
+            cli_error(prog, "--%s: invalid value \"%s\" (see --help)", name, optarg);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        cli_error(prog, "unexpected argument \"%s\" (see --help)", argv[optind]);
+        return -1;
+    }
+    if (!c->data) {
+        cli_error(prog, "no training data: pass --data FILE.csv, - or DIR (see --help)");
+        return -1;
+    }
+    if (!c->ckpt) {
+        snprintf(default_ckpt, sizeof default_ckpt, "%s.ckpt", c->out);
+        c->ckpt = default_ckpt;
+    }
+    return 1;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return strcmp(p, "-") && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int load_data(const config *c, fer_dataset *ds)
+{
+    fer_error err = {0};
+    fer_status s = is_dir(c->data)
+                       ? fer_dataset_load_dir(c->data, c->n_classes, (const char *const *)c->class_names, ds, &err)
+                       : fer_dataset_load_csv(c->data, c->skip_bad, ds, &err);
+    if (s) {
+        cli_error(prog, "%s", err.msg);
+        return 0;
+    }
+    if (ds->n_bad)
+        fprintf(stderr, "%s: skipped %zu bad rows (first: %s)\n", prog, ds->n_bad, err.msg);
+    return 1;
+}
+
+/* Training and validation indices, and the data-label -> class map. */
+static int make_split(const config *c, const fer_dataset *ds, split *sp)
+{
+    int folders = is_dir(c->data);
+    for (int k = 0; k < FER_N_EMOTIONS; k++)
+        sp->label_of[k] = folders ? (k < c->n_classes ? k : -1) : -1;
+    for (int i = 0; !folders && i < c->n_classes; i++)
+        sp->label_of[fer_emotion_index(c->class_names[i])] = i;
+    sp->train = malloc(ds->n * sizeof *sp->train + 1);
+    sp->val = malloc(ds->n * sizeof *sp->val + 1);
+    sp->order = malloc(ds->n * sizeof *sp->order + 1);
+    if (!sp->train || !sp->val || !sp->order) {
+        cli_error(prog, "out of memory");
+        return 0;
+    }
+    sp->n_train = sp->n_val = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        if (ds->labels[i] < 0 || ds->labels[i] >= FER_N_EMOTIONS || sp->label_of[ds->labels[i]] < 0)
+            continue;
+        if (ds->usage[i] == FER_USAGE_TRAINING || ds->usage[i] == FER_USAGE_NONE)
+            sp->train[sp->n_train++] = (int)i;
+        else if (ds->usage[i] == FER_USAGE_PUBLIC_TEST)
+            sp->val[sp->n_val++] = (int)i;
+    }
+    if (sp->n_val == 0) {
+        /* No PublicTest rows: hold out a seeded random fraction of training. */
+        fer_rng r;
+        fer_rng_seed(&r, c->seed ^ 0x5eed5eedULL);
+        fer_rng_shuffle(&r, sp->train, (size_t)sp->n_train);
+        sp->n_val = (int)(sp->n_train * c->val_split);
+        sp->n_train -= sp->n_val;
+        memcpy(sp->val, sp->train + sp->n_train, (size_t)sp->n_val * sizeof *sp->val);
+        fprintf(stderr, "%s: no PublicTest rows; validating on %d held-out rows (--val-split %g)\n",
+                prog, sp->n_val, c->val_split);
+    }
+    if (sp->n_train == 0 || sp->n_val == 0) {
+        cli_error(prog, "%s: %d training and %d validation images for the chosen classes: need both",
+                  c->data, sp->n_train, sp->n_val);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ checkpoint */
+
+static char *progress_json(const progress *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    char buf[32];
+    cJSON_AddNumberToObject(o, "epoch", p->epoch);
+    cJSON *rng = cJSON_AddArrayToObject(o, "rng");
+    for (int i = 0; i < 4; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64, p->rng.s[i]);
+        cJSON_AddItemToArray(rng, cJSON_CreateString(buf));
+    }
+    cJSON_AddNumberToObject(o, "best_val_acc", p->best_val_acc);
+    cJSON_AddNumberToObject(o, "best_val_loss", p->best_val_loss);
+    cJSON_AddNumberToObject(o, "since_best_loss", p->since_best_loss);
+    cJSON_AddNumberToObject(o, "since_lr_change", p->since_lr_change);
+    cJSON *h = cJSON_AddArrayToObject(o, "history");
+    for (int e = 0; e < p->epoch; e++) {
+        const epoch_row *r = &p->rows[e];
+        double v[7] = {r->loss, r->acc, r->val_loss, r->val_acc, r->lr, r->seconds, r->images_per_s};
+        cJSON_AddItemToArray(h, cJSON_CreateDoubleArray(v, 7));
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static double num(const cJSON *o, const char *k, int *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    *ok = *ok && cJSON_IsNumber(v);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int progress_parse(const char *json, progress *p, int max_epochs)
+{
+    cJSON *o = cJSON_Parse(json ? json : "");
+    int ok = cJSON_IsObject(o);
+    p->epoch = (int)num(o, "epoch", &ok);
+    p->best_val_acc = num(o, "best_val_acc", &ok);
+    p->best_val_loss = num(o, "best_val_loss", &ok);
+    p->since_best_loss = (int)num(o, "since_best_loss", &ok);
+    p->since_lr_change = (int)num(o, "since_lr_change", &ok);
+    const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "history");
+    ok = ok && cJSON_GetArraySize(rng) == 4 && cJSON_IsArray(h) && p->epoch >= 0 &&
+         p->epoch <= max_epochs && cJSON_GetArraySize(h) == p->epoch;
+    for (int i = 0; ok && i < 4; i++) {
+        const cJSON *s = cJSON_GetArrayItem(rng, i);
+        char *end;
+        ok = cJSON_IsString(s) && *s->valuestring;
+        if (ok)
+            p->rng.s[i] = strtoull(s->valuestring, &end, 16), ok = !*end;
+    }
+    for (int e = 0; ok && e < p->epoch; e++) {
+        const cJSON *r = cJSON_GetArrayItem(h, e);
+        double v[7];
+        ok = cJSON_GetArraySize(r) == 7;
+        for (int k = 0; ok && k < 7; k++) {
+            const cJSON *x = cJSON_GetArrayItem(r, k);
+            ok = cJSON_IsNumber(x) || cJSON_IsNull(x);
+            v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        }
+        if (ok)
+            p->rows[e] = (epoch_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    }
+    cJSON_Delete(o);
+    return ok;
+}
+
+static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
+{
+    fer_model *m;
+    char *extra;
+    fer_error err;
+    if (fer_checkpoint_load(c->resume, &m, opt, &extra, &err)) {
+        cli_error(prog, "%s", err.msg);
+        return NULL;
+    }
+    int ok = progress_parse(extra, p, c->epochs);
+    free(extra);
+    if (!ok)
+        cli_error(prog, "%s: no valid training progress in the checkpoint (or more epochs done "
+                  "than --epochs %d)", c->resume, c->epochs);
+    int same = fer_model_n_classes(m) == c->n_classes;
+    for (int i = 0; same && i < c->n_classes; i++)
+        same = !strcmp(fer_model_class_name(m, i), c->class_names[i]);
+    if (ok && !same)
+        cli_error(prog, "%s: the checkpoint's classes differ from --classes", c->resume);
+    if (!ok || !same) {
+        fer_model_free(m);
+        fer_adam_free(*opt);
+        return NULL;
+    }
+    fprintf(stderr, "%s: resuming %s after epoch %d\n", prog, c->resume, p->epoch);
+    return m;
+}
+
+/* ---------------------------------------------------------------- epochs */
+
+static void class_weights(const config *c, const fer_dataset *ds, const split *sp, float *w)
+{
+    double count[FER_N_EMOTIONS] = {0};
+    for (int i = 0; i < sp->n_train; i++)
+        count[sp->label_of[ds->labels[sp->train[i]]]]++;
+    for (int k = 0; k < c->n_classes; k++)
+        w[k] = count[k] > 0 ? (float)(sp->n_train / (c->n_classes * count[k])) : 1.0f;
+}
+
+static void fill_batch(const config *c, const fer_dataset *ds, const split *sp, const int *idx,
+                       int n, fer_rng *rng, float *x, int *y)
+{
+    size_t px = (size_t)ds->h * ds->w;
+    fer_augment_opts ao;
+    fer_augment_opts_default(&ao);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = ds->pixels + (size_t)idx[i] * px;
+        if (c->augment)
+            fer_augment(src, ds->h, ds->w, &ao, rng, x + i * px);
+        else
+            fer_preprocess(src, px, x + i * px);
+        y[i] = sp->label_of[ds->labels[idx[i]]];
+    }
+}
+
+static int train_epoch(const config *c, fer_model *m, fer_adam *opt, const fer_dataset *ds,
+                       split *sp, progress *p, const float *cw, float *x, int *y, epoch_row *row)
+{
+    char label[64], extra[128];
+    int steps = (sp->n_train + c->batch - 1) / c->batch;
+    snprintf(label, sizeof label, "epoch %d/%d", p->epoch + 1, c->epochs);
+    cli_progress bar;
+    cli_progress_start(&bar, label, steps);
+    /* Shuffle a fresh copy each epoch: the order then depends only on the
+     * rng state, which the checkpoint carries, so a resumed run matches. */
+    memcpy(sp->order, sp->train, (size_t)sp->n_train * sizeof *sp->order);
+    fer_rng_shuffle(&p->rng, sp->order, (size_t)sp->n_train);
+    double loss_sum = 0;
+    long correct_sum = 0, seen = 0;
+    for (int s = 0; s < steps; s++) {
+        int n = sp->n_train - s * c->batch < c->batch ? sp->n_train - s * c->batch : c->batch;
+        fill_batch(c, ds, sp, sp->order + s * c->batch, n, &p->rng, x, y);
+        float loss;
+        int correct;
+        fer_error err;
+        if (fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
+            cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
+            return 0;
+        }
+        loss_sum += (double)loss * n, correct_sum += correct, seen += n;
+        if (!c->quiet) {
+            snprintf(extra, sizeof extra, "loss %.4f - acc %.4f - %.0f img/s", loss_sum / seen,
+                     (double)correct_sum / seen, seen / (cli_now() - bar.start));
+            cli_progress_update(&bar, s + 1, extra);
+        }
+    }
+    row->seconds = cli_now() - bar.start;
+    row->loss = loss_sum / seen;
+    row->acc = (double)correct_sum / seen;
+    row->images_per_s = seen / row->seconds;
+    snprintf(extra, sizeof extra, "loss %.4f - acc %.4f - %.0f img/s", row->loss, row->acc,
+             row->images_per_s);
+    cli_progress_finish(&bar, steps, extra);
+    return 1;
+}
+
+static int validate(const config *c, fer_model *m, const fer_dataset *ds, const split *sp, float *x,
+                    int *y, epoch_row *row)
+{
+    double loss = 0;
+    long correct = 0;
+    for (int i0 = 0; i0 < sp->n_val; i0 += c->batch) {
+        int n = sp->n_val - i0 < c->batch ? sp->n_val - i0 : c->batch;
+        fill_batch(&(config){.augment = 0}, ds, sp, sp->val + i0, n, NULL, x, y);
+        float ls;
+        int right;
+        fer_error err;
+        if (fer_model_evaluate(m, x, y, n, &ls, &right, NULL, &err)) {
+            cli_error(prog, "validation: %s", err.msg);
+            return 0;
+        }
+        loss += ls, correct += right;
+    }
+    row->val_loss = loss / sp->n_val;
+    row->val_acc = (double)correct / sp->n_val;
+    return 1;
+}
+
+static int write_log(const config *c, const progress *p)
+{
+    size_t cap = 256 + (size_t)p->epoch * 160, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return 0;
+    len += (size_t)snprintf(buf, cap, "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds,images_per_s\n");
+    for (int e = 0; e < p->epoch; e++) {
+        const epoch_row *r = &p->rows[e];
+        len += (size_t)snprintf(buf + len, cap - len, "%d,%.6f,%.6f,%.6f,%.6f,%.3g,%.2f,%.1f\n", e + 1,
+                                r->loss, r->acc, r->val_loss, r->val_acc, r->lr, r->seconds,
+                                r->images_per_s);
+    }
+    fer_error err;
+    int ok = fer_file_write_atomic(c->log, buf, len, &err) == FER_OK;
+    if (!ok)
+        cli_error(prog, "%s", err.msg);
+    free(buf);
+    return ok;
+}
+
+static int write_plot(const config *c, const progress *p)
+{
+    int n = p->epoch;
+    double *v = malloc(sizeof(double) * 4 * (size_t)(n + 1));
+    if (!v)
+        return 0;
+    for (int e = 0; e < n; e++) {
+        v[e] = p->rows[e].loss, v[n + e] = p->rows[e].val_loss;
+        v[2 * n + e] = p->rows[e].acc, v[3 * n + e] = p->rows[e].val_acc;
+    }
+    char title[160];
+    snprintf(title, sizeof title, "fer-train: %d epochs, best validation accuracy %.4f", n,
+             p->best_val_acc);
+    fer_error err;
+    int ok = plot_curves_svg(c->plot, title, n, v, v + n, v + 2 * n, v + 3 * n, &err) == FER_OK;
+    if (!ok)
+        cli_error(prog, "%s", err.msg);
+    free(v);
+    return ok;
+}
+
+/* Keras' ReduceLROnPlateau and EarlyStopping on validation loss. Returns 1
+ * to stop. */
+static int plateau(const config *c, fer_adam *opt, progress *p, const epoch_row *row)
+{
+    if (row->val_loss < p->best_val_loss - 1e-4) {
+        p->best_val_loss = row->val_loss;
+        p->since_best_loss = 0;
+        p->since_lr_change = 0;
+        return 0;
+    }
+    p->since_best_loss++;
+    p->since_lr_change++;
+    if (c->lr_patience && p->since_lr_change >= c->lr_patience && fer_adam_lr(opt) > c->min_lr) {
+        double lr = fer_adam_lr(opt) * c->lr_factor;
+        fer_adam_set_lr(opt, (float)(lr < c->min_lr ? c->min_lr : lr));
+        p->since_lr_change = 0;
+        fprintf(stderr, "%s: validation loss flat for %d epochs: learning rate now %.3g\n", prog,
+                c->lr_patience, (double)fer_adam_lr(opt));
+    }
+    return c->patience && p->since_best_loss >= c->patience;
+}
+
+static int end_epoch(const config *c, fer_model *m, fer_adam *opt, progress *p, epoch_row *row,
+                     int *stop)
+{
+    fer_error err;
+    row->lr = fer_adam_lr(opt);
+    p->rows[p->epoch++] = *row;
+    int best = row->val_acc > p->best_val_acc;
+    if (best) {
+        p->best_val_acc = row->val_acc;
+        if (fer_model_save(m, NULL, NULL, c->out, &err)) {
+            cli_error(prog, "%s", err.msg);
+            return 0;
+        }
+    }
+    fprintf(stderr, "val_loss %.4f - val_acc %.4f - lr %.3g%s%s\n", row->val_loss, row->val_acc,
+            row->lr, best ? " - best so far, saved to " : "", best ? c->out : "");
+    *stop = plateau(c, opt, p, row);
+    char *json = progress_json(p);
+    fer_status s = json ? fer_model_save(m, opt, json, c->ckpt, &err) : FER_ENOMEM;
+    free(json);
+    if (s) {
+        cli_error(prog, "%s", s == FER_ENOMEM ? "out of memory" : err.msg);
+        return 0;
+    }
+    return (!c->log || write_log(c, p)) && (!c->plot || write_plot(c, p));
+}
+
+static int run(const config *c, const fer_dataset *ds, split *sp)
+{
+    progress p = {.best_val_acc = -1, .best_val_loss = INFINITY};
+    p.rows = calloc((size_t)c->epochs + 1, sizeof *p.rows);
+    fer_model *m = NULL;
+    fer_adam *opt = NULL;
+    fer_error err;
+    float cw[FER_N_EMOTIONS];
+    size_t px = (size_t)ds->h * ds->w;
+    float *x = malloc((size_t)c->batch * px * sizeof *x);
+    int *y = malloc((size_t)c->batch * sizeof *y), ok = p.rows && x && y;
+    if (ok && c->resume)
+        ok = (m = resume_from(c, &p, &opt)) != NULL;
+    else if (ok) {
+        fer_rng_seed(&p.rng, c->seed);
+        ok = !fer_model_paper_cnn(c->n_classes, (const char *const *)c->class_names, c->seed, &m, &err) &&
+             !fer_adam_new(m, (float)c->lr, (float)c->decay, &opt, &err);
+        if (!ok)
+            cli_error(prog, "%s", err.msg);
+    }
+    if (ok && (ok = !fer_model_set_threads(m, c->threads, &err)) == 0)
+        cli_error(prog, "%s", err.msg);
+    if (ok && c->balanced)
+        class_weights(c, ds, sp, cw);
+    if (ok)
+        fprintf(stderr, "%s: %d training, %d validation images, %d classes, %zu parameters, %d threads\n",
+                prog, sp->n_train, sp->n_val, c->n_classes, fer_model_n_params(m), c->threads ? c->threads : fer_threads_default());
+    int stop = 0;
+    while (ok && !stop && p.epoch < c->epochs) {
+        epoch_row row = {0};
+        ok = train_epoch(c, m, opt, ds, sp, &p, c->balanced ? cw : NULL, x, y, &row) &&
+             validate(c, m, ds, sp, x, y, &row) && end_epoch(c, m, opt, &p, &row, &stop);
+    }
+    if (ok)
+        fprintf(stderr, "%s: %s after %d epochs; best validation accuracy %.4f in %s\n", prog,
+                stop ? "early stop" : "done", p.epoch, p.best_val_acc, c->out);
+    fer_model_free(m);
+    fer_adam_free(opt);
+    free(p.rows);
+    free(x);
+    free(y);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    int r = parse_args(argc, argv, &c);
+    if (r <= 0)
+        return r == 0 ? 0 : 2;
+    fer_dataset ds;
+    split sp = {0};
+    int ok = load_data(&c, &ds) && make_split(&c, &ds, &sp) && run(&c, &ds, &sp);
+    fer_dataset_free(&ds);
+    free(sp.train);
+    free(sp.val);
+    free(sp.order);
+    return ok ? 0 : 1;
+}
