@@ -26,8 +26,10 @@
 #define HR_MIN_SAMPLES 3
 /* Arousal at the upper bound of the resting range (and 1 - this at the lower). */
 #define AROUSAL_AT_BOUND 0.8
-/* Half-width of the range built around a personal resting heart rate. */
-#define RESTING_HALF_WIDTH 15.0
+/* A personal resting rate r gives the range r-10 .. r+30: the adult range
+ * 60-100 shifted so that r = 70, a typical adult resting rate, reproduces it. */
+#define RESTING_BELOW 10.0
+#define RESTING_ABOVE 30.0
 
 const char *fer_hr_level_name(fer_hr_level l)
 {
@@ -67,8 +69,8 @@ static fer_status resting_range(const fer_hr_opts *o, double *lo, double *hi, fe
     if (o->resting_bpm != 0) {
         if (!(o->resting_bpm >= 30 && o->resting_bpm <= 200))
             return fer_fail(err, FER_ERANGE, "resting_bpm %g: must be 30..200", o->resting_bpm);
-        *lo = o->resting_bpm - RESTING_HALF_WIDTH;
-        *hi = o->resting_bpm + RESTING_HALF_WIDTH;
+        *lo = o->resting_bpm - RESTING_BELOW;
+        *hi = o->resting_bpm + RESTING_ABOVE;
         return FER_OK;
     }
     return age_range(o->age, lo, hi, err);

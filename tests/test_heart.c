@@ -65,10 +65,14 @@ START_TEST(age_and_resting_rate_choose_the_range)
     ck_assert_int_eq(one(69, &child).level, FER_HR_LOW);
     ck_assert_int_eq(one(65, ADULT).level, FER_HR_MODERATE);
     fer_hr_opts rest = {.age = 10, .resting_bpm = 50};
-    fer_heart h = one(70, &rest);
-    ck_assert_double_eq(h.rest_lo, 35);
-    ck_assert_double_eq(h.rest_hi, 65);
+    fer_heart h = one(85, &rest);
+    ck_assert_double_eq(h.rest_lo, 40);
+    ck_assert_double_eq(h.rest_hi, 80);
     ck_assert_int_eq(h.level, FER_HR_HIGH);
+    ck_assert_int_eq(one(39, &rest).level, FER_HR_LOW);
+    /* resting 70 reproduces the adult range */
+    fer_hr_opts r70 = {.resting_bpm = 70};
+    ck_assert_double_eq(one(90, &r70).arousal, one(90, ADULT).arousal);
     const fer_hr_opts bad[] = {{.age = -1}, {.age = 121}, {.resting_bpm = 10},
                                {.resting_bpm = 201}, {.resting_bpm = NAN}, {.resting_bpm = -60}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
