@@ -20,9 +20,17 @@ LDFLAGS += $(SANFLAGS)
 
 # One line per module (see docs/architecture.md).
 LIB_SRC := \
+	libfer/image.c \
+	libfer/resize.c \
+	libfer/cascade.c \
+	libfer/linear.c \
+	libfer/scan.c \
+	libfer/group.c \
+	libfer/detect.c \
 	libfer/csv.c \
 	libfer/catalog.c \
 	libfer/recommend.c \
+	libfer/spotify.c \
 	libfer/error.c \
 	libfer/heart.c \
 	libfer/heart_file.c \
@@ -53,11 +61,13 @@ TOOLS :=
 TESTS := \
 	test_predict_model \
 	test_model \
+	test_torch \
 	test_heart \
 	test_fusion \
 	test_gemm \
 	test_catalog \
 	test_recommend \
+	test_spotify \
 	test_dataset
 TOOL_COMMON := tools/cli.c tools/plot.c
 
@@ -103,7 +113,12 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
 
-check: all $(TEST_BIN)
+# The Spotify tests' stand-in server (tests/test_spotify.c starts it).
+$(BUILD)/tests/mock-spotify: tests/mock-spotify.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+check: all $(TEST_BIN) $(BUILD)/tests/mock-spotify
 	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
 
 deps:
