@@ -1,0 +1,129 @@
+/* Image decoding to 8-bit grey: stb_image reads the file, we convert with
+ * the ITU-R BT.601 luma weights in OpenCV's fixed-point form so that the
+ * detector sees exactly the grey image OpenCV's cvtColor would give it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_PIXELS ((size_t)64 << 20)
+/* An image file is never allowed to be larger than this. */
+#define MAX_FILE_BYTES ((size_t)512 << 20)
+
+/* Y = 0.299 R + 0.587 G + 0.114 B with 14-bit weights summing to 16384,
+ * rounded: the same integers OpenCV uses, so grey pixels keep their value. */
+static uint8_t luma(unsigned r, unsigned g, unsigned b)
+{
+    return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + 8192u) >> 14);
+}
+
+/* Alpha is ignored, as OpenCV's imread(IMREAD_COLOR) does. */
+static void to_grey(const uint8_t *src, int comp, size_t n, uint8_t *dst)
+{
+    for (size_t i = 0; i < n; i++, src += comp)
+        dst[i] = comp >= 3 ? luma(src[0], src[1], src[2]) : src[0];
+}
+
+/* stb_image reads past the end of JPEG and BMP data as zeros and returns a
+ * half-grey picture; detect the truncation from the container instead.
+ * A JPEG must have an end-of-image marker after its last start-of-scan
+ * (entropy-coded data cannot contain FF D9), a BMP must be as long as its
+ * header says. Returns a reason, or NULL when the data looks complete. */
+static const char *truncation(const uint8_t *p, size_t len)
+{
+    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+        size_t sos = 0;
+        for (size_t i = len - 1; i > 0 && !sos; i--)
+            if (p[i - 1] == 0xFF && p[i] == 0xDA)
+                sos = i;
+        for (size_t i = sos + 1; i < len; i++)
+            if (p[i - 1] == 0xFF && p[i] == 0xD9)
+                return NULL;
+        return "truncated JPEG (no end-of-image marker)";
+    }
+    if (len >= 6 && p[0] == 'B' && p[1] == 'M') {
+        uint32_t size = p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24;
+        if (size > len)
+            return "truncated BMP (shorter than its header says)";
+    }
+    return NULL;
+}
+
+/* Decodes `data`; `name` is only used in messages. */
+static fer_status decode(const char *name, const void *data, size_t len, size_t max_pixels,
+                         fer_image *img, fer_error *err)
+{
+    if (len == 0)
+        return fer_fail(err, FER_EFORMAT, "%s: empty image file", name);
+    if (len > (size_t)0x7fffffff)
+        return fer_fail(err, FER_ERANGE, "%s: image file larger than 2 GiB", name);
+    if (max_pixels == 0)
+        max_pixels = DEFAULT_MAX_PIXELS;
+    int w, h, comp;
+    /* The header alone says how big the pixels will be: refuse before decoding. */
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp))
+        return fer_fail(err, FER_EFORMAT, "%s: not a readable image: %s", name,
+                        stbi_failure_reason());
+    if (w <= 0 || h <= 0)
+        return fer_fail(err, FER_EFORMAT, "%s: invalid dimensions %dx%d", name, w, h);
+    if ((size_t)w > max_pixels / (size_t)h)
+        return fer_fail(err, FER_ERANGE, "%s: %dx%d image exceeds the %zu pixel limit", name, w,
+                        h, max_pixels);
+    const char *cut = truncation(data, len);
+    if (cut)
+        return fer_fail(err, FER_EFORMAT, "%s: %s", name, cut);
+    int dw, dh;
+    uint8_t *px = stbi_load_from_memory(data, (int)len, &dw, &dh, &comp, 0);
+    if (!px)
+        return fer_fail(err, FER_EFORMAT, "%s: cannot decode image: %s", name,
+                        stbi_failure_reason());
+    if (dw != w || dh != h || comp < 1 || comp > 4) {
+        stbi_image_free(px);
+        return fer_fail(err, FER_EFORMAT, "%s: decoder returned an inconsistent image", name);
+    }
+    img->px = malloc((size_t)w * (size_t)h);
+    if (!img->px) {
+        stbi_image_free(px);
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory for %dx%d image", name, w, h);
+    }
+    to_grey(px, comp, (size_t)w * (size_t)h, img->px);
+    stbi_image_free(px);
+    img->w = w;
+    img->h = h;
+    return FER_OK;
+}
+
+fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, fer_image *img,
+                              fer_error *err)
+{
+    if (!img || (!data && len))
+        return fer_fail(err, FER_EINVAL, "fer_image_load_mem: NULL argument");
+    memset(img, 0, sizeof *img);
+    return decode("<memory>", data, len, max_pixels, img, err);
+}
+
+fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err)
+{
+    if (!path || !img)
+        return fer_fail(err, FER_EINVAL, "fer_image_load: NULL argument");
+    memset(img, 0, sizeof *img);
+    char *data;
+    size_t len;
+    fer_status s = fer_file_read(path, MAX_FILE_BYTES, &data, &len, err);
+    if (s != FER_OK)
+        return s;
+    s = decode(path, data, len, max_pixels, img, err);
+    free(data);
+    return s;
+}
+
+void fer_image_free(fer_image *img)
+{
+    if (!img)
+        return;
+    free(img->px);
+    img->px = NULL;
+    img->w = img->h = 0;
+}
