@@ -14,6 +14,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SANFLAGS   := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 
 CFLAGS  ?= $(OPT) -g
+# GCC's -O2 vectoriser only takes loops it can prove need no epilogue; the
+# elementwise layer loops (ReLU, bias, col2im) need the dynamic cost model.
+VECT    := $(if $(shell $(CC) -v 2>&1 | grep -q '^gcc version' && echo y),-fvect-cost-model=dynamic)
+CFLAGS  += $(VECT)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -fPIC -pthread -D_DEFAULT_SOURCE $(SANFLAGS) $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 LDFLAGS += $(SANFLAGS)
@@ -27,6 +31,7 @@ LIB_SRC := \
 	libfer/scan.c \
 	libfer/group.c \
 	libfer/detect.c \
+	libfer/annotate.c \
 	libfer/csv.c \
 	libfer/catalog.c \
 	libfer/recommend.c \
@@ -55,9 +60,13 @@ LIB_SRC := \
 	libfer/adam.c \
 	libfer/safetensors.c \
 	libfer/augment.c \
-	libfer/dataset.c
+	libfer/dataset.c \
+	libfer/dataset_dir.c
 
-TOOLS := 
+TOOLS := \
+	fer-recommend \
+	fer-eval \
+	fer-predict
 TESTS := \
 	test_predict_model \
 	test_model \

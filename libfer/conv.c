@@ -2,9 +2,21 @@
  * y[oc, oh*ow] = W[oc, ic*k*k] x col[ic*k*k, oh*ow] + b, with the activation
  * fused. Backward recomputes im2col rather than storing it (it would be the
  * largest buffer of the whole network). */
+#include <math.h>
 #include <string.h>
 
 #include "layers.h"
+
+/* Output columns [*lo, *hi) read inside the input row for kernel column kx;
+ * the rest fall on the zero padding. */
+static void valid_span(int kx, int pad, int w, int ow, int *lo, int *hi)
+{
+    int x0 = kx - pad; /* input column of output column 0 */
+    *lo = x0 < 0 ? -x0 : 0;
+    *hi = w - x0 < ow ? w - x0 : ow;
+    if (*hi < *lo)
+        *hi = *lo;
+}
 
 void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int ow, float *col)
 {
@@ -12,6 +24,8 @@ void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 float *row = col + ((size_t)(ch * k + ky) * k + kx) * oh * ow;
+                int lo, hi;
+                valid_span(kx, pad, w, ow, &lo, &hi);
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy + ky - pad;
                     float *dst = row + (size_t)oy * ow;
@@ -19,12 +33,10 @@ void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int
                         memset(dst, 0, (size_t)ow * sizeof *dst);
                         continue;
                     }
-                    const float *src = x + ((size_t)ch * h + iy) * w;
-                    int x0 = kx - pad; /* input column of output column 0 */
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox + x0;
-                        dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
-                    }
+                    const float *src = x + ((size_t)ch * h + iy) * w + kx - pad;
+                    memset(dst, 0, (size_t)lo * sizeof *dst);
+                    memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+                    memset(dst + hi, 0, (size_t)(ow - hi) * sizeof *dst);
                 }
             }
 }
@@ -36,18 +48,16 @@ void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, i
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 const float *row = col + ((size_t)(ch * k + ky) * k + kx) * oh * ow;
+                int lo, hi;
+                valid_span(kx, pad, w, ow, &lo, &hi);
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy + ky - pad;
                     if (iy < 0 || iy >= h)
                         continue;
-                    float *dst = x + ((size_t)ch * h + iy) * w;
-                    const float *src = row + (size_t)oy * ow;
-                    int x0 = kx - pad;
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox + x0;
-                        if (ix >= 0 && ix < w)
-                            dst[ix] += src[ox];
-                    }
+                    float *restrict dst = x + ((size_t)ch * h + iy) * w + kx - pad;
+                    const float *restrict src = row + (size_t)oy * ow;
+                    for (int ox = lo; ox < hi; ox++)
+                        dst[ox] += src[ox];
                 }
             }
 }
@@ -72,10 +82,10 @@ static void bias_act(const fer_layer *l, float *y)
 {
     size_t hw = (size_t)l->oh * l->ow;
     for (int o = 0; o < l->oc; o++) {
-        float bo = l->b.data[o], *row = y + o * hw;
+        float bo = l->b.data[o], *restrict row = y + o * hw;
         if (l->act == FER_ACT_RELU)
             for (size_t i = 0; i < hw; i++)
-                row[i] = row[i] + bo > 0 ? row[i] + bo : 0;
+                row[i] = fmaxf(row[i] + bo, 0.0f);
         else
             for (size_t i = 0; i < hw; i++)
                 row[i] += bo;
