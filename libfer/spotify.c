@@ -1,0 +1,629 @@
+/* A small Spotify Web API client: client-credentials token, recommendations
+ * with a search fallback, bounded retries. libcurl does the HTTP, cJSON the
+ * parsing; every field of a response is type-checked before use, and
+ * neither the client secret nor the token ever reaches a message. */
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define DEFAULT_API_URL "https://api.spotify.com"
+#define DEFAULT_ACCOUNTS_URL "https://accounts.spotify.com"
+#define MAX_ATTEMPTS 10 /* hard cap whatever the options say */
+#define SEARCH_POPULARITY_WEIGHT 0.15
+
+struct fer_spotify {
+    char *client_id, *client_secret;
+    char *api_url, *accounts_url; /* without a trailing slash */
+    int loopback;                 /* both URLs are http://127.0.0.1 or localhost */
+    CURL *curl;
+    char token[1024];
+    double token_expiry; /* monotonic seconds */
+    fer_spotify_opts opts;
+};
+
+typedef struct response {
+    long code;
+    char *body;
+    size_t len, max;
+    int too_big;
+    double retry_after; /* seconds, -1 when absent */
+} response;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* ------------------------------------------------------------ creation */
+
+void fer_spotify_opts_default(fer_spotify_opts *o)
+{
+    o->connect_timeout_ms = 5000;
+    o->timeout_ms = 15000;
+    o->max_retries = 3;
+    o->backoff_ms = 500;
+    o->max_wait_ms = 30000;
+    o->max_body = (size_t)4 << 20;
+}
+
+fer_status fer_spotify_set_opts(fer_spotify *s, const fer_spotify_opts *o, fer_error *err)
+{
+    if (!s || !o)
+        return fer_fail(err, FER_EINVAL, "fer_spotify_set_opts: NULL argument");
+    if (o->connect_timeout_ms < 1 || o->timeout_ms < 1 || o->max_retries < 0 ||
+        o->backoff_ms < 0 || o->max_wait_ms < 0 || o->max_body < 1024)
+        return fer_fail(err, FER_EINVAL, "Spotify options: timeouts must be >= 1 ms, retries, "
+                                         "backoff and wait >= 0, max_body >= 1024");
+    s->opts = *o;
+    return FER_OK;
+}
+
+/* http:// only towards this machine (the test server); https:// anywhere. */
+static int url_allowed(const char *url, int *loopback)
+{
+    static const char *const local[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    if (strncmp(url, "https://", 8) == 0 && url[8]) {
+        *loopback = 0;
+        return 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(local[i]);
+        if (strncmp(url, local[i], n) == 0 && (url[n] == 0 || url[n] == ':' || url[n] == '/')) {
+            *loopback = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static char *dup_url(const char *url)
+{
+    char *u = strdup(url);
+    if (u)
+        for (size_t n = strlen(u); n > 0 && u[n - 1] == '/'; n--)
+            u[n - 1] = 0;
+    return u;
+}
+
+static const char *pick_url(const char *arg, const char *env, const char *def)
+{
+    const char *e = getenv(env);
+    return arg ? arg : e && *e ? e : def;
+}
+
+fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
+                           const char *accounts_url, fer_spotify **out, fer_error *err)
+{
+    if (!out)
+        return fer_fail(err, FER_EINVAL, "fer_spotify_new: NULL out");
+    *out = NULL;
+    if (!client_id || !*client_id || !client_secret || !*client_secret)
+        return fer_fail(err, FER_EINVAL, "Spotify client id and secret are required "
+                                         "(SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET)");
+    const char *api = pick_url(api_url, "FER_SPOTIFY_API_URL", DEFAULT_API_URL);
+    const char *acc = pick_url(accounts_url, "FER_SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL);
+    int lb_api, lb_acc;
+    if (!url_allowed(api, &lb_api))
+        return fer_fail(err, FER_EINVAL, "Spotify API URL '%.200s': must be https:// "
+                                         "(http:// only for 127.0.0.1/localhost)", api);
+    if (!url_allowed(acc, &lb_acc))
+        return fer_fail(err, FER_EINVAL, "Spotify accounts URL '%.200s': must be https:// "
+                                         "(http:// only for 127.0.0.1/localhost)", acc);
+    fer_spotify *s = calloc(1, sizeof *s);
+    if (!s)
+        return fer_fail(err, FER_ENOMEM, "fer_spotify_new: out of memory");
+    s->client_id = strdup(client_id);
+    s->client_secret = strdup(client_secret);
+    s->api_url = dup_url(api);
+    s->accounts_url = dup_url(acc);
+    s->loopback = lb_api && lb_acc;
+    s->curl = curl_easy_init();
+    fer_spotify_opts_default(&s->opts);
+    if (!s->client_id || !s->client_secret || !s->api_url || !s->accounts_url || !s->curl) {
+        fer_spotify_free(s);
+        return fer_fail(err, FER_ENOMEM, "fer_spotify_new: out of memory or libcurl failed");
+    }
+    *out = s;
+    return FER_OK;
+}
+
+void fer_spotify_free(fer_spotify *s)
+{
+    if (!s)
+        return;
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    if (s->client_secret) /* don't leave the secret in freed memory */
+        memset(s->client_secret, 0, strlen(s->client_secret));
+    memset(s->token, 0, sizeof s->token);
+    free(s->client_id);
+    free(s->client_secret);
+    free(s->api_url);
+    free(s->accounts_url);
+    free(s);
+}
+
+/* ------------------------------------------------------------ HTTP */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    response *r = arg;
+    size_t n = size * nmemb;
+    if (r->len + n > r->max) {
+        r->too_big = 1;
+        return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+    }
+    char *b = realloc(r->body, r->len + n + 1);
+    if (!b)
+        return 0;
+    memcpy(b + r->len, data, n);
+    r->body = b;
+    r->len += n;
+    r->body[r->len] = 0;
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    response *r = arg;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        char v[32];
+        size_t k = n - (sizeof name - 1);
+        if (k >= sizeof v)
+            k = sizeof v - 1;
+        memcpy(v, data + sizeof name - 1, k);
+        v[k] = 0;
+        char *end;
+        double secs = strtod(v, &end);
+        while (*end == ' ' || *end == '\r' || *end == '\n')
+            end++;
+        r->retry_after = end != v && *end == 0 && secs >= 0 && isfinite(secs) ? secs : -1;
+    }
+    return n;
+}
+
+typedef struct request {
+    const char *what; /* "POST /api/token", for messages */
+    const char *url;
+    const char *post; /* form body, NULL for GET */
+    int basic_auth;   /* client id/secret as Basic credentials */
+    const char *bearer;
+} request;
+
+static CURLcode perform(fer_spotify *s, const request *q, response *r)
+{
+    CURL *c = s->curl;
+    curl_easy_reset(c);
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->too_big = 0;
+    r->code = 0;
+    r->retry_after = -1;
+    r->max = s->opts.max_body;
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    char auth[1100];
+    if (q->bearer) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", q->bearer);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, q->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, s->loopback ? "http,https" : "https");
+    curl_easy_setopt(c, CURLOPT_NOPROXY, s->loopback ? "*" : "");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->opts.connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->opts.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "libfer/" FER_VERSION);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    if (q->basic_auth) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, s->client_id);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, s->client_secret);
+    }
+    if (q->post)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->post);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+    curl_slist_free_all(h);
+    memset(auth, 0, sizeof auth);
+    curl_easy_reset(c); /* drops the credentials from the handle */
+    return rc;
+}
+
+static int transient(CURLcode rc)
+{
+    return rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT ||
+           rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_PARTIAL_FILE;
+}
+
+/* Performs q, retrying 429 (after Retry-After), 5xx and transient network
+ * errors within the retry count and the wait budget. On FER_OK r->code holds
+ * the final HTTP status (which may still be an error status to handle). */
+static fer_status request_retrying(fer_spotify *s, const request *q, response *r, fer_error *err)
+{
+    long waited = 0;
+    int retries = 0;
+    for (int attempt = 0;; attempt++) {
+        CURLcode rc = perform(s, q, r);
+        if (r->too_big)
+            return fer_fail(err, FER_ERANGE, "%s: response larger than %zu bytes", q->what,
+                            s->opts.max_body);
+        int is_429 = rc == CURLE_OK && r->code == 429;
+        int retryable = is_429 || (rc == CURLE_OK && r->code >= 500) || transient(rc);
+        if (rc != CURLE_OK && !transient(rc))
+            return fer_fail(err, FER_ENET, "%s: %s", q->what, curl_easy_strerror(rc));
+        if (!retryable)
+            return FER_OK;
+        long delay = is_429 ? (long)(1000 * (r->retry_after >= 0 ? r->retry_after : 1))
+                            : s->opts.backoff_ms << (retries < 20 ? retries : 20);
+        int out_of_retries = is_429 ? attempt + 1 >= MAX_ATTEMPTS
+                                    : retries >= s->opts.max_retries;
+        if (out_of_retries || waited + delay > s->opts.max_wait_ms) {
+            if (rc != CURLE_OK)
+                return fer_fail(err, FER_ENET, "%s: %s (gave up after %d retries)", q->what,
+                                curl_easy_strerror(rc), retries);
+            if (is_429)
+                return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited (Retry-After %.0f s "
+                                "would exceed the %ld ms wait budget)", q->what,
+                                r->retry_after, s->opts.max_wait_ms);
+            return fer_fail(err, FER_ENET, "%s: HTTP %ld (gave up after %d retries)", q->what,
+                            r->code, retries);
+        }
+        if (!is_429)
+            retries++;
+        sleep_ms(delay);
+        waited += delay;
+    }
+}
+
+/* ------------------------------------------------------------ token */
+
+static const char *json_error_word(const cJSON *j)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (cJSON_IsString(e))
+        return e->valuestring;
+    e = cJSON_GetObjectItemCaseSensitive(e, "message");
+    return cJSON_IsString(e) ? e->valuestring : "";
+}
+
+static fer_status parse_token(fer_spotify *s, const response *r, fer_error *err)
+{
+    cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return fer_fail(err, FER_EFORMAT, "POST /api/token: response is not a JSON object");
+    }
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "token_type");
+    fer_status st = FER_OK;
+    if (!cJSON_IsString(tok) || !*tok->valuestring || strlen(tok->valuestring) >= sizeof s->token ||
+        strpbrk(tok->valuestring, "\r\n"))
+        st = fer_fail(err, FER_EFORMAT, "POST /api/token: 'access_token' missing or malformed");
+    else if (!cJSON_IsNumber(exp) || !(exp->valuedouble > 0 && exp->valuedouble < 1e7))
+        st = fer_fail(err, FER_EFORMAT, "POST /api/token: 'expires_in' missing or not a positive number");
+    else if (type && (!cJSON_IsString(type) || strcasecmp(type->valuestring, "bearer")))
+        st = fer_fail(err, FER_EFORMAT, "POST /api/token: 'token_type' is not Bearer");
+    if (st == FER_OK) {
+        snprintf(s->token, sizeof s->token, "%s", tok->valuestring);
+        /* Renew a little early so a token never expires in flight. */
+        double margin = exp->valuedouble > 120 ? 60 : exp->valuedouble / 2;
+        s->token_expiry = now_s() + exp->valuedouble - margin;
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+static fer_status fetch_token(fer_spotify *s, int force, fer_error *err)
+{
+    if (!force && s->token[0] && now_s() < s->token_expiry)
+        return FER_OK;
+    s->token[0] = 0;
+    char url[1100];
+    snprintf(url, sizeof url, "%s/api/token", s->accounts_url);
+    request q = {"POST /api/token", url, "grant_type=client_credentials", 1, NULL};
+    response r = {0};
+    fer_status st = request_retrying(s, &q, &r, err);
+    if (st == FER_OK && r.code != 200) {
+        cJSON *j = cJSON_ParseWithLength(r.body ? r.body : "", r.len);
+        const char *why = j ? json_error_word(j) : "";
+        int refused = r.code == 400 || r.code == 401;
+        st = fer_fail(err, FER_ENET, "POST /api/token: HTTP %ld%s%.80s%s%s", r.code,
+                      *why ? " (" : "", why, *why ? ")" : "",
+                      refused ? ": check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET" : "");
+        cJSON_Delete(j);
+    } else if (st == FER_OK) {
+        st = parse_token(s, &r, err);
+    }
+    free(r.body);
+    return st;
+}
+
+/* GET on the API with the token, renewed once if the API says 401. */
+static fer_status api_get(fer_spotify *s, const char *what, const char *url, response *r,
+                          fer_error *err)
+{
+    fer_status st = fetch_token(s, 0, err);
+    for (int renewed = 0; st == FER_OK; renewed++) {
+        request q = {what, url, NULL, 0, s->token};
+        st = request_retrying(s, &q, r, err);
+        if (st != FER_OK || r->code != 401 || renewed)
+            break;
+        st = fetch_token(s, 1, err);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------ tracks */
+
+static int valid_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n >= sizeof ((fer_spotify_track *)0)->id)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* One track object: id, name, artists[0].name, popularity (optional). */
+static fer_status parse_track(const cJSON *it, size_t i, const char *what, fer_spotify_track *t,
+                              fer_error *err)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+    const cJSON *artists = cJSON_GetObjectItemCaseSensitive(it, "artists");
+    const cJSON *pop = cJSON_GetObjectItemCaseSensitive(it, "popularity");
+    const cJSON *a0 = cJSON_IsArray(artists) ? cJSON_GetArrayItem(artists, 0) : NULL;
+    const cJSON *an = cJSON_IsObject(a0) ? cJSON_GetObjectItemCaseSensitive(a0, "name") : NULL;
+    if (!cJSON_IsString(id) || !valid_id(id->valuestring))
+        return fer_fail(err, FER_EFORMAT, "%s: track %zu: 'id' missing or not a Spotify id", what, i);
+    if (!cJSON_IsString(name))
+        return fer_fail(err, FER_EFORMAT, "%s: track %zu: 'name' missing or not a string", what, i);
+    if (!cJSON_IsString(an))
+        return fer_fail(err, FER_EFORMAT, "%s: track %zu: 'artists[0].name' missing", what, i);
+    if (pop && !cJSON_IsNull(pop) && !(cJSON_IsNumber(pop) && pop->valuedouble >= 0 && pop->valuedouble <= 100))
+        return fer_fail(err, FER_EFORMAT, "%s: track %zu: 'popularity' not a number in 0..100", what, i);
+    snprintf(t->id, sizeof t->id, "%s", id->valuestring);
+    t->title = strdup(name->valuestring);
+    t->artist = strdup(an->valuestring);
+    t->popularity = cJSON_IsNumber(pop) ? (int)pop->valuedouble : -1;
+    t->catalog_index = -1;
+    t->distance = NAN;
+    if (!t->title || !t->artist)
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
+    return FER_OK;
+}
+
+static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify_result *out,
+                               fer_error *err)
+{
+    size_t n = (size_t)cJSON_GetArraySize(items);
+    out->tracks = calloc(n ? n : 1, sizeof *out->tracks);
+    if (!out->tracks)
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) {
+        if (cJSON_IsNull(it)) { /* Spotify may return null for unavailable items */
+            i++;
+            continue;
+        }
+        if (!cJSON_IsObject(it))
+            return fer_fail(err, FER_EFORMAT, "%s: track %zu is not an object", what, i);
+        fer_status st = parse_track(it, i++, what, &out->tracks[out->n], err);
+        out->n += out->tracks[out->n].title || out->tracks[out->n].artist;
+        if (st != FER_OK)
+            return st;
+    }
+    return FER_OK;
+}
+
+/* items = the array at body.tracks (recommendations) or body.tracks.items (search). */
+static fer_status parse_body(const response *r, const char *what, int search,
+                             fer_spotify_result *out, fer_error *err)
+{
+    cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return fer_fail(err, FER_EFORMAT, "%s: response is not a JSON object", what);
+    }
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "tracks");
+    if (search)
+        items = cJSON_IsObject(items) ? cJSON_GetObjectItemCaseSensitive(items, "items") : NULL;
+    fer_status st = cJSON_IsArray(items)
+                        ? parse_tracks(items, what, out, err)
+                        : fer_fail(err, FER_EFORMAT, "%s: '%s' missing or not an array", what,
+                                   search ? "tracks.items" : "tracks");
+    cJSON_Delete(j);
+    return st;
+}
+
+/* ------------------------------------------------------------ queries */
+
+/* A mood word and seed genres for the target's circumplex quadrant. */
+static void mood_words(const fer_music_target *t, const char **word, const char **seeds)
+{
+    if (t->valence >= 0.55 && t->energy >= 0.55)
+        *word = "happy", *seeds = "pop,happy";
+    else if (t->valence >= 0.55)
+        *word = "chill", *seeds = "chill,acoustic";
+    else if (t->valence < 0.45 && t->energy < 0.5)
+        *word = "sad", *seeds = "sad,piano";
+    else if (t->valence < 0.45)
+        *word = "intense", *seeds = "rock,alternative";
+    else
+        *word = "mellow", *seeds = "indie,pop";
+}
+
+/* Catalogue genre -> Spotify seed genre: "R&B" -> "r-n-b", "A Capella" -> "a-capella". */
+static void seed_genre(const char *genre, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *p = genre; *p && k + 4 < cap; p++) {
+        if (*p == '&') {
+            memcpy(out + k, "-n-", 3);
+            k += 3;
+        } else {
+            out[k++] = *p == ' ' ? '-' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        }
+    }
+    out[k] = 0;
+}
+
+static fer_status get_recommendations(fer_spotify *s, const fer_music_target *t,
+                                      const char *genre, size_t limit, response *r,
+                                      fer_error *err)
+{
+    const char *word, *seeds;
+    mood_words(t, &word, &seeds);
+    char g[128];
+    if (genre)
+        seed_genre(genre, g, sizeof g);
+    char *esc = curl_easy_escape(s->curl, genre ? g : seeds, 0);
+    if (!esc)
+        return fer_fail(err, FER_ENOMEM, "out of memory");
+    char url[2048];
+    snprintf(url, sizeof url,
+             "%s/v1/recommendations?limit=%zu&seed_genres=%s&target_valence=%.3f"
+             "&target_energy=%.3f&target_tempo=%.1f&target_danceability=%.3f"
+             "&target_acousticness=%.3f",
+             s->api_url, limit, esc, t->valence, t->energy, t->tempo, t->danceability,
+             t->acousticness);
+    curl_free(esc);
+    return api_get(s, "GET /v1/recommendations", url, r, err);
+}
+
+static fer_status get_search(fer_spotify *s, const fer_music_target *t, const char *genre,
+                             size_t limit, response *r, fer_error *err)
+{
+    const char *word, *seeds;
+    mood_words(t, &word, &seeds);
+    char q[256];
+    if (genre)
+        snprintf(q, sizeof q, "%s genre:\"%.100s\"", word, genre);
+    else
+        snprintf(q, sizeof q, "%s", word);
+    char *esc = curl_easy_escape(s->curl, q, 0);
+    if (!esc)
+        return fer_fail(err, FER_ENOMEM, "out of memory");
+    char url[2048];
+    /* Ask for more than needed: the catalogue re-ranks them. */
+    size_t n = limit * 3 > 50 ? 50 : limit * 3;
+    snprintf(url, sizeof url, "%s/v1/search?type=track&limit=%zu&q=%s", s->api_url, n, esc);
+    curl_free(esc);
+    return api_get(s, "GET /v1/search", url, r, err);
+}
+
+/* Known tracks first by fit to the target, then the rest by popularity. */
+static int by_rank(const void *a, const void *b)
+{
+    const fer_spotify_track *x = a, *y = b;
+    int kx = x->catalog_index >= 0, ky = y->catalog_index >= 0;
+    if (kx != ky)
+        return ky - kx;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void annotate(fer_spotify_result *out, const fer_music_target *t, const fer_catalog *c,
+                     int rank)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        fer_spotify_track *k = &out->tracks[i];
+        k->catalog_index = c ? fer_catalog_find(c, k->id) : -1;
+        if (k->catalog_index >= 0)
+            k->score = fer_music_score(t, fer_catalog_track(c, (size_t)k->catalog_index),
+                                       SEARCH_POPULARITY_WEIGHT, &k->distance);
+        else
+            k->score = k->popularity >= 0 ? k->popularity / 100.0 : 0;
+    }
+    if (rank)
+        qsort(out->tracks, out->n, sizeof *out->tracks, by_rank);
+}
+
+void fer_spotify_result_free(fer_spotify_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->tracks[i].title);
+        free(r->tracks[i].artist);
+    }
+    free(r->tracks);
+    r->tracks = NULL;
+    r->n = 0;
+}
+
+fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
+                                 size_t limit, const fer_catalog *features,
+                                 fer_spotify_result *out, fer_error *err)
+{
+    if (!s || !t || !out)
+        return fer_fail(err, FER_EINVAL, "fer_spotify_recommend: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (limit < 1 || limit > 50)
+        return fer_fail(err, FER_ERANGE, "Spotify limit %zu is outside 1..50", limit);
+    if (genre && !*genre)
+        genre = NULL;
+    response r = {0};
+    out->path = "recommendations";
+    fer_status st = get_recommendations(s, t, genre, limit, &r, err);
+    if (st == FER_OK && (r.code == 403 || r.code == 404)) {
+        out->path = "search"; /* endpoint closed to this app: fall back */
+        st = get_search(s, t, genre, limit, &r, err);
+    }
+    const char *what = out->path[0] == 'r' ? "GET /v1/recommendations" : "GET /v1/search";
+    if (st == FER_OK && r.code != 200) {
+        cJSON *j = cJSON_ParseWithLength(r.body ? r.body : "", r.len);
+        const char *why = j ? json_error_word(j) : "";
+        st = fer_fail(err, FER_ENET, "%s: HTTP %ld%s%.120s%s", what, r.code, *why ? " (" : "",
+                      why, *why ? ")" : "");
+        cJSON_Delete(j);
+    }
+    if (st == FER_OK)
+        st = parse_body(&r, what, out->path[0] == 's', out, err);
+    free(r.body);
+    if (st != FER_OK) {
+        fer_spotify_result_free(out);
+        return st;
+    }
+    annotate(out, t, features, out->path[0] == 's');
+    if (out->n > limit) {
+        for (size_t i = limit; i < out->n; i++) {
+            free(out->tracks[i].title);
+            free(out->tracks[i].artist);
+        }
+        out->n = limit;
+    }
+    return FER_OK;
+}
