@@ -68,6 +68,7 @@ TOOLS := \
 	fer-eval \
 	fer-predict
 TESTS := \
+	test_image \
 	test_predict_model \
 	test_model \
 	test_torch \

@@ -256,6 +256,11 @@ void fer_cascade_free(fer_cascade *c);
 /* Finds faces; *boxes is malloc'd (free()), sorted by area, largest first. */
 fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fer_detect_opts *o,
                             fer_box **boxes, size_t *n, fer_error *err);
+/* Loads the original colour photo, draws each box with its label (labels
+ * may be NULL, or hold NULL entries) above it, and writes a PNG atomically. */
+fer_status fer_image_annotate(const char *src_path, const fer_box *boxes,
+                              const char *const *labels, size_t n, const char *out_png,
+                              fer_error *err);
 
 /* -------------------------------------------------------------- heart rate */
 

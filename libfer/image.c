@@ -1,6 +1,7 @@
 /* Image decoding to 8-bit grey: stb_image reads the file, we convert with
  * the ITU-R BT.601 luma weights in OpenCV's fixed-point form so that the
  * detector sees exactly the grey image OpenCV's cvtColor would give it. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,24 @@ static const char *truncation(const uint8_t *p, size_t len)
     return NULL;
 }
 
+/* Debian's libstb is built without failure strings: never print NULL. */
+static const char *reason(void)
+{
+    const char *r = stbi_failure_reason();
+    return r ? r : "unknown format or corrupt data";
+}
+
+/* Width and height from a PNG's IHDR, if `p` starts like a PNG. */
+static int png_dims(const uint8_t *p, size_t len, uint32_t *w, uint32_t *h)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len < 24 || memcmp(p, sig, 8) != 0 || memcmp(p + 12, "IHDR", 4) != 0)
+        return 0;
+    *w = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+    *h = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+    return 1;
+}
+
 /* Decodes `data`; `name` is only used in messages. */
 static fer_status decode(const char *name, const void *data, size_t len, size_t max_pixels,
                          fer_image *img, fer_error *err)
@@ -63,9 +82,14 @@ static fer_status decode(const char *name, const void *data, size_t len, size_t 
         max_pixels = DEFAULT_MAX_PIXELS;
     int w, h, comp;
     /* The header alone says how big the pixels will be: refuse before decoding. */
-    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp))
-        return fer_fail(err, FER_EFORMAT, "%s: not a readable image: %s", name,
-                        stbi_failure_reason());
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp)) {
+        /* stb refuses absurd PNG sizes itself: report those as size errors. */
+        uint32_t pw, ph;
+        if (png_dims(data, len, &pw, &ph) && (uint64_t)pw * ph > max_pixels)
+            return fer_fail(err, FER_ERANGE, "%s: %" PRIu32 "x%" PRIu32
+                            " image exceeds the %zu pixel limit", name, pw, ph, max_pixels);
+        return fer_fail(err, FER_EFORMAT, "%s: not a readable image: %s", name, reason());
+    }
     if (w <= 0 || h <= 0)
         return fer_fail(err, FER_EFORMAT, "%s: invalid dimensions %dx%d", name, w, h);
     if ((size_t)w > max_pixels / (size_t)h)
@@ -77,8 +101,7 @@ static fer_status decode(const char *name, const void *data, size_t len, size_t 
     int dw, dh;
     uint8_t *px = stbi_load_from_memory(data, (int)len, &dw, &dh, &comp, 0);
     if (!px)
-        return fer_fail(err, FER_EFORMAT, "%s: cannot decode image: %s", name,
-                        stbi_failure_reason());
+        return fer_fail(err, FER_EFORMAT, "%s: cannot decode image: %s", name, reason());
     if (dw != w || dh != h || comp < 1 || comp > 4) {
         stbi_image_free(px);
         return fer_fail(err, FER_EFORMAT, "%s: decoder returned an inconsistent image", name);
