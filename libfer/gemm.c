@@ -106,51 +106,60 @@ static float *thread_workspace(void)
 
 /* ---- packing */
 
+/* dst[k*dst_ld + i] = src[k*ld + i] for k < rows, i < w. Short rows of
+ * the usual panel widths get constant-length loops the compiler turns into
+ * a few vector moves; memcpy's call would cost more than the copy. */
+static inline void copy_fixed(const int w, int rows, const float *src, int ld, float *dst,
+                              int dst_ld)
+{
+    for (int k = 0; k < rows; k++)
+        for (int i = 0; i < w; i++)
+            dst[(size_t)k * dst_ld + i] = src[(size_t)k * ld + i];
+}
+
+static void copy_rows(int rows, int w, const float *src, int ld, float *dst, int dst_ld)
+{
+    if (w == 8)
+        copy_fixed(8, rows, src, ld, dst, dst_ld);
+    else if (w == 4)
+        copy_fixed(4, rows, src, ld, dst, dst_ld);
+    else
+        for (int k = 0; k < rows; k++)
+            memcpy(dst + (size_t)k * dst_ld, src + (size_t)k * ld, (size_t)w * sizeof(float));
+}
+
 /* op(A) rows i0..i0+mc, columns p0..p0+kc, as MR-row panels: panel q holds
  * a[k*mr + i] = op(A)[i0 + q*mr + i][p0 + k], zero past row mc. */
-static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int kc, int mr,
-                   float *ap)
+static void pack_a(const fer_gemm_isa *isa, int ta, const float *A, int lda, int i0, int mc,
+                   int p0, int kc, float *ap)
 {
+    int mr = isa->mr;
     for (int q = 0; q < mc; q += mr) {
         int m = mc - q < mr ? mc - q : mr;
         float *dst = ap + (size_t)q * kc;
-        if (ta) { /* A is K x M: each k gives m consecutive floats */
-            for (int k = 0; k < kc; k++) {
-                const float *src = A + (size_t)(p0 + k) * lda + i0 + q;
-                for (int i = 0; i < mr; i++)
-                    dst[(size_t)k * mr + i] = i < m ? src[i] : 0.0f;
-            }
-        } else { /* A is M x K: row i is contiguous in k */
-            for (int i = 0; i < mr; i++) {
-                const float *src = A + (size_t)(i0 + q + i) * lda + p0;
-                for (int k = 0; k < kc; k++)
-                    dst[(size_t)k * mr + i] = i < m ? src[k] : 0.0f;
-            }
-        }
+        if (ta) /* A is K x M: each k gives m consecutive floats */
+            copy_rows(kc, m, A + (size_t)p0 * lda + i0 + q, lda, dst, mr);
+        else /* A is M x K: rows contiguous in k, so transpose */
+            isa->transpose(m, kc, A + (size_t)(i0 + q) * lda + p0, lda, dst, mr);
+        if (m < mr)
+            for (int k = 0; k < kc; k++)
+                memset(dst + (size_t)k * mr + m, 0, (size_t)(mr - m) * sizeof(float));
     }
 }
 
-void fer_gemm_pack_b_generic(int tb, const float *B, int ldb, int p0, int kc, int j0, int n,
-                             int nr, float *bp)
+/* op(B) rows p0..p0+kc, columns j0..j0+n as one panel b[k*nr + j], zero
+ * past column n. */
+static void pack_b(const fer_gemm_isa *isa, int tb, const float *B, int ldb, int p0, int kc,
+                   int j0, int n, float *bp)
 {
-    if (tb) { /* B is N x K: column j of op(B) is contiguous in k */
-        for (int j = 0; j < n; j++) {
-            const float *src = B + (size_t)(j0 + j) * ldb + p0;
-            for (int k = 0; k < kc; k++)
-                bp[(size_t)k * nr + j] = src[k];
-        }
+    int nr = isa->nr;
+    if (tb) /* B is N x K: columns of op(B) contiguous in k, so transpose */
+        isa->transpose(n, kc, B + (size_t)j0 * ldb + p0, ldb, bp, nr);
+    else
+        copy_rows(kc, n, B + (size_t)p0 * ldb + j0, ldb, bp, nr);
+    if (n < nr)
         for (int k = 0; k < kc; k++)
-            for (int j = n; j < nr; j++)
-                bp[(size_t)k * nr + j] = 0.0f;
-    } else {
-        for (int k = 0; k < kc; k++) {
-            const float *src = B + (size_t)(p0 + k) * ldb + j0;
-            float *dst = bp + (size_t)k * nr;
-            memcpy(dst, src, (size_t)n * sizeof(float));
-            for (int j = n; j < nr; j++)
-                dst[j] = 0.0f;
-        }
-    }
+            memset(bp + (size_t)k * nr + n, 0, (size_t)(nr - n) * sizeof(float));
 }
 
 /* ---- the driver */
@@ -168,22 +177,34 @@ typedef struct gemm_args {
 /* KC: the packed B panel (KC x NR floats) should fill about half of L1. */
 static int kc_for(const fer_gemm_isa *isa)
 {
-    int kc = 24 * 1024 / (isa->nr * (int)sizeof(float));
+    int kc = (getenv("KCB") ? atoi(getenv("KCB")) : 24) * 1024 / (isa->nr * (int)sizeof(float));
     kc = kc < 64 ? 64 : kc > GEMM_KC_MAX ? GEMM_KC_MAX : kc;
     return kc / 8 * 8;
+}
+
+/* Columns for the next B panel when `left` remain: a full NR, except that
+ * a last stretch of just over NR is cut in two near-equal halves (64 -> 32 +
+ * 32 rather than 48 + 16), since narrow tiles have too few independent
+ * accumulators to keep the FMA pipes busy. Halves are rounded up to 16. */
+static int panel_width(int left, int nr)
+{
+    if (left <= nr)
+        return left;
+    if (left < nr + nr / 2) {
+        int half = (left + 1) / 2;
+        return (half + 15) / 16 * 16 < nr ? (half + 15) / 16 * 16 : nr;
+    }
+    return nr;
 }
 
 /* One KC slice times one MC block: C[i0.., all columns] (+)= A_blk * B_slice. */
 static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int mc, int p0,
                       int kc, int accumulate, float *ap, float *bp)
 {
-    pack_a(g->ta, g->A, g->lda, i0, mc, p0, kc, isa->mr, ap);
-    for (int j0 = 0; j0 < g->N; j0 += isa->nr) {
-        int n = g->N - j0 < isa->nr ? g->N - j0 : isa->nr;
-        if (isa->pack_b)
-            isa->pack_b(g->tb, g->B, g->ldb, p0, kc, j0, n, bp);
-        else
-            fer_gemm_pack_b_generic(g->tb, g->B, g->ldb, p0, kc, j0, n, isa->nr, bp);
+    pack_a(isa, g->ta, g->A, g->lda, i0, mc, p0, kc, ap);
+    for (int j0 = 0, n; j0 < g->N; j0 += n) {
+        n = panel_width(g->N - j0, isa->nr);
+        pack_b(isa, g->tb, g->B, g->ldb, p0, kc, j0, n, bp);
         for (int q = 0; q < mc; q += isa->mr) {
             int m = mc - q < isa->mr ? mc - q : isa->mr;
             isa->micro(kc, ap + (size_t)q * kc, bp, g->C + (size_t)(i0 + q) * g->ldc + j0,

@@ -76,4 +76,43 @@ static FER_AVX2 void micro_avx2(int kc, const float *a, const float *b, float *c
         tile(1, kc, a, b, c, ldc, m, n, accumulate);
 }
 
-const fer_gemm_isa fer_gemm_isa_avx2 = {"avx2", avx2_supported, MR, NR, micro_avx2, NULL};
+/* dst rows c0..c0+8, columns r0..r0+8 = src rows r0..r0+8, columns c0..c0+8:
+ * pairs of rows interleaved, then pairs of pairs, then 128-bit halves. */
+static inline __attribute__((always_inline)) FER_AVX2 void
+transpose8x8(const float *src, size_t ld, float *dst, size_t dst_ld)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * dst_ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * dst_ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+FER_AVX2 void fer_gemm_transpose_avx2(int rows, int cols, const float *src, int ld, float *dst,
+                                      int dst_ld)
+{
+    int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int r = 0; r < r8; r += 8)
+        for (int c = 0; c < c8; c += 8)
+            transpose8x8(src + (size_t)r * ld + c, (size_t)ld, dst + (size_t)c * dst_ld + r,
+                         (size_t)dst_ld);
+    if (c8 < cols) /* the last columns of the full row blocks */
+        fer_gemm_transpose_c(r8, cols - c8, src + c8, ld, dst + (size_t)c8 * dst_ld, dst_ld);
+    if (r8 < rows) /* the last rows, all columns */
+        fer_gemm_transpose_c(rows - r8, cols, src + (size_t)r8 * ld, ld, dst + r8, dst_ld);
+}
+
+const fer_gemm_isa fer_gemm_isa_avx2 = {"avx2", avx2_supported, MR, NR, micro_avx2,
+                                        fer_gemm_transpose_avx2};

@@ -14,7 +14,13 @@
 #define NR 48
 #define FER_AVX512 __attribute__((target("avx512f")))
 
-static int avx512_supported(void) { return __builtin_cpu_supports("avx512f"); }
+/* The packers use the AVX2 transpose, so AVX2 and FMA are required too (every
+ * AVX-512 CPU has them). */
+static int avx512_supported(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+}
 
 /* nv (1..3) is a constant after inlining: each variant is its own code. */
 static inline __attribute__((always_inline)) FER_AVX512 void
@@ -71,4 +77,4 @@ static FER_AVX512 void micro_avx512(int kc, const float *a, const float *b, floa
 }
 
 const fer_gemm_isa fer_gemm_isa_avx512 = {"avx512", avx512_supported, MR, NR, micro_avx512,
-                                          NULL};
+                                          fer_gemm_transpose_avx2};

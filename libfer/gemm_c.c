@@ -23,4 +23,13 @@ static void micro_c(int kc, const float *a, const float *b, float *c, int ldc, i
     }
 }
 
-const fer_gemm_isa fer_gemm_isa_c = {"c", always, MR, NR, micro_c, NULL};
+/* Reads along source rows; the strided writes stay within a packing buffer
+ * that is in L1 or L2. */
+void fer_gemm_transpose_c(int rows, int cols, const float *src, int ld, float *dst, int dst_ld)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * dst_ld + r] = src[(size_t)r * ld + c];
+}
+
+const fer_gemm_isa fer_gemm_isa_c = {"c", always, MR, NR, micro_c, fer_gemm_transpose_c};

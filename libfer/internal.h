@@ -49,21 +49,24 @@ void fer_gemm_with(int kernel, int ta, int tb, int M, int N, int K, const float 
  * kc columns of mr floats (a[k*mr + i]), Bp kc rows of nr floats
  * (b[k*nr + j]), both zero-padded and 64-byte aligned. accumulate: add to C
  * rather than overwrite it.
- * pack_b: one Bp panel from op(B) rows p0..p0+kc, columns j0..j0+n. */
+ * transpose: dst[c*dst_ld + r] = src[r*ld + c] for r < rows, c < cols; the
+ * packers use it for the operands stored transposed to the panel layout. */
 typedef void (*fer_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, int ldc,
                                   int m, int n, int accumulate);
-typedef void (*fer_gemm_pack_b_fn)(int tb, const float *B, int ldb, int p0, int kc, int j0,
-                                   int n, float *bp);
+typedef void (*fer_gemm_transpose_fn)(int rows, int cols, const float *src, int ld, float *dst,
+                                      int dst_ld);
 typedef struct fer_gemm_isa {
     const char *name;
     int (*supported)(void);
     int mr, nr;
     fer_gemm_micro_fn micro;
-    fer_gemm_pack_b_fn pack_b; /* NULL: the portable packer in gemm.c */
+    fer_gemm_transpose_fn transpose;
 } fer_gemm_isa;
 extern const fer_gemm_isa fer_gemm_isa_c, fer_gemm_isa_avx2, fer_gemm_isa_avx512;
-/* The portable packer, for ISA files that only speed up some cases. */
-void fer_gemm_pack_b_generic(int tb, const float *B, int ldb, int p0, int kc, int j0, int n,
-                             int nr, float *bp);
+/* The portable transpose (gemm_c.c). */
+void fer_gemm_transpose_c(int rows, int cols, const float *src, int ld, float *dst, int dst_ld);
+/* 8 x 8 AVX blocks (gemm_avx2.c); call only when "avx2" is supported. */
+void fer_gemm_transpose_avx2(int rows, int cols, const float *src, int ld, float *dst,
+                             int dst_ld);
 
 #endif
