@@ -95,9 +95,11 @@ static int next_line(line_reader *r, line *out)
         if (nl) {
             size_t len = (size_t)(nl - (r->buf + r->start));
             take_line(r, len, len + 1, out);
+            if (len > MAX_LINE) /* same verdict wherever the buffer boundary falls */
+                *out = (line){.s = out->s, .n = 0, .too_long = 1};
             return 1;
         }
-        if (avail >= MAX_LINE) {
+        if (avail > MAX_LINE) {
             r->line_no++;
             *out = (line){.s = r->buf + r->start, .n = 0, .too_long = 1};
             return skip_rest_of_line(r) < 0 ? -1 : 1;

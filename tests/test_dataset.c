@@ -1,7 +1,10 @@
-/* The FER2013 CSV reader: real rows, every kind of bad row (with its line
- * number), skip_bad, CRLF, quotes, stdin, and the real file's counts. */
+/* The FER2013 readers. CSV: real rows, every kind of bad row (with its line
+ * number), skip_bad, CRLF, quotes, stdin, and the real file's counts.
+ * Folders: the Keras layout, order, resizing, ignored entries, errors. */
 #include <fcntl.h>
 #include <signal.h>
+#include <stb_image_write.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -474,8 +477,15 @@ START_TEST(ten_megabyte_line)
     ck_assert_int_eq(ds.labels[1], 3);
     ck_assert_int_eq(ds.pixels[PIX + 10], (10 * 7 + 1) % 256);
     fer_dataset_free(&ds);
-    /* as the header: */
+    /* a 100 KB line that fits in the read buffer gets the same verdict */
     t.n = 0;
+    text v = valid_file(1, "\n");
+    puts_(&v, "1,");
+    put_pixels(&v, 25000, 0);
+    puts_(&v, ",Training\n");
+    expect_bad(&v, 3, "line longer than 65536 bytes");
+    free(v.s);
+    /* as the header: */
     for (int i = 0; i < 100000; i++)
         puts_(&t, "emotion");
     expect_whole_file_error(&t, ":1: missing header");
@@ -634,6 +644,127 @@ START_TEST(real_file_counts)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- folders */
+
+/* A temp folder tree; returns its malloc'd path. */
+static char *temp_dir(void)
+{
+    char *path = strdup("/tmp/test_dataset_dir.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(path));
+    return path;
+}
+
+static void make_subdir(const char *root, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", root, name);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+}
+
+/* A w x h grey PNG whose pixel (x, y) is f(x, y, seed). */
+static void write_png(const char *root, const char *rel, int w, int h, int seed)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    uint8_t *px = malloc((size_t)w * (size_t)h);
+    ck_assert_ptr_nonnull(px);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            px[y * w + x] = (uint8_t)((x / (w / 48) * 5 + y / (h / 48) * 3 + seed * 11) % 256);
+    ck_assert_int_ne(stbi_write_png(p, w, h, 1, px, w), 0);
+    free(px);
+}
+
+static void write_bytes(const char *root, const char *rel, const char *bytes)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(bytes, f);
+    fclose(f);
+}
+
+/* The 48x48 pixels write_png(48, 48, seed) stored (and any 2x/3x upscale of them). */
+static void expected_face(int seed, uint8_t *out)
+{
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++)
+            out[y * 48 + x] = (uint8_t)((x * 5 + y * 3 + seed * 11) % 256);
+}
+
+static void remove_tree(const char *root)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *const CLASSES3[] = {"happy", "sad", "angry"};
+
+START_TEST(folders_keras_layout)
+{
+    char *root = temp_dir();
+    make_subdir(root, "Sad");      /* matched case-insensitively */
+    make_subdir(root, "HAPPY");
+    make_subdir(root, "contempt"); /* not a class: ignored */
+    write_png(root, "Sad/b.png", 48, 48, 2);
+    write_png(root, "Sad/a.png", 96, 96, 1); /* 2x2 blocks: area average is exact */
+    write_png(root, "Sad/c.PNG", 144, 144, 3);
+    write_png(root, "HAPPY/z.png", 48, 48, 4);
+    write_png(root, "contempt/x.png", 48, 48, 5);
+    write_png(root, "Sad/.hidden.png", 48, 48, 6);
+    write_bytes(root, "Sad/notes.txt", "not an image\n");
+    fer_dataset ds;
+    fer_error err = {0};
+    ck_assert_msg(fer_dataset_load_dir(root, 3, CLASSES3, &ds, &err) == FER_OK, "%s", err.msg);
+    ck_assert_uint_eq(ds.n, 4);
+    ck_assert_int_eq(ds.h, 48);
+    ck_assert_int_eq(ds.w, 48);
+    /* class order, then sorted names: HAPPY/z, Sad/a, Sad/b, Sad/c */
+    const int labels[] = {0, 1, 1, 1}, seeds[] = {4, 1, 2, 3};
+    uint8_t want[48 * 48];
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(ds.labels[i], labels[i]);
+        ck_assert_int_eq(ds.usage[i], FER_USAGE_NONE);
+        expected_face(seeds[i], want);
+        ck_assert_msg(memcmp(ds.pixels + (size_t)i * PIX, want, PIX) == 0, "image %d differs", i);
+    }
+    fer_dataset_free(&ds);
+    remove_tree(root);
+    free(root);
+}
+END_TEST
+
+START_TEST(folders_errors)
+{
+    char *root = temp_dir();
+    fer_dataset ds;
+    fer_error err = {0};
+    ck_assert_int_ne(fer_dataset_load_dir(root, 3, CLASSES3, &ds, &err), FER_OK);
+    ck_assert_msg(strstr(err.msg, "no sub-folder named after a class"), "%s", err.msg);
+    make_subdir(root, "sad");
+    make_subdir(root, "Sad");
+    ck_assert_int_ne(fer_dataset_load_dir(root, 3, CLASSES3, &ds, &err), FER_OK);
+    ck_assert_msg(strstr(err.msg, "both name class 'sad'"), "%s", err.msg);
+    char p[512];
+    snprintf(p, sizeof p, "%s/Sad", root);
+    ck_assert_int_eq(rmdir(p), 0);
+    write_png(root, "sad/ok.png", 48, 48, 1);
+    write_bytes(root, "sad/broken.png", "\x89PNG garbage");
+    ck_assert_int_ne(fer_dataset_load_dir(root, 3, CLASSES3, &ds, &err), FER_OK);
+    ck_assert_msg(strstr(err.msg, "sad/broken.png"), "%s", err.msg);
+    ck_assert_ptr_null(ds.pixels);
+    ck_assert_int_eq(fer_dataset_load_dir("/nonexistent/faces", 3, CLASSES3, &ds, &err), FER_EIO);
+    ck_assert_msg(strstr(err.msg, "/nonexistent/faces"), "%s", err.msg);
+    ck_assert_int_eq(fer_dataset_load_dir(SAMPLE, 3, CLASSES3, &ds, &err), FER_EIO);
+    ck_assert_int_eq(fer_dataset_load_dir(root, 0, CLASSES3, &ds, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_dataset_load_dir(root, 3, NULL, &ds, &err), FER_EINVAL);
+    remove_tree(root);
+    free(root);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -655,6 +786,10 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_file_and_directory);
     tcase_add_test(tc, stdin_pipe_and_file);
     suite_add_tcase(s, tc);
+    TCase *dir = tcase_create("folders");
+    tcase_add_test(dir, folders_keras_layout);
+    tcase_add_test(dir, folders_errors);
+    suite_add_tcase(s, dir);
     TCase *real = tcase_create("real");
     tcase_set_timeout(real, 120);
     tcase_add_test(real, real_file_counts);

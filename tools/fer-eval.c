@@ -1,0 +1,589 @@
+/* fer-eval: accuracy, per-class precision/recall/F1 and the confusion matrix
+ * of a trained model on a FER2013 CSV (or an image-folder data set), as a
+ * text table, JSON, and an SVG heat map. */
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *prog = "fer-eval";
+
+enum { MAX_CLASSES = 64, USAGE_ALL = -1, USAGE_AUTO = -2 };
+
+typedef struct options {
+    const char *weights, *data, *confusion_svg;
+    int usage; /* FER_USAGE_*, USAGE_ALL or USAGE_AUTO */
+    int json, tta, skip_bad;
+    long threads, batch;
+} options;
+
+static void usage_text(FILE *out)
+{
+    fprintf(out,
+            "usage: fer-eval [--weights W] --data FILE|-|DIR [--usage U] [--json] [--tta]\n"
+            "                [--confusion out.svg] [--threads N] [--batch N] [--skip-bad]\n"
+            "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
+            "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
+            "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
+            "  --weights W        model (default: the shipped %s)\n"
+            "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
+            "                     PublicTest when the data has a Usage column, else all)\n"
+            "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
+            "  --tta              average the probabilities of each image and its mirror\n"
+            "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
+            "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
+            "  --batch N          images per forward pass (default 128)\n"
+            "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n",
+            CLI_WEIGHTS_7);
+}
+
+/* ------------------------------------------------------------ arguments */
+
+static int parse_usage_name(const char *s, int *out)
+{
+    static const char *const names[] = {"Training", "PublicTest", "PrivateTest"};
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return *out = i, 1;
+    if (strcasecmp(s, "all") == 0)
+        return *out = USAGE_ALL, 1;
+    return 0;
+}
+
+/* The value of option argv[*i] (also --opt=value); NULL with an error if absent. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 >= argc) {
+        cli_error(prog, "%s needs a value (see --help)", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int is_option(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+}
+
+/* Returns 0 to go on, else an exit status (2: usage error, 0: --help). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return usage_text(stdout), -1;
+        if (!strcmp(a, "--json") || !strcmp(a, "--tta") || !strcmp(a, "--skip-bad")) {
+            *(a[2] == 'j' ? &o->json : a[2] == 't' ? &o->tta : &o->skip_bad) = 1;
+            continue;
+        }
+        const char *names[] = {"--weights", "--data", "--usage", "--confusion", "--threads",
+                               "--batch"};
+        int k = 0;
+        while (k < 6 && !is_option(a, names[k]))
+            k++;
+        if (k == 6)
+            return cli_error(prog, "unknown argument '%s' (see --help)", a), 2;
+        if (!(v = option_value(argc, argv, &i, names[k])))
+            return 2;
+        if ((k == 0 && !*v) || (k == 1 && !*v) || (k == 3 && !*v))
+            return cli_error(prog, "%s: empty value", names[k]), 2;
+        if (k == 0)
+            o->weights = v;
+        else if (k == 1)
+            o->data = v;
+        else if (k == 2 && !parse_usage_name(v, &o->usage))
+            return cli_error(prog, "--usage '%s': expected PublicTest, PrivateTest, Training or all",
+                             v), 2;
+        else if (k == 3)
+            o->confusion_svg = v;
+        else if (k == 4 && !cli_parse_long(v, 1, 1024, &o->threads))
+            return cli_error(prog, "--threads '%s': expected an integer 1..1024", v), 2;
+        else if (k == 5 && !cli_parse_long(v, 1, 4096, &o->batch))
+            return cli_error(prog, "--batch '%s': expected an integer 1..4096", v), 2;
+    }
+    if (!o->data)
+        return cli_error(prog, "--data FILE|-|DIR is required (see --help)"), 2;
+    return 0;
+}
+
+/* Checked before the evaluation, so that a typo in --confusion does not
+ * waste a long run (the write itself can still fail later). */
+static int output_dir_writable(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0; /* keep "/" for files at the root */
+    if (access(slash ? dir : ".", W_OK) != 0) {
+        cli_error(prog, "%s: cannot write there: %s", path, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ model and data */
+
+static int load_model(const options *o, fer_model **m)
+{
+    char buf[4096];
+    const char *path = o->weights;
+    if (!path && !(path = cli_data_path(CLI_WEIGHTS_7, buf, sizeof buf))) {
+        cli_error(prog, "no weights: %s does not exist (train a model or pass --weights FILE)",
+                  buf);
+        return 0;
+    }
+    fer_error err = {0};
+    if (fer_model_load(path, m, &err) != FER_OK ||
+        (o->threads && fer_model_set_threads(*m, (int)o->threads, &err) != FER_OK)) {
+        cli_error(prog, "%s", err.msg);
+        return 0;
+    }
+    int c, h, w, k = fer_model_n_classes(*m);
+    fer_model_input_shape(*m, &c, &h, &w);
+    if (c != 1 || h != 48 || w != 48 || k < 2 || k > MAX_CLASSES) {
+        cli_error(prog, "%s: model takes %dx%dx%d input with %d classes; fer-eval needs 1x48x48 "
+                  "grey input and 2..%d classes", path, c, h, w, k, MAX_CLASSES);
+        return 0;
+    }
+    return 1;
+}
+
+static int is_directory(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Loads the data; *from_dir tells whether labels are already model classes. */
+static int load_data(const options *o, const fer_model *m, fer_dataset *ds, int *from_dir)
+{
+    fer_error err = {0};
+    fer_status st;
+    *from_dir = is_directory(o->data);
+    if (*from_dir) {
+        int k = fer_model_n_classes(m);
+        const char *names[MAX_CLASSES];
+        for (int i = 0; i < k; i++)
+            names[i] = fer_model_class_name(m, i);
+        st = fer_dataset_load_dir(o->data, k, names, ds, &err);
+    } else {
+        st = fer_dataset_load_csv(o->data, o->skip_bad, ds, &err);
+    }
+    if (st != FER_OK) {
+        cli_error(prog, "%s", err.msg);
+        return 0;
+    }
+    if (ds->n_bad)
+        cli_error(prog, "warning: skipped %zu bad rows; the first: %s", ds->n_bad, err.msg);
+    return 1;
+}
+
+/* map[fer2013 label] = model class index or -1 (a 5-class model drops 2). */
+static int label_map(const fer_model *m, int map[FER_N_EMOTIONS])
+{
+    int mapped = 0;
+    for (int e = 0; e < FER_N_EMOTIONS; e++)
+        map[e] = -1;
+    for (int j = 0; j < fer_model_n_classes(m); j++) {
+        int e = fer_emotion_index(fer_model_class_name(m, j));
+        if (e >= 0 && map[e] < 0) {
+            map[e] = j;
+            mapped++;
+        }
+    }
+    return mapped;
+}
+
+typedef struct selection {
+    size_t *rows; /* indices into the data set */
+    int *truth;   /* model class of each selected row */
+    size_t n;
+} selection;
+
+static const char *usage_name(int u)
+{
+    static const char *const names[] = {"Training", "PublicTest", "PrivateTest", "none"};
+    return u == USAGE_ALL ? "all" : names[u];
+}
+
+static int has_usage_column(const fer_dataset *ds)
+{
+    return ds->n > 0 && ds->usage[0] != FER_USAGE_NONE;
+}
+
+/* The rows of the requested usage whose class the model knows. */
+static int select_rows(const options *o, const fer_dataset *ds, const fer_model *m, int from_dir,
+                       int *usage, selection *sel)
+{
+    int map[FER_N_EMOTIONS];
+    if (!from_dir && label_map(m, map) == 0) {
+        cli_error(prog, "none of the model's classes is a FER2013 emotion name");
+        return 0;
+    }
+    if (*usage == USAGE_AUTO)
+        *usage = has_usage_column(ds) ? FER_USAGE_PUBLIC_TEST : USAGE_ALL;
+    sel->rows = malloc((ds->n ? ds->n : 1) * sizeof *sel->rows);
+    sel->truth = malloc((ds->n ? ds->n : 1) * sizeof *sel->truth);
+    sel->n = 0;
+    if (!sel->rows || !sel->truth)
+        return cli_error(prog, "out of memory"), 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        int t = from_dir ? ds->labels[i] : map[ds->labels[i]];
+        if (t < 0 || (*usage != USAGE_ALL && ds->usage[i] != *usage))
+            continue;
+        sel->rows[sel->n] = i;
+        sel->truth[sel->n++] = t;
+    }
+    if (sel->n == 0) {
+        cli_error(prog, "%s: 0 rows with Usage %s of the model's classes%s", o->data,
+                  usage_name(*usage),
+                  !has_usage_column(ds) && *usage != USAGE_ALL ? " (no Usage column: use --usage all)"
+                                                               : "");
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+typedef struct eval {
+    int k;
+    long *confusion; /* k*k: [true][predicted] */
+    size_t n, correct;
+} eval;
+
+static void mirror(const uint8_t *src, int h, int w, uint8_t *dst)
+{
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            dst[y * w + x] = src[y * w + (w - 1 - x)];
+}
+
+/* x: batch inputs, probs/tmp: batch*k outputs. */
+typedef struct buffers {
+    float *x, *probs, *tmp;
+    uint8_t *flip;
+} buffers;
+
+static fer_status predict_batch(fer_model *m, const fer_dataset *ds, const selection *sel,
+                                size_t from, int nb, int tta, buffers *b, fer_error *err)
+{
+    size_t px = (size_t)ds->h * (size_t)ds->w;
+    int k = fer_model_n_classes(m);
+    for (int i = 0; i < nb; i++)
+        fer_preprocess(ds->pixels + sel->rows[from + (size_t)i] * px, px, b->x + (size_t)i * px);
+    fer_status st = fer_model_predict(m, b->x, nb, b->probs, err);
+    if (st != FER_OK || !tta)
+        return st;
+    for (int i = 0; i < nb; i++) {
+        mirror(ds->pixels + sel->rows[from + (size_t)i] * px, ds->h, ds->w, b->flip);
+        fer_preprocess(b->flip, px, b->x + (size_t)i * px);
+    }
+    st = fer_model_predict(m, b->x, nb, b->tmp, err);
+    for (size_t i = 0; st == FER_OK && i < (size_t)nb * (size_t)k; i++)
+        b->probs[i] = 0.5f * (b->probs[i] + b->tmp[i]);
+    return st;
+}
+
+static int argmax(const float *p, int k)
+{
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        if (p[j] > p[best])
+            best = j;
+    return best;
+}
+
+static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, const options *o,
+                    eval *ev)
+{
+    int k = fer_model_n_classes(m), nb_max = (int)o->batch;
+    size_t px = (size_t)ds->h * (size_t)ds->w;
+    buffers b = {malloc((size_t)nb_max * px * sizeof(float)),
+                 malloc((size_t)nb_max * (size_t)k * sizeof(float)),
+                 malloc((size_t)nb_max * (size_t)k * sizeof(float)), malloc(px)};
+    *ev = (eval){.k = k, .confusion = calloc((size_t)k * (size_t)k, sizeof(long))};
+    fer_error err = {0};
+    int ok = b.x && b.probs && b.tmp && b.flip && ev->confusion;
+    if (!ok)
+        cli_error(prog, "out of memory");
+    cli_progress p;
+    cli_progress_start(&p, "eval", (long)sel->n);
+    char extra[64] = "";
+    for (size_t from = 0; ok && from < sel->n; from += (size_t)nb_max) {
+        int nb = sel->n - from < (size_t)nb_max ? (int)(sel->n - from) : nb_max;
+        if (predict_batch(m, ds, sel, from, nb, o->tta, &b, &err) != FER_OK) {
+            cli_error(prog, "%s", err.msg);
+            ok = 0;
+            break;
+        }
+        for (int i = 0; i < nb; i++) {
+            int t = sel->truth[from + (size_t)i], pr = argmax(b.probs + (size_t)i * (size_t)k, k);
+            ev->confusion[t * k + pr]++;
+            ev->correct += t == pr;
+        }
+        ev->n += (size_t)nb;
+        snprintf(extra, sizeof extra, "acc %.4f", (double)ev->correct / (double)ev->n);
+        cli_progress_update(&p, (long)ev->n, extra);
+    }
+    if (ok)
+        cli_progress_finish(&p, (long)ev->n, extra);
+    free(b.x);
+    free(b.probs);
+    free(b.tmp);
+    free(b.flip);
+    return ok;
+}
+
+/* ------------------------------------------------------------ metrics */
+
+typedef struct class_metrics {
+    double precision, recall, f1;
+    long support, predicted;
+} class_metrics;
+
+/* Undefined ratios (no prediction / no example of a class) count as 0. */
+static class_metrics metrics_of(const eval *ev, int c)
+{
+    class_metrics r = {0};
+    for (int j = 0; j < ev->k; j++) {
+        r.support += ev->confusion[c * ev->k + j];
+        r.predicted += ev->confusion[j * ev->k + c];
+    }
+    long tp = ev->confusion[c * ev->k + c];
+    r.precision = r.predicted ? (double)tp / (double)r.predicted : 0;
+    r.recall = r.support ? (double)tp / (double)r.support : 0;
+    double s = r.precision + r.recall;
+    r.f1 = s > 0 ? 2 * r.precision * r.recall / s : 0;
+    return r;
+}
+
+static double accuracy(const eval *ev) { return ev->n ? (double)ev->correct / (double)ev->n : 0; }
+
+static void print_text(const eval *ev, const fer_model *m, const options *o, int usage)
+{
+    printf("accuracy %.4f (%zu of %zu correct) on %s, Usage %s%s\n\n", accuracy(ev), ev->correct,
+           ev->n, strcmp(o->data, "-") ? o->data : "<stdin>", usage_name(usage),
+           o->tta ? ", with flip TTA" : "");
+    printf("%-12s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
+    double mp = 0, mr = 0, mf = 0;
+    for (int c = 0; c < ev->k; c++) {
+        class_metrics r = metrics_of(ev, c);
+        printf("%-12s %9.4f %9.4f %9.4f %8ld\n", fer_model_class_name(m, c), r.precision, r.recall,
+               r.f1, r.support);
+        mp += r.precision / ev->k;
+        mr += r.recall / ev->k;
+        mf += r.f1 / ev->k;
+    }
+    printf("%-12s %9.4f %9.4f %9.4f %8zu\n\n", "macro avg", mp, mr, mf, ev->n);
+    printf("confusion matrix (rows: true class, columns: predicted)\n%-12s", "");
+    for (int c = 0; c < ev->k; c++)
+        printf(" %8.8s", fer_model_class_name(m, c));
+    printf("\n");
+    for (int t = 0; t < ev->k; t++) {
+        printf("%-12s", fer_model_class_name(m, t));
+        for (int c = 0; c < ev->k; c++)
+            printf(" %8ld", ev->confusion[t * ev->k + c]);
+        printf("\n");
+    }
+}
+
+/* Rounded to 6 decimals so the JSON is short and stable. */
+static double r6(double v) { return (double)llround(v * 1e6) / 1e6; }
+
+static int print_json(const eval *ev, const fer_model *m)
+{
+    cJSON *root = cJSON_CreateObject(), *classes = cJSON_CreateArray(),
+          *per = cJSON_CreateObject(), *conf = cJSON_CreateArray();
+    cJSON_AddNumberToObject(root, "accuracy", r6(accuracy(ev)));
+    cJSON_AddNumberToObject(root, "n", (double)ev->n);
+    cJSON_AddItemToObject(root, "per_class", per);
+    cJSON_AddItemToObject(root, "confusion", conf);
+    cJSON_AddItemToObject(root, "classes", classes);
+    for (int c = 0; c < ev->k; c++) {
+        class_metrics r = metrics_of(ev, c);
+        cJSON_AddItemToArray(classes, cJSON_CreateString(fer_model_class_name(m, c)));
+        cJSON *o = cJSON_CreateObject(), *row = cJSON_CreateArray();
+        cJSON_AddNumberToObject(o, "precision", r6(r.precision));
+        cJSON_AddNumberToObject(o, "recall", r6(r.recall));
+        cJSON_AddNumberToObject(o, "f1", r6(r.f1));
+        cJSON_AddItemToObject(per, fer_model_class_name(m, c), o);
+        for (int j = 0; j < ev->k; j++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)ev->confusion[c * ev->k + j]));
+        cJSON_AddItemToArray(conf, row);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text)
+        return cli_error(prog, "out of memory"), 0;
+    printf("%s\n", text);
+    cJSON_free(text);
+    return 1;
+}
+
+/* ------------------------------------------------------------ SVG heat map */
+
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int failed;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->failed || len < 0)
+        return;
+    if (b->n + (size_t)len + 1 > b->cap) {
+        size_t cap = (b->n + (size_t)len + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)len;
+}
+
+/* Text content with &, <, > and quotes escaped, cut to max characters. */
+static void sb_escaped(sbuf *b, const char *s, size_t max)
+{
+    for (size_t i = 0; s[i] && i < max; i++) {
+        char c = s[i];
+        sb_printf(b, "%s", c == '&'   ? "&amp;"
+                           : c == '<' ? "&lt;"
+                           : c == '>' ? "&gt;"
+                           : c == '"' ? "&quot;"
+                                      : (char[2]){c, 0});
+    }
+}
+
+enum { CELL = 72, LEFT = 130, TOP = 110 };
+
+/* White to dark blue as the row share f goes 0 to 1. */
+static void cell_colour(double f, char out[8])
+{
+    int r = (int)(247 + (8 - 247) * f), g = (int)(251 + (48 - 251) * f),
+        b = (int)(255 + (107 - 255) * f);
+    snprintf(out, 8, "#%02x%02x%02x", r, g, b);
+}
+
+static void svg_cell(sbuf *b, const eval *ev, int t, int p, long row_total)
+{
+    long count = ev->confusion[t * ev->k + p];
+    double f = row_total ? (double)count / (double)row_total : 0;
+    char fill[8];
+    cell_colour(f, fill);
+    int x = LEFT + p * CELL, y = TOP + t * CELL;
+    const char *ink = f > 0.5 ? "#ffffff" : "#000000";
+    const char *stroke = t == p ? "stroke=\"#222222\" stroke-width=\"2\"" : "stroke=\"#cccccc\"";
+    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" %s/>\n", x, y,
+              CELL, CELL, fill, stroke);
+    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"15\" fill=\"%s\">%ld</text>\n",
+              x + CELL / 2, y + CELL / 2 - 2, ink, count);
+    if (row_total)
+        sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\" fill=\"%s\">%.1f%%</text>\n",
+                  x + CELL / 2, y + CELL / 2 + 14, ink, 100 * f);
+}
+
+static void svg_labels(sbuf *b, const eval *ev, const fer_model *m)
+{
+    int size = ev->k * CELL;
+    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\">predicted class</text>\n",
+              LEFT + size / 2, TOP - 32);
+    sb_printf(b, "<text transform=\"translate(18 %d) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">true class</text>\n",
+              TOP + size / 2);
+    for (int c = 0; c < ev->k; c++) {
+        sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">",
+                  LEFT + c * CELL + CELL / 2, TOP - 10);
+        sb_escaped(b, fer_model_class_name(m, c), 10);
+        sb_printf(b, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"12\">",
+                  LEFT - 8, TOP + c * CELL + CELL / 2 + 4);
+        sb_escaped(b, fer_model_class_name(m, c), 14);
+        sb_printf(b, "</text>\n");
+    }
+}
+
+static int write_svg(const eval *ev, const fer_model *m, const char *path, int usage, int tta)
+{
+    sbuf b = {0};
+    int size = ev->k * CELL, width = LEFT + size + 24, height = TOP + size + 40;
+    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+                  "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
+              width, height, width, height);
+    sb_printf(&b, "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" "
+                  "font-weight=\"bold\">Confusion matrix: accuracy %.2f%% (n = %zu, Usage %s%s)</text>\n",
+              width / 2, 100 * accuracy(ev), ev->n, usage_name(usage), tta ? ", flip TTA" : "");
+    sb_printf(&b, "<text x=\"%d\" y=\"48\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555555\">"
+                  "colour and %% = share of the true class's row</text>\n", width / 2);
+    svg_labels(&b, ev, m);
+    for (int t = 0; t < ev->k; t++) {
+        long row = 0;
+        for (int p = 0; p < ev->k; p++)
+            row += ev->confusion[t * ev->k + p];
+        for (int p = 0; p < ev->k; p++)
+            svg_cell(&b, ev, t, p, row);
+    }
+    sb_printf(&b, "</svg>\n");
+    fer_error err = {0};
+    int ok = !b.failed && fer_file_write_atomic(path, b.s, b.n, &err) == FER_OK;
+    if (!ok)
+        cli_error(prog, "%s", b.failed ? "out of memory" : err.msg);
+    free(b.s);
+    return ok;
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    fer_model *m = NULL;
+    fer_dataset ds = {0};
+    selection sel = {0};
+    eval ev = {0};
+    int from_dir = 0, usage = o.usage;
+    int ok = (!o.confusion_svg || output_dir_writable(o.confusion_svg)) && load_model(&o, &m) && load_data(&o, m, &ds, &from_dir) &&
+             select_rows(&o, &ds, m, from_dir, &usage, &sel) && run_eval(m, &ds, &sel, &o, &ev) &&
+             (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
+    if (ok && o.json)
+        ok = print_json(&ev, m);
+    else if (ok)
+        print_text(&ev, m, &o, usage);
+    free(ev.confusion);
+    free(sel.rows);
+    free(sel.truth);
+    fer_dataset_free(&ds);
+    fer_model_free(m);
+    if (ok && fflush(stdout) != 0)
+        return cli_error(prog, "cannot write the output: %s", strerror(errno)), 1;
+    return ok ? 0 : 1;
+}
