@@ -64,6 +64,7 @@ LIB_SRC := \
 	libfer/dataset_dir.c
 
 TOOLS := \
+	fer-train \
 	fer-recommend \
 	fer-eval \
 	fer-predict
