@@ -661,6 +661,19 @@ static int get_state(const options *o, mood_input *in)
     return state_from_stdin(o, in);
 }
 
+/* Checked first, so that a typo in --m3u does not cost a Spotify query. */
+static int output_dir_writable(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0;
+    if (access(slash ? dir : ".", W_OK) != 0)
+        return cli_error(prog, "%s: cannot write there: %s", path, strerror(errno)), 0;
+    return 1;
+}
+
 static int want_spotify(const options *o)
 {
     const char *id = getenv("SPOTIFY_CLIENT_ID"), *secret = getenv("SPOTIFY_CLIENT_SECRET");
@@ -686,11 +699,12 @@ static int recommend(const options *o, const fer_music_target *t, fer_catalog **
     }
     if (!*c && !load_catalog(o, 1, c, &path, buf, sizeof buf))
         return 0;
-    if (!*c)
+    if (!offline(o, *c, t, out))
         return 0;
-    fprintf(stderr, "%s: source: offline catalogue %s (%zu tracks)\n", prog,
-            o->catalog ? o->catalog : buf, fer_catalog_size(*c));
-    return offline(o, *c, t, out);
+    if (out->n > 0) /* said once it worked, so that an error stays one line */
+        fprintf(stderr, "%s: source: offline catalogue %s (%zu tracks)\n", prog,
+                o->catalog ? o->catalog : buf, fer_catalog_size(*c));
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -704,7 +718,7 @@ int main(int argc, char **argv)
     mood_input in;
     fer_music_target t;
     fer_error err;
-    if (!get_state(&o, &in))
+    if ((o.m3u && !output_dir_writable(o.m3u)) || !get_state(&o, &in))
         return 1;
     if (fer_music_target_for(&in.state, in.have_heart ? &in.heart : NULL,
                              o.strategy ? FER_STRATEGY_UPLIFT : FER_STRATEGY_MATCH, &t, &err))
