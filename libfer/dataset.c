@@ -32,7 +32,8 @@ typedef struct line_reader {
     char *buf;
     size_t cap, start, end; /* unread bytes are buf[start, end) */
     int eof;
-    long line_no; /* number of the line last returned */
+    int skip_pending; /* the rest of an over-long line is still to be dropped */
+    long line_no;     /* number of the line last returned */
 } line_reader;
 
 typedef struct line {
@@ -86,9 +87,16 @@ static void take_line(line_reader *r, size_t len, size_t consumed, line *out)
     r->line_no++;
 }
 
-/* Next line without its ending: 1 if one was read, 0 at EOF, -1 on read error. */
+/* Next line without its ending: 1 if one was read, 0 at EOF, -1 on read error.
+ * An over-long line is returned flagged before its end is looked for, so a
+ * caller that stops there never reads on (endless input cannot hang it). */
 static int next_line(line_reader *r, line *out)
 {
+    if (r->skip_pending) {
+        r->skip_pending = 0;
+        if (skip_rest_of_line(r) < 0)
+            return -1;
+    }
     for (;;) {
         size_t avail = r->end - r->start;
         char *nl = memchr(r->buf + r->start, '\n', avail);
@@ -102,7 +110,9 @@ static int next_line(line_reader *r, line *out)
         if (avail > MAX_LINE) {
             r->line_no++;
             *out = (line){.s = r->buf + r->start, .n = 0, .too_long = 1};
-            return skip_rest_of_line(r) < 0 ? -1 : 1;
+            r->start = r->end;
+            r->skip_pending = 1;
+            return 1;
         }
         if (r->eof) {
             if (avail == 0)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stb_image_write.h>
+#include <stdio_ext.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -547,6 +548,7 @@ static fer_status load_stdin_from(int fd, int skip_bad, fer_dataset *ds, fer_err
     fer_status st = fer_dataset_load_csv("-", skip_bad, ds, err);
     ck_assert_int_ge(dup2(saved, 0), 0);
     close(saved);
+    __fpurge(stdin); /* whatever the reader left buffered is not the next test's */
     clearerr(stdin);
     return st;
 }
@@ -594,6 +596,37 @@ START_TEST(stdin_pipe_and_file)
     ck_assert_msg(strstr(err.msg, "<stdin>:14: Usage 'Nope'"), "%s", err.msg);
     unlink(path);
     free(path);
+    free(t.s);
+}
+END_TEST
+
+/* Endless input without a newline: an error after the first 64 KiB, no hang. */
+START_TEST(endless_line_fails_fast)
+{
+    fer_dataset ds;
+    fer_error err = {0};
+    ck_assert_int_ne(fer_dataset_load_csv("/dev/zero", 1, &ds, &err), FER_OK);
+    ck_assert_msg(strstr(err.msg, "/dev/zero:1: missing header"), "%s", err.msg);
+    text t = valid_file(1, "\n");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* the header and a row, then 'x' until the reader hangs up */
+        close(fds[0]);
+        if (write(fds[1], t.s, t.n) != (ssize_t)t.n)
+            _exit(1);
+        char xs[4096];
+        memset(xs, 'x', sizeof xs);
+        while (write(fds[1], xs, sizeof xs) > 0)
+            ;
+        _exit(0);
+    }
+    close(fds[1]);
+    ck_assert_int_ne(load_stdin_from(fds[0], 0, &ds, &err), FER_OK);
+    ck_assert_msg(strstr(err.msg, "<stdin>:3: line longer than"), "%s", err.msg);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
     free(t.s);
 }
 END_TEST
@@ -782,6 +815,7 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_header_empty_file);
     tcase_add_test(tc, binary_garbage);
     tcase_add_test(tc, ten_megabyte_line);
+    tcase_add_test(tc, endless_line_fails_fast);
     tcase_add_test(tc, skip_bad_counts_and_keeps_first_message);
     tcase_add_test(tc, missing_file_and_directory);
     tcase_add_test(tc, stdin_pipe_and_file);
