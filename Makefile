@@ -148,8 +148,8 @@ install: all
 	ln -sf libfer.so.0 $(DESTDIR)$(PREFIX)/lib/libfer.so
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
 	install -d $(DESTDIR)$(PREFIX)/share/libfer/weights $(DESTDIR)$(PREFIX)/share/libfer/datasets
-	cp -r weights/. $(DESTDIR)$(PREFIX)/share/libfer/weights/
-	cp -r datasets/. $(DESTDIR)$(PREFIX)/share/libfer/datasets/
+	$(if $(wildcard weights/*),cp -r weights/. $(DESTDIR)$(PREFIX)/share/libfer/weights/)
+	$(if $(wildcard datasets/*),cp -r datasets/. $(DESTDIR)$(PREFIX)/share/libfer/datasets/)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
 
 clean:

@@ -1,12 +1,12 @@
 /* Helper for tests/sh/predict.sh and examples/build-and-run:
  *   test_predict_model --write PATH [N_CLASSES [SEED]]
- * saves a randomly initialised paper CNN (the first N FER2013 class names,
- * or for 5 classes the project's 5-class subset), so the tool tests need no
- * trained weights. Without arguments it checks that such a file loads back
- * with the same classes and gives the same probabilities. */
+ * saves a randomly initialised paper CNN (the first N FER2013 class names;
+ * for 5 classes those of the 5-class model: neutral happy sad angry disgust),
+ * so the tool tests need no trained weights. Without arguments it checks
+ * that such a file loads back with the same classes and probabilities. */
 #include "testutil.h"
 
-static const char *const five[5] = {"angry", "happy", "sad", "surprise", "neutral"};
+static const char *const five[5] = {"neutral", "happy", "sad", "angry", "disgust"};
 
 static fer_status write_model(const char *path, int k, uint64_t seed, fer_error *err)
 {

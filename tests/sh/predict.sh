@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# fer-predict end to end with random-weight models and generated images:
+# JSON schema, --no-detect, heart options, exit statuses and one-line errors.
+set -u
+BUILD=${BUILD:-build}
+bin="$BUILD/bin/fer-predict"
+py=/usr/bin/python3
+tmp=$(mktemp -d /tmp/predict-sh.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+"$BUILD/tests/test_predict_model" --write "$tmp/m7.safetensors" 7 || exit 1
+"$BUILD/tests/test_predict_model" --write "$tmp/m5.safetensors" 5 || exit 1
+pgm() { # pgm FILE W H OCTAL: a flat grey image
+    { printf 'P5\n%d %d\n255\n' "$2" "$3"; head -c $(($2 * $3)) /dev/zero | tr '\0' "\\$4"; } >"$1"
+}
+pgm "$tmp/face48.pgm" 48 48 310 # octal: 200
+pgm "$tmp/flat.pgm" 160 120 144 # octal: 100
+{ printf 'P5\n64 64\n255\n'; head -c 4096 /dev/urandom; } >"$tmp/noise.pgm"
+printf 'not an image\n' >"$tmp/bad.jpg"
+W=(--weights "$tmp/m7.safetensors")
+
+# run NAME ARGS...: captures stdout, stderr and status in $tmp/NAME.{out,err}, $rc
+run() {
+    local name=$1
+    shift
+    "$bin" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+    rc=$?
+}
+lines() { wc -l <"$1" | tr -d ' '; }
+
+# JSON schema check: every line is one object with exactly the documented keys.
+check_json() { # check_json FILE N_CLASSES HEART(0/1)
+    "$py" - "$@" <<'EOF'
+import json, math, sys
+path, k, heart = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+lines = open(path).read().splitlines()
+assert lines, "no output"
+for line in lines:
+    o = json.loads(line)
+    assert list(o) == ["image", "faces", "heart", "state"], list(o)
+    for f in o["faces"]:
+        assert list(f) == ["box", "probabilities", "emotion", "confidence"], list(f)
+        assert len(f["box"]) == 4 and all(isinstance(v, int) for v in f["box"])
+        p = f["probabilities"]
+        assert len(p) == k, p
+        assert abs(sum(p.values()) - 1) < 2e-3, sum(p.values())
+        assert f["emotion"] == max(p, key=p.get) and f["confidence"] == p[f["emotion"]]
+    if heart:
+        h = o["heart"]
+        assert list(h) == ["bpm", "level", "arousal"], h
+        assert h["level"] in ("low", "moderate", "high") and 0 <= h["arousal"] <= 1
+    else:
+        assert o["heart"] is None
+    s = o["state"]
+    if not o["faces"]:
+        assert s is None
+        continue
+    assert list(s) == ["emotion", "intensity", "label", "valence", "arousal"], list(s)
+    assert s["intensity"] in ("Mildly", "plain", "Very")
+    assert s["emotion"] in ("Angry", "Disgusted", "Fearful", "Happy", "Sad", "Surprised", "Neutral")
+    assert s["label"].lower().find(s["emotion"].lower()) >= 0, s
+    assert -1 <= s["valence"] <= 1 and 0 <= s["arousal"] <= 1
+EOF
+}
+
+# --no-detect on a 48x48 crop: one face, the whole image, 7 classes, heart.
+run nd "${W[@]}" --no-detect --json --bpm 88 "$tmp/face48.pgm"
+[ $rc -eq 0 ] || fail "--no-detect exit $rc: $(cat "$tmp/nd.err")"
+check_json "$tmp/nd.out" 7 1 || fail "--no-detect JSON"
+grep -q '"box":\[0,0,48,48\]' "$tmp/nd.out" || fail "--no-detect box: $(cat "$tmp/nd.out")"
+grep -q '"heart":{"bpm":88,"level":"moderate"' "$tmp/nd.out" || fail "heart: $(cat "$tmp/nd.out")"
+[ -s "$tmp/nd.err" ] && fail "--no-detect wrote to stderr: $(cat "$tmp/nd.err")"
+
+# A 5-class model gives 5 probabilities; no heart -> "heart":null.
+run m5 --weights "$tmp/m5.safetensors" --no-detect --json "$tmp/face48.pgm"
+[ $rc -eq 0 ] || fail "5-class exit $rc"
+check_json "$tmp/m5.out" 5 0 || fail "5-class JSON"
+
+# Heart rate raises the fused arousal of the same face.
+run lo "${W[@]}" --no-detect --json --bpm 50 "$tmp/face48.pgm"
+run hi "${W[@]}" --no-detect --json --bpm 150 "$tmp/face48.pgm"
+arousal() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"]["arousal"])' "$1"; }
+"$py" -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' \
+    "$(arousal "$tmp/lo.out")" "$(arousal "$tmp/hi.out")" || fail "arousal not rising with bpm"
+# --heart-weight 0 ignores the heart rate.
+run w0 "${W[@]}" --no-detect --json --bpm 150 --heart-weight 0 "$tmp/face48.pgm"
+run m7 "${W[@]}" --no-detect --json "$tmp/face48.pgm"
+[ "$(arousal "$tmp/w0.out")" = "$(arousal "$tmp/m7.out")" ] || fail "--heart-weight 0"
+
+# --hr with RR intervals, and text output with the series summary.
+printf 'rr_ms\n800\n810\n790\n805\n795\n' >"$tmp/rr.csv"
+run rr "${W[@]}" --no-detect --hr "$tmp/rr.csv" "$tmp/face48.pgm"
+[ $rc -eq 0 ] || fail "--hr exit $rc: $(cat "$tmp/rr.err")"
+grep -q 'RMSSD 14.4 ms, SDNN 7.9 ms' "$tmp/rr.out" || fail "--hr text: $(cat "$tmp/rr.out")"
+grep -q '^  state: ' "$tmp/rr.out" || fail "text state line"
+
+# Impossible or malformed heart rates: exit 2, exactly one stderr line, no output.
+for b in -5 0 999 abc nan 1e400 ''; do
+    run bpm "${W[@]}" --no-detect --bpm "$b" "$tmp/face48.pgm"
+    [ $rc -eq 2 ] || fail "--bpm '$b' exit $rc"
+    [ "$(lines "$tmp/bpm.err")" = 1 ] || fail "--bpm '$b' stderr: $(cat "$tmp/bpm.err")"
+    grep -q '^fer-predict: ' "$tmp/bpm.err" || fail "--bpm '$b' message prefix"
+    [ -s "$tmp/bpm.out" ] && fail "--bpm '$b' printed a result"
+done
+printf '0,70\n1,abc\n' >"$tmp/badhr.csv"
+run badhr "${W[@]}" --no-detect --hr "$tmp/badhr.csv" "$tmp/face48.pgm"
+[ $rc -eq 2 ] && grep -q "badhr.csv:2: 'abc'" "$tmp/badhr.err" || fail "bad --hr: $(cat "$tmp/badhr.err")"
+
+# Several images, some bad: the good ones are printed, one line per failure, exit 1.
+run many "${W[@]}" --no-detect --json "$tmp/face48.pgm" "$tmp/missing.png" "$tmp/bad.jpg" \
+    "$tmp/noise.pgm"
+[ $rc -eq 1 ] || fail "several images exit $rc"
+[ "$(lines "$tmp/many.out")" = 2 ] || fail "several images: $(cat "$tmp/many.out")"
+check_json "$tmp/many.out" 7 0 || fail "several images JSON"
+[ "$(lines "$tmp/many.err")" = 2 ] || fail "several images stderr: $(cat "$tmp/many.err")"
+grep -q "^fer-predict: .*missing.png" "$tmp/many.err" || fail "missing file message"
+grep -q "^fer-predict: .*bad.jpg" "$tmp/many.err" || fail "bad image message"
+
+# Detection on a flat image finds no face: JSON with "faces":[] and state null, exit 1.
+if [ -r /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml ]; then
+    run flat "${W[@]}" --json "$tmp/flat.pgm"
+    [ $rc -eq 1 ] || fail "no-face exit $rc"
+    check_json "$tmp/flat.out" 7 0 || fail "no-face JSON"
+    grep -q '"faces":\[\],"heart":null,"state":null' "$tmp/flat.out" || fail "no-face JSON content"
+    grep -q "no face found" "$tmp/flat.err" || fail "no-face message: $(cat "$tmp/flat.err")"
+    # A real photo (opencv-doc): when OpenCV itself finds a face there, so must
+    # we, inside the image.
+    photo=/usr/share/doc/opencv-doc/examples/data/messi5.jpg
+    if [ -r "$photo" ] && "$py" -c 'import cv2' 2>/dev/null; then
+        run photo "${W[@]}" --json --bpm 72 "$photo"
+        "$py" - "$photo" "$tmp/photo.out" "$rc" <<'EOF' || fail "photo: $(cat "$tmp/photo.out" "$tmp/photo.err")"
+import cv2, json, sys
+img = cv2.imread(sys.argv[1], cv2.IMREAD_GRAYSCALE)
+c = cv2.CascadeClassifier("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+ref = c.detectMultiScale(img, scaleFactor=1.1, minNeighbors=3, minSize=(30, 30))
+lines = open(sys.argv[2]).read().splitlines()
+assert len(lines) == 1
+o = json.loads(lines[0])
+assert (len(ref) > 0) == (len(o["faces"]) > 0), (ref, o["faces"])
+assert (sys.argv[3] == "0") == (len(o["faces"]) > 0)
+for f in o["faces"]:
+    x, y, w, h = f["box"]
+    assert x >= 0 and y >= 0 and w > 0 and h > 0
+    assert x + w <= img.shape[1] and y + h <= img.shape[0]
+EOF
+    else
+        echo "predict.sh: opencv-doc photo or python3-opencv absent, real-photo check skipped"
+    fi
+else
+    echo "predict.sh: opencv-data cascade absent, detection checks skipped"
+fi
+
+# Usage errors: exit 2 with one line.
+for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pgm" \
+    "--margin 2 $tmp/face48.pgm" "--scale-factor 1 $tmp/face48.pgm" "--threads 0 $tmp/face48.pgm" \
+    "--frobnicate $tmp/face48.pgm" "" "--weights $tmp/missing.safetensors $tmp/face48.pgm" \
+    "--weights $tmp/bad.jpg $tmp/face48.pgm" \
+    "--face-weight 0 --heart-weight 0 $tmp/face48.pgm" "--cascade $tmp/bad.jpg $tmp/face48.pgm"; do
+    # shellcheck disable=SC2086
+    run usage "${W[@]}" $args
+    [ $rc -eq 2 ] || fail "'$args' exit $rc"
+    [ "$(lines "$tmp/usage.err")" = 1 ] || fail "'$args' stderr: $(cat "$tmp/usage.err")"
+done
+run help --help
+[ $rc -eq 0 ] && grep -q -- '--heart-weight' "$tmp/help.out" || fail "--help"
+
+[ $fails -eq 0 ] && echo "predict.sh: all checks passed"
+[ $fails -eq 0 ]
