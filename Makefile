@@ -70,6 +70,7 @@ TOOLS := \
 	fer-predict
 TESTS := \
 	test_image \
+	test_detect \
 	test_predict_model \
 	test_model \
 	test_torch \

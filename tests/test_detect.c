@@ -1,0 +1,522 @@
+/* Haar cascade parsing (Debian's cascades, broken variants), detection on
+ * synthetic patterns, grouping, and agreement with OpenCV's own
+ * detectMultiScale (tests/opencv_faces.py) on real photos from opencv-doc,
+ * plus recall on FER2013 faces pasted onto photos (tests/make_composites.py). */
+#include <sys/stat.h>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include "haar.h"
+#include "testutil.h"
+
+#define CASCADE_DIR "/usr/share/opencv4/haarcascades/"
+#define PHOTO_DATA "/usr/share/doc/opencv-doc/examples/data/"
+#define PHOTO_HTML "/usr/share/doc/opencv-doc/opencv4/html/"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/fer-test-detect-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int exists(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* A small valid cascade: one stage, two stumps, "bottom half brighter
+ * than top half" (rect 0 is the whole window at -1, rect 1 the lower half
+ * at 2) and the same feature again. */
+static const char *TINY =
+    "<?xml version=\"1.0\"?>\n<opencv_storage>\n<cascade type_id=\"opencv-cascade-classifier\">"
+    "<stageType>BOOST</stageType><featureType>HAAR</featureType>\n"
+    "<height>24</height><width>24</width>\n"
+    "<stageParams><maxWeakCount>2</maxWeakCount></stageParams>\n"
+    "<featureParams><maxCatCount>0</maxCatCount></featureParams>\n"
+    "<stageNum>1</stageNum>\n<stages><_><maxWeakCount>2</maxWeakCount>"
+    "<stageThreshold>0.5</stageThreshold><weakClassifiers>\n"
+    "<_><internalNodes>0 -1 0 0.1</internalNodes><leafValues>-1. 1.</leafValues></_>\n"
+    "<_><internalNodes>0 -1 1 0.1</internalNodes><leafValues>-1. 1.</leafValues></_>\n"
+    "</weakClassifiers></_></stages>\n<features>\n"
+    "<_><rects><_>0 0 24 24 -1.</_><_>0 12 24 12 2.</_></rects><tilted>0</tilted></_>\n"
+    "<_><rects><_>2 0 20 24 -1.</_><_>2 12 20 12 2.</_></rects><tilted>0</tilted></_>\n"
+    "</features></cascade>\n</opencv_storage>\n";
+
+static void write_text(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, n, f), n);
+    fclose(f);
+}
+
+/* TINY with the first occurrence of `from` replaced by `to`. */
+static fer_status load_variant(const char *from, const char *to, fer_cascade **c, fer_error *err)
+{
+    char text[4096], path[128];
+    const char *at = strstr(TINY, from);
+    ck_assert_ptr_nonnull(at);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - TINY), TINY, to, at + strlen(from));
+    snprintf(path, sizeof path, "%s/v.xml", tmpdir);
+    write_text(path, text, strlen(text));
+    return fer_cascade_load(path, c, err);
+}
+
+START_TEST(tiny_cascade_loads)
+{
+    make_tmpdir();
+    fer_cascade *c;
+    fer_error err;
+    ck_assert_int_eq(load_variant("<height>", "<height>", &c, &err), FER_OK);
+    ck_assert_int_eq(c->n_stages, 1);
+    ck_assert_int_eq(c->n_trees, 2);
+    ck_assert_int_eq(c->n_features, 2);
+    ck_assert_int_eq(c->max_nodes_per_tree, 1);
+    ck_assert_int_eq(c->features[0].n_rects, 2);
+    ck_assert_int_eq(c->features[0].r[1].y, 12);
+    ck_assert(fabsf(c->stages[0].threshold - (0.5f - 1e-5f)) < 1e-9f);
+    fer_cascade_free(c);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Each broken variant fails with the expected code and names the file. */
+START_TEST(broken_cascades)
+{
+    make_tmpdir();
+    static const struct { const char *from, *to, *msg; fer_status code; } cases[] = {
+        {"<stageNum>1", "<stageNum>2", "stageNum", FER_EFORMAT},
+        {"<maxWeakCount>2</maxWeakCount><stageThreshold>",
+         "<maxWeakCount>3</maxWeakCount><stageThreshold>", "maxWeakCount", FER_EFORMAT},
+        {"0 12 24 12 2.", "0 12 24 13 2.", "window", FER_EFORMAT},
+        {"0 12 24 12 2.", "-1 12 24 12 2.", "window", FER_EFORMAT},
+        {"0 -1 1 0.1", "0 -1 7 0.1", "feature index", FER_EFORMAT},
+        {"0 -1 1 0.1", "0 -1 1", "groups of 4", FER_EFORMAT},
+        {"-1. 1.</leafValues></_>\n</weak", "-1.</leafValues></_>\n</weak", "leafValues",
+         FER_EFORMAT},
+        {"0 -1 0 0.1", "0 -5 0 0.1", "outside its tree", FER_EFORMAT},
+        {"0 -1 0 0.1", "0 -1 0 zz", "not a finite number", FER_EFORMAT},
+        {"<featureType>HAAR", "<featureType>LBP", "LBP", FER_EUNSUPPORTED},
+        {"<tilted>0</tilted></_>\n</features>", "<tilted>1</tilted></_>\n</features>",
+         "tilted", FER_EUNSUPPORTED},
+        {"<opencv_storage>\n", "<opencv_storage><haar/>", "old-format", FER_EUNSUPPORTED},
+        {"<width>24</width>", "", "width", FER_EFORMAT},
+        {"</features></cascade>", "</features></cascad>", "XML error", FER_EFORMAT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fer_cascade *c = (fer_cascade *)1;
+        fer_error err = {0, ""};
+        fer_status s = load_variant(cases[i].from, cases[i].to, &c, &err);
+        ck_assert_msg(s == cases[i].code, "case %zu: status %d, %s", i, s, err.msg);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(err.msg, cases[i].msg) && strstr(err.msg, "v.xml:"),
+                      "case %zu: message \"%s\"", i, err.msg);
+    }
+    /* truncated in the middle, empty, missing */
+    char path[128];
+    fer_cascade *c;
+    fer_error err;
+    snprintf(path, sizeof path, "%s/cut.xml", tmpdir);
+    write_text(path, TINY, strlen(TINY) / 2);
+    ck_assert_int_eq(fer_cascade_load(path, &c, &err), FER_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cut.xml"));
+    write_text(path, "", 0);
+    ck_assert_int_eq(fer_cascade_load(path, &c, &err), FER_EFORMAT);
+    snprintf(path, sizeof path, "%s/none.xml", tmpdir);
+    ck_assert_int_eq(fer_cascade_load(path, &c, &err), FER_EIO);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(debian_cascades)
+{
+    if (!exists(FER_DEFAULT_CASCADE)) {
+        printf("debian_cascades: skipped, opencv-data is not installed\n");
+        return;
+    }
+    fer_cascade *c;
+    fer_error err;
+    ck_assert_int_eq(fer_cascade_load(FER_DEFAULT_CASCADE, &c, &err), FER_OK);
+    ck_assert_int_eq(c->n_stages, 25);
+    ck_assert_int_eq(c->win_w, 24);
+    ck_assert_int_eq(c->win_h, 24);
+    ck_assert_int_eq(c->n_trees, 2913);
+    ck_assert_int_eq(c->max_nodes_per_tree, 1);
+    fer_cascade_free(c);
+    const char *ok[] = {"haarcascade_frontalface_alt.xml", "haarcascade_frontalface_alt2.xml",
+                        "haarcascade_frontalface_alt_tree.xml", "haarcascade_eye.xml",
+                        "haarcascade_profileface.xml"};
+    for (size_t i = 0; i < 5; i++) {
+        char path[256];
+        snprintf(path, sizeof path, CASCADE_DIR "%s", ok[i]);
+        ck_assert_msg(fer_cascade_load(path, &c, &err) == FER_OK, "%s", err.msg);
+        fer_cascade_free(c);
+    }
+    /* LBP and tilted-feature cascades are refused, not misread */
+    const char *no[] = {"/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml",
+                        CASCADE_DIR "haarcascade_smile.xml",
+                        CASCADE_DIR "haarcascade_eye_tree_eyeglasses.xml",
+                        CASCADE_DIR "haarcascade_licence_plate_rus_16stages.xml"};
+    for (size_t i = 0; i < 4; i++)
+        if (exists(no[i]))
+            ck_assert_int_eq(fer_cascade_load(no[i], &c, &err), FER_EUNSUPPORTED);
+}
+END_TEST
+
+/* ---- detection on synthetic images with the tiny cascade */
+
+static fer_image flat_image(int w, int h, uint8_t v)
+{
+    fer_image img = {w, h, malloc((size_t)w * h)};
+    memset(img.px, v, (size_t)w * h);
+    return img;
+}
+
+/* A square of side s at (x,y): upper half `top`, lower half `bottom`. */
+static void paint_square(fer_image *img, int x, int y, int s, uint8_t top, uint8_t bottom)
+{
+    for (int j = 0; j < s; j++)
+        memset(img->px + (size_t)(y + j) * img->w + x, j < s / 2 ? top : bottom, (size_t)s);
+}
+
+START_TEST(tiny_cascade_finds_pattern)
+{
+    make_tmpdir();
+    fer_cascade *c;
+    fer_error err;
+    ck_assert_int_eq(load_variant("<height>", "<height>", &c, &err), FER_OK);
+    fer_detect_opts o;
+    fer_detect_opts_default(&o);
+    fer_image img = flat_image(200, 160, 128);
+    paint_square(&img, 70, 50, 60, 40, 220);
+    fer_box *b;
+    size_t n;
+    ck_assert_int_eq(fer_detect_faces(c, &img, &o, &b, &n, &err), FER_OK);
+    ck_assert_uint_ge(n, 1);
+    for (size_t i = 0; i < n; i++) { /* every box is centred on the square */
+        int cx = b[i].x + b[i].w / 2, cy = b[i].y + b[i].h / 2;
+        ck_assert_msg(cx >= 70 && cx < 130 && cy >= 50 && cy < 110, "box %d,%d %dx%d", b[i].x,
+                      b[i].y, b[i].w, b[i].h);
+        if (i)
+            ck_assert_int_ge((long)b[i - 1].w * b[i - 1].h, (long)b[i].w * b[i].h);
+    }
+    /* the same decision written as a 2-node tree gives the same boxes */
+    fer_cascade *tree;
+    ck_assert_int_eq(load_variant("<internalNodes>0 -1 0 0.1</internalNodes><leafValues>-1. 1.",
+                                  "<internalNodes>1 -2 0 0.1 0 -1 1 0.1</internalNodes>"
+                                  "<leafValues>-1. -1. 1.",
+                                  &tree, &err),
+                     FER_OK);
+    ck_assert_int_eq(tree->max_nodes_per_tree, 2);
+    fer_box *bt;
+    size_t nt;
+    ck_assert_int_eq(fer_detect_faces(tree, &img, &o, &bt, &nt, &err), FER_OK);
+    ck_assert_uint_eq(nt, n);
+    ck_assert_mem_eq(bt, b, n * sizeof *b);
+    free(bt);
+    fer_cascade_free(tree);
+    free(b);
+    /* bright above dark at the top of the image: no dark-over-bright edge
+     * anywhere, so nothing; flat: nothing (variance check) */
+    memset(img.px, 40, 200 * 160);
+    paint_square(&img, 70, 0, 60, 220, 40);
+    ck_assert_int_eq(fer_detect_faces(c, &img, &o, &b, &n, &err), FER_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(b);
+    memset(img.px, 90, 200 * 160);
+    ck_assert_int_eq(fer_detect_faces(c, &img, &o, &b, &n, &err), FER_OK);
+    ck_assert_uint_eq(n, 0);
+    /* image smaller than the window, bad options */
+    fer_image small = flat_image(20, 20, 0);
+    ck_assert_int_eq(fer_detect_faces(c, &small, &o, &b, &n, &err), FER_OK);
+    ck_assert_uint_eq(n, 0);
+    o.scale_factor = 1.0;
+    ck_assert_int_eq(fer_detect_faces(c, &img, &o, &b, &n, &err), FER_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "scale_factor"));
+    fer_detect_opts_default(&o);
+    o.min_neighbors = -1;
+    ck_assert_int_eq(fer_detect_faces(c, &img, &o, &b, &n, &err), FER_ERANGE);
+    ck_assert_int_eq(fer_detect_faces(NULL, &img, NULL, &b, &n, &err), FER_EINVAL);
+    fer_image_free(&small);
+    fer_image_free(&img);
+    fer_cascade_free(c);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- grouping, checked by hand */
+
+START_TEST(grouping)
+{
+    fer_box b[] = {{100, 100, 50, 50}, {102, 98, 52, 52}, {98, 101, 49, 49},
+                   {101, 103, 50, 50}, {300, 300, 40, 40}, {305, 302, 41, 41},
+                   {120, 118, 20, 20}, {121, 119, 20, 20}, {119, 120, 21, 21},
+                   {122, 117, 20, 20}, {400, 10, 30, 30}};
+    size_t n = sizeof b / sizeof b[0], kept;
+    fer_box g[sizeof b / sizeof b[0]];
+    fer_error err;
+    memcpy(g, b, sizeof b);
+    ck_assert_int_eq(haar_group(g, n, 0, 0.2, &kept, &err), FER_OK);
+    ck_assert_uint_eq(kept, n); /* min_neighbors 0: the raw boxes */
+    memcpy(g, b, sizeof b);
+    /* 4 big near (100,100), 2 near (300,300), 4 small inside the big ones, 1 alone.
+     * With min_neighbors 3 only classes of > 3 survive: the big one (mean
+     * of its 4) and the small one, which lies inside the big one but the
+     * big has no more than max(3, 4) members, so both stay. */
+    ck_assert_int_eq(haar_group(g, n, 3, 0.2, &kept, &err), FER_OK);
+    ck_assert_uint_eq(kept, 2);
+    fer_box big = {100, 100, 50, 50}; /* (401/4, 402/4, 202/4, 201/4) rounded */
+    fer_box small = {120, 118, 20, 20};
+    ck_assert_mem_eq(&g[0], &big, sizeof big);
+    ck_assert_mem_eq(&g[1], &small, sizeof small);
+    /* a fifth big box makes it win over the nested small class */
+    fer_box b2[12];
+    memcpy(b2, b, sizeof b);
+    b2[11] = (fer_box){99, 99, 51, 51};
+    ck_assert_int_eq(haar_group(b2, 12, 3, 0.2, &kept, &err), FER_OK);
+    ck_assert_uint_eq(kept, 1);
+    ck_assert_int_eq(b2[0].w, 50);
+}
+END_TEST
+
+/* ---- agreement with OpenCV on real photos */
+
+static double iou(const fer_box *a, const fer_box *b)
+{
+    int x0 = a->x > b->x ? a->x : b->x, y0 = a->y > b->y ? a->y : b->y;
+    int x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    double inter = x1 > x0 && y1 > y0 ? (double)(x1 - x0) * (y1 - y0) : 0;
+    return inter / ((double)a->w * a->h + (double)b->w * b->h - inter);
+}
+
+static double best_iou(const fer_box *want, const fer_box *got, size_t n)
+{
+    double best = 0;
+    for (size_t i = 0; i < n; i++)
+        best = fmax(best, iou(want, &got[i]));
+    return best;
+}
+
+static const char *PHOTOS[] = {
+    PHOTO_DATA "messi5.jpg",          PHOTO_HTML "julia_facedetect_sample.jpg",
+    PHOTO_HTML "faceDetection.png",   PHOTO_HTML "newspaper.jpg",
+    PHOTO_HTML "astra_color.jpg",     PHOTO_HTML "Cascade_Classifier_Tutorial_Result_Haar.jpg",
+    PHOTO_HTML "2.jpg",
+};
+
+START_TEST(matches_opencv)
+{
+    size_t np = sizeof PHOTOS / sizeof PHOTOS[0];
+    char cmd[4096];
+    int k = snprintf(cmd, sizeof cmd,
+                     "/usr/bin/python3 tests/opencv_faces.py " FER_DEFAULT_CASCADE " 1.1 3 30");
+    for (size_t i = 0; i < np; i++)
+        if (exists(PHOTOS[i]))
+            k += snprintf(cmd + k, sizeof cmd - (size_t)k, " %s", PHOTOS[i]);
+    if (!exists(FER_DEFAULT_CASCADE) || !exists(PHOTOS[0]) || !exists("/usr/bin/python3")) {
+        printf("matches_opencv: skipped, opencv-data/opencv-doc/python3 missing\n");
+        return;
+    }
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char path[160];
+    fer_box ref[256];
+    char refpath[256][160];
+    size_t nref = 0;
+    while (nref < 256 && fscanf(p, "%159s %d %d %d %d", path, &ref[nref].x, &ref[nref].y,
+                                &ref[nref].w, &ref[nref].h) == 5)
+        memcpy(refpath[nref++], path, sizeof path);
+    int rc = pclose(p);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+        printf("matches_opencv: skipped, python3-opencv missing\n");
+        return;
+    }
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "opencv_faces.py failed");
+    ck_assert_uint_gt(nref, 0);
+    fer_cascade *c;
+    fer_error err;
+    ck_assert_int_eq(fer_cascade_load(FER_DEFAULT_CASCADE, &c, &err), FER_OK);
+    size_t matched = 0, ours_total = 0, exact = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (!exists(PHOTOS[i]))
+            continue;
+        fer_image img;
+        ck_assert_int_eq(fer_image_load(PHOTOS[i], 0, &img, &err), FER_OK);
+        fer_box *b;
+        size_t n;
+        ck_assert_int_eq(fer_detect_faces(c, &img, NULL, &b, &n, &err), FER_OK);
+        ours_total += n;
+        for (size_t r = 0; r < nref; r++) {
+            if (strcmp(refpath[r], PHOTOS[i]) != 0)
+                continue;
+            double v = best_iou(&ref[r], b, n);
+            matched += v >= 0.7;
+            exact += v == 1.0;
+        }
+        free(b);
+        fer_image_free(&img);
+    }
+    fer_cascade_free(c);
+    printf("matches_opencv: %zu OpenCV faces, %zu matched at IoU >= 0.7 (%zu identical), "
+           "%zu boxes of ours\n", nref, matched, exact, ours_total);
+    ck_assert_msg(matched * 10 >= nref * 9, "only %zu of %zu matched", matched, nref);
+    ck_assert_msg(ours_total <= nref + nref / 10 + 1, "%zu extra boxes", ours_total - matched);
+}
+END_TEST
+
+/* ---- FER2013 faces pasted on photos: recall against the ground truth */
+
+START_TEST(composite_recall)
+{
+    char csv[512];
+    if (!tu_shared("datasets/fer2013.csv.gz", csv, sizeof csv) || !exists(FER_DEFAULT_CASCADE)) {
+        printf("composite_recall: skipped, ../shared/datasets/fer2013.csv.gz or opencv-data "
+               "missing\n");
+        return;
+    }
+    make_tmpdir();
+    char cmd[1024], path[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/make_composites.py '%s' '%s' 8 1", csv,
+             tmpdir);
+    int rc = system(cmd);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+        printf("composite_recall: skipped, python3-opencv or background photos missing\n");
+        remove_tmpdir();
+        return;
+    }
+    ck_assert_int_eq(rc, 0);
+    snprintf(path, sizeof path, "%s/truth.csv", tmpdir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256], file[64], last[64] = "";
+    int n_truth = 0, found = 0, extra = 0, label;
+    double iou_sum = 0;
+    fer_cascade *c;
+    fer_error err;
+    ck_assert_int_eq(fer_cascade_load(FER_DEFAULT_CASCADE, &c, &err), FER_OK);
+    fer_box *b = NULL, t;
+    size_t n = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_int_eq(sscanf(line, "%63[^,],%d,%d,%d,%d,%d", file, &t.x, &t.y, &t.w, &t.h,
+                                &label), 6);
+        if (strcmp(file, last) != 0) { /* a new photo: detect once */
+            free(b);
+            fer_image img;
+            snprintf(path, sizeof path, "%s/%s", tmpdir, file);
+            ck_assert_int_eq(fer_image_load(path, 0, &img, &err), FER_OK);
+            ck_assert_int_eq(fer_detect_faces(c, &img, NULL, &b, &n, &err), FER_OK);
+            fer_image_free(&img);
+            snprintf(last, sizeof last, "%s", file);
+            extra += (int)n;
+        }
+        double v = best_iou(&t, b, n);
+        n_truth++;
+        found += v >= 0.5;
+        extra -= v >= 0.5;
+        iou_sum += v;
+    }
+    free(b);
+    fclose(f);
+    fer_cascade_free(c);
+    printf("composite_recall: %d pasted faces, %d found at IoU >= 0.5 (recall %.2f), mean best "
+           "IoU %.2f, %d other boxes\n", n_truth, found, (double)found / n_truth,
+           iou_sum / n_truth, extra);
+    ck_assert_int_ge(found * 10, n_truth * 6); /* measured 8 of 12 */
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(demo_photo_has_one_face)
+{
+    const char *demo = "datasets/demo/face.png";
+    if (!exists(demo) || !exists(FER_DEFAULT_CASCADE)) {
+        printf("demo_photo_has_one_face: skipped, %s or opencv-data missing\n", demo);
+        return;
+    }
+    fer_cascade *c;
+    fer_image img;
+    fer_error err;
+    fer_box *b;
+    size_t n;
+    ck_assert_int_eq(fer_cascade_load(FER_DEFAULT_CASCADE, &c, &err), FER_OK);
+    ck_assert_int_eq(fer_image_load(demo, 0, &img, &err), FER_OK);
+    ck_assert_int_eq(fer_detect_faces(c, &img, NULL, &b, &n, &err), FER_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_ge(b[0].w, 100);
+    free(b);
+    fer_image_free(&img);
+    fer_cascade_free(c);
+}
+END_TEST
+
+START_TEST(annotate_writes_png)
+{
+    make_tmpdir();
+    char src[128], out[128], bad[160];
+    snprintf(src, sizeof src, "%s/src.png", tmpdir);
+    snprintf(out, sizeof out, "%s/out.png", tmpdir);
+    int w = 160, h = 120;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    memset(rgb, 200, (size_t)w * h * 3);
+    ck_assert(stbi_write_png(src, w, h, 3, rgb, w * 3));
+    fer_box boxes[] = {{40, 50, 60, 50}, {-20, -20, 50, 40}, {150, 100, 100, 100}};
+    const char *labels[] = {"Happy and excited", "caf\xc3\xa9 \x01\x7f", NULL};
+    fer_error err;
+    ck_assert_int_eq(fer_image_annotate(src, boxes, labels, 3, out, &err), FER_OK);
+    int ow, oh, comp;
+    uint8_t *px = stbi_load(out, &ow, &oh, &comp, 3);
+    ck_assert_ptr_nonnull(px);
+    ck_assert_int_eq(ow, w);
+    ck_assert_int_eq(oh, h);
+    const uint8_t *left_edge = px + ((size_t)75 * w + 40) * 3, *inside = px + ((size_t)75 * w + 70) * 3;
+    ck_assert_msg(left_edge[1] > 200 && left_edge[0] < 50, "box edge is drawn");
+    ck_assert_int_eq(inside[0], 200); /* the inside is untouched */
+    int dark = 0; /* label text above the first box */
+    for (int y = 38; y < 50; y++)
+        for (int x = 40; x < 100; x++)
+            dark += px[((size_t)y * w + x) * 3 + 1] < 30;
+    ck_assert_int_gt(dark, 20);
+    stbi_image_free(px);
+    snprintf(bad, sizeof bad, "%s/missing.png", tmpdir);
+    ck_assert_int_eq(fer_image_annotate(bad, boxes, labels, 1, out, &err), FER_EIO);
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.png", tmpdir);
+    ck_assert_int_eq(fer_image_annotate(src, boxes, labels, 1, bad, &err), FER_EIO);
+    free(rgb);
+    remove_tmpdir();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("detect");
+    TCase *tc = tcase_create("detect");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, tiny_cascade_loads);
+    tcase_add_test(tc, broken_cascades);
+    tcase_add_test(tc, debian_cascades);
+    tcase_add_test(tc, tiny_cascade_finds_pattern);
+    tcase_add_test(tc, grouping);
+    tcase_add_test(tc, matches_opencv);
+    tcase_add_test(tc, composite_recall);
+    tcase_add_test(tc, demo_photo_has_one_face);
+    tcase_add_test(tc, annotate_writes_png);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(suite());
+}
