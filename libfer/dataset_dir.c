@@ -64,6 +64,13 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Regular files only: a FIFO named x.png would block the decoder forever. */
+static int is_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* The extensions stb_image decodes; anything else (README, .DS_Store,
  * Thumbs.db...) in a class folder is ignored. */
 static int has_image_extension(const char *name)
@@ -121,10 +128,14 @@ static fer_status list_images(const char *folder, name_list *files, fer_error *e
     size_t first = files->n;
     struct dirent *e;
     fer_status st = FER_OK;
-    while (st == FER_OK && (e = readdir(d)))
-        if (e->d_name[0] != '.' && has_image_extension(e->d_name) &&
-            names_add(files, folder, e->d_name) < 0)
+    while (st == FER_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_image_extension(e->d_name))
+            continue;
+        if (names_add(files, folder, e->d_name) < 0)
             st = fer_fail(err, FER_ENOMEM, "%s: out of memory", folder);
+        else if (!is_regular(files->v[files->n - 1]))
+            free(files->v[--files->n]);
+    }
     closedir(d);
     if (st == FER_OK)
         qsort(files->v + first, files->n - first, sizeof *files->v, by_name);

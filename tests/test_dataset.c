@@ -748,6 +748,10 @@ START_TEST(folders_keras_layout)
     write_png(root, "contempt/x.png", 48, 48, 5);
     write_png(root, "Sad/.hidden.png", 48, 48, 6);
     write_bytes(root, "Sad/notes.txt", "not an image\n");
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/Sad/d.png", root); /* would block a reader */
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    make_subdir(root, "Sad/e.png"); /* a folder with an image name */
     fer_dataset ds;
     fer_error err = {0};
     ck_assert_msg(fer_dataset_load_dir(root, 3, CLASSES3, &ds, &err) == FER_OK, "%s", err.msg);
