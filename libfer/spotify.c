@@ -228,7 +228,8 @@ static CURLcode perform(fer_spotify *s, const request *q, response *r)
     curl_easy_setopt(c, CURLOPT_URL, q->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, s->loopback ? "http,https" : "https");
-    curl_easy_setopt(c, CURLOPT_NOPROXY, s->loopback ? "*" : "");
+    if (s->loopback) /* elsewhere the environment's proxy settings apply */
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

@@ -94,7 +94,7 @@ static int is_option(const char *arg, const char *name)
     return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
 }
 
-static int parse_value(options *o, int k, const char *name, const char *v)
+static int parse_value(options *o, int k, const char *v)
 {
     long l;
     switch (k) {
@@ -127,7 +127,6 @@ static int parse_value(options *o, int k, const char *name, const char *v)
     case 11: return cli_parse_long(v, 1, 100000, &o->bench) ||
         (cli_error(prog, "--bench '%s': expected a count 1..100000", v), 0);
     }
-    (void)name;
     return 0;
 }
 
@@ -152,7 +151,7 @@ static int parse_args(int argc, char **argv, options *o)
             k++;
         if (k == N_NAMES)
             return cli_error(prog, "unknown argument '%s' (see --help)", a), 3;
-        if (!(v = option_value(argc, argv, &i, names[k])) || !parse_value(o, k, names[k], v))
+        if (!(v = option_value(argc, argv, &i, names[k])) || !parse_value(o, k, v))
             return 3;
     }
     return 0;
@@ -730,7 +729,12 @@ int main(int argc, char **argv)
     if (o.bench) {
         char buf[4096];
         const char *path;
-        ok = load_catalog(&o, 1, &c, &path, buf, sizeof buf) && bench(&o, c, &t);
+        double t0 = cli_now();
+        ok = load_catalog(&o, 1, &c, &path, buf, sizeof buf);
+        if (ok)
+            printf("loaded %s (%zu tracks) in %.1f ms\n", path, fer_catalog_size(c),
+                   1e3 * (cli_now() - t0));
+        ok = ok && bench(&o, c, &t);
     } else {
         ok = recommend(&o, &t, &c, &res, &out);
         if (ok && out.n == 0) {
