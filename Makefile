@@ -117,6 +117,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 
 # `make bench`: fer-bench's gemm mode, then torch.mm and oneDNN on the same shapes.
 BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c
+BENCH_SRC += bench/bench_detect.c
 $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)

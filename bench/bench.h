@@ -3,6 +3,7 @@
 #ifndef FER_BENCH_H
 #define FER_BENCH_H
 
+int bench_detect_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ typedef struct bench_mode {
 } bench_mode;
 
 static const bench_mode modes[] = {
+    {"detect", bench_detect_main,
+     "[--image PATH] [--iters 20] [--json]  face detection ms on a 640x480 photo (1 thread)"},
     {"gemm", bench_gemm_main, "[--json]  single-thread SGEMM GFLOP/s per CNN shape and path"},
 };
 
