@@ -7,8 +7,8 @@ shapes, and the ratio of libfer's fastest path to each.
 The JSON comes from `fer-bench gemm --json` (it lists the shapes, so both
 sides time the same multiplies). Operands are laid out as libfer sees them:
 a transposed operand is a .t() view of row-major storage, so torch gets the
-same memory layout. Timing: best of 5 batches of at least 20 ms, as in
-fer-bench. Runs under /usr/bin/python3 (Debian's torch), not a pyenv python.
+same memory layout. Timing: best of 5 batches of at least 20 ms of the
+thread's CPU time, as in fer-bench. Runs under /usr/bin/python3 (Debian's torch), not a pyenv python.
 
 Debian's torch is built with BLAS_INFO=generic, so torch.mm runs the netlib
 reference BLAS here. The optimised comparison is oneDNN's dnnl_sgemm (JIT
@@ -37,19 +37,19 @@ def seconds_per_call(fn):
     fn()
     reps = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(reps):
             fn()
-        dt = time.perf_counter() - t0
+        dt = time.thread_time() - t0
         if dt >= 0.02 or reps >= 1 << 20:
             break
         reps *= 2
     best = dt / reps
     for _ in range(4):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(reps):
             fn()
-        best = min(best, (time.perf_counter() - t0) / reps)
+        best = min(best, (time.thread_time() - t0) / reps)
     return best
 
 

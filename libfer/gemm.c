@@ -177,7 +177,7 @@ typedef struct gemm_args {
 /* KC: the packed B panel (KC x NR floats) should fill about half of L1. */
 static int kc_for(const fer_gemm_isa *isa)
 {
-    int kc = (getenv("KCB") ? atoi(getenv("KCB")) : 24) * 1024 / (isa->nr * (int)sizeof(float));
+    int kc = 48 * 1024 / (isa->nr * (int)sizeof(float));
     kc = kc < 64 ? 64 : kc > GEMM_KC_MAX ? GEMM_KC_MAX : kc;
     return kc / 8 * 8;
 }
@@ -197,17 +197,57 @@ static int panel_width(int left, int nr)
     return nr;
 }
 
-/* One KC slice times one MC block: C[i0.., all columns] (+)= A_blk * B_slice. */
+/* The part-th of `parts` shares of the cache lines of a rows x cols block
+ * (row stride ld floats), prefetched into L2: the next B panel is fetched
+ * from memory while the current one is being multiplied. */
+static void prefetch_share(const float *base, int ld, int rows, int cols, int part, int parts)
+{
+    int lines_per_row = (cols * (int)sizeof(float) + 63) / 64;
+    long lines = (long)rows * lines_per_row;
+    for (long l = lines * part / parts; l < lines * (part + 1) / parts; l++) {
+        const char *row = (const char *)(base + (size_t)(l / lines_per_row) * ld);
+        __builtin_prefetch(row + 64 * (l % lines_per_row), 0, 2);
+    }
+}
+
+/* Where op(B) rows p0..p0+kc, columns j0..j0+n lie: the block of B to read
+ * (rows x cols at *origin, stride ldb). */
+static void b_region(const gemm_args *g, int p0, int kc, int j0, int n, const float **origin,
+                     int *rows, int *cols)
+{
+    *origin = g->tb ? g->B + (size_t)j0 * g->ldb + p0 : g->B + (size_t)p0 * g->ldb + j0;
+    *rows = g->tb ? n : kc;
+    *cols = g->tb ? kc : n;
+}
+
+/* One KC slice times one MC block: C[i0.., all columns] (+)= A_blk * B_slice.
+ * Full panels of an untransposed B are read in place (its rows already hold
+ * NR consecutive floats per k; copying them cost more than it saved);
+ * transposed B and narrow edge panels are packed. */
 static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int mc, int p0,
                       int kc, int accumulate, float *ap, float *bp)
 {
+    int tiles = (mc + isa->mr - 1) / isa->mr;
     pack_a(isa, g->ta, g->A, g->lda, i0, mc, p0, kc, ap);
     for (int j0 = 0, n; j0 < g->N; j0 += n) {
         n = panel_width(g->N - j0, isa->nr);
-        pack_b(isa, g->tb, g->B, g->ldb, p0, kc, j0, n, bp);
-        for (int q = 0; q < mc; q += isa->mr) {
-            int m = mc - q < isa->mr ? mc - q : isa->mr;
-            isa->micro(kc, ap + (size_t)q * kc, bp, g->C + (size_t)(i0 + q) * g->ldc + j0,
+        const float *b = bp;
+        int ldb = isa->nr;
+        if (!g->tb && n == isa->nr) {
+            b = g->B + (size_t)p0 * g->ldb + j0;
+            ldb = g->ldb;
+        } else
+            pack_b(isa, g->tb, g->B, g->ldb, p0, kc, j0, n, bp);
+        const float *next = NULL;
+        int rows = 0, cols = 0;
+        if (j0 + n < g->N)
+            b_region(g, p0, kc, j0 + n, panel_width(g->N - j0 - n, isa->nr), &next, &rows,
+                     &cols);
+        for (int t = 0; t < tiles; t++) {
+            int q = t * isa->mr, m = mc - q < isa->mr ? mc - q : isa->mr;
+            if (next)
+                prefetch_share(next, g->ldb, rows, cols, t, tiles);
+            isa->micro(kc, ap + (size_t)q * kc, b, ldb, g->C + (size_t)(i0 + q) * g->ldc + j0,
                        g->ldc, m, n, accumulate);
         }
     }

@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) FER_AVX2 __m256i lanes(int live)
 }
 
 static inline __attribute__((always_inline)) FER_AVX2 void
-tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
+tile(const int nv, int kc, const float *a, const float *b, int ldb, float *c, int ldc, int m, int n,
      int accumulate)
 {
     __m256 acc[MR][3];
@@ -34,10 +34,10 @@ tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, in
 #pragma GCC unroll 3
         for (int v = 0; v < 3; v++)
             acc[i][v] = _mm256_setzero_ps();
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
-        __m256 b0 = _mm256_load_ps(b);
-        __m256 b1 = nv > 1 ? _mm256_load_ps(b + 8) : b0;
-        __m256 b2 = nv > 2 ? _mm256_load_ps(b + 16) : b0;
+    for (int k = 0; k < kc; k++, a += MR, b += ldb) {
+        __m256 b0 = _mm256_loadu_ps(b);
+        __m256 b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
+        __m256 b2 = nv > 2 ? _mm256_loadu_ps(b + 16) : b0;
 #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -65,15 +65,15 @@ tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, in
     }
 }
 
-static FER_AVX2 void micro_avx2(int kc, const float *a, const float *b, float *c, int ldc, int m,
+static FER_AVX2 void micro_avx2(int kc, const float *a, const float *b, int ldb, float *c, int ldc, int m,
                                 int n, int accumulate)
 {
     if (n > 16)
-        tile(3, kc, a, b, c, ldc, m, n, accumulate);
+        tile(3, kc, a, b, ldb, c, ldc, m, n, accumulate);
     else if (n > 8)
-        tile(2, kc, a, b, c, ldc, m, n, accumulate);
+        tile(2, kc, a, b, ldb, c, ldc, m, n, accumulate);
     else
-        tile(1, kc, a, b, c, ldc, m, n, accumulate);
+        tile(1, kc, a, b, ldb, c, ldc, m, n, accumulate);
 }
 
 /* dst rows c0..c0+8, columns r0..r0+8 = src rows r0..r0+8, columns c0..c0+8:
@@ -82,18 +82,22 @@ static inline __attribute__((always_inline)) FER_AVX2 void
 transpose8x8(const float *src, size_t ld, float *dst, size_t dst_ld)
 {
     __m256 r[8], t[8], u[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         r[i] = _mm256_loadu_ps(src + i * ld);
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
         u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
         u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 4; i++) {
         _mm256_storeu_ps(dst + i * dst_ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
         _mm256_storeu_ps(dst + (i + 4) * dst_ld, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));

@@ -24,7 +24,7 @@ static int avx512_supported(void)
 
 /* nv (1..3) is a constant after inlining: each variant is its own code. */
 static inline __attribute__((always_inline)) FER_AVX512 void
-tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
+tile(const int nv, int kc, const float *a, const float *b, int ldb, float *c, int ldc, int m, int n,
      int accumulate)
 {
     __m512 acc[MR][3];
@@ -33,10 +33,10 @@ tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, in
 #pragma GCC unroll 3
         for (int v = 0; v < 3; v++)
             acc[i][v] = _mm512_setzero_ps();
-    for (int k = 0; k < kc; k++, a += MR, b += NR) {
-        __m512 b0 = _mm512_load_ps(b);
-        __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
-        __m512 b2 = nv > 2 ? _mm512_load_ps(b + 32) : b0;
+    for (int k = 0; k < kc; k++, a += MR, b += ldb) {
+        __m512 b0 = _mm512_loadu_ps(b);
+        __m512 b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0;
+        __m512 b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0;
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
@@ -65,15 +65,15 @@ tile(const int nv, int kc, const float *a, const float *b, float *c, int ldc, in
     }
 }
 
-static FER_AVX512 void micro_avx512(int kc, const float *a, const float *b, float *c, int ldc,
+static FER_AVX512 void micro_avx512(int kc, const float *a, const float *b, int ldb, float *c, int ldc,
                                     int m, int n, int accumulate)
 {
     if (n > 32)
-        tile(3, kc, a, b, c, ldc, m, n, accumulate);
+        tile(3, kc, a, b, ldb, c, ldc, m, n, accumulate);
     else if (n > 16)
-        tile(2, kc, a, b, c, ldc, m, n, accumulate);
+        tile(2, kc, a, b, ldb, c, ldc, m, n, accumulate);
     else
-        tile(1, kc, a, b, c, ldc, m, n, accumulate);
+        tile(1, kc, a, b, ldb, c, ldc, m, n, accumulate);
 }
 
 const fer_gemm_isa fer_gemm_isa_avx512 = {"avx512", avx512_supported, MR, NR, micro_avx512,

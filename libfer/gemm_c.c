@@ -8,11 +8,11 @@
 
 static int always(void) { return 1; }
 
-static void micro_c(int kc, const float *a, const float *b, float *c, int ldc, int m, int n,
-                    int accumulate)
+static void micro_c(int kc, const float *a, const float *b, int ldb, float *c, int ldc, int m,
+                    int n, int accumulate)
 {
     float acc[MR][NR] = {{0}};
-    for (int k = 0; k < kc; k++, a += MR, b += NR)
+    for (int k = 0; k < kc; k++, a += MR, b += ldb)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
                 acc[i][j] += a[i] * b[j];

@@ -51,8 +51,8 @@ void fer_gemm_with(int kernel, int ta, int tb, int M, int N, int K, const float 
  * rather than overwrite it.
  * transpose: dst[c*dst_ld + r] = src[r*ld + c] for r < rows, c < cols; the
  * packers use it for the operands stored transposed to the panel layout. */
-typedef void (*fer_gemm_micro_fn)(int kc, const float *a, const float *b, float *c, int ldc,
-                                  int m, int n, int accumulate);
+typedef void (*fer_gemm_micro_fn)(int kc, const float *a, const float *b, int ldb, float *c,
+                                  int ldc, int m, int n, int accumulate);
 typedef void (*fer_gemm_transpose_fn)(int rows, int cols, const float *src, int ld, float *dst,
                                       int dst_ld);
 typedef struct fer_gemm_isa {
