@@ -40,9 +40,14 @@ assert sum(map(sum, cm)) == n
 trace = sum(cm[i][i] for i in range(k))
 assert abs(d["accuracy"] - trace / n) < 1e-6, (d["accuracy"], trace, n)
 for i, c in enumerate(classes):
-    support = sum(cm[i])
-    if support:
-        assert abs(d["per_class"][c]["recall"] - cm[i][i] / support) < 1e-6
+    m = d["per_class"][c]
+    support, predicted = sum(cm[i]), sum(r[i] for r in cm)
+    recall = cm[i][i] / support if support else 0
+    precision = cm[i][i] / predicted if predicted else 0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+    assert abs(m["recall"] - recall) < 1e-6, (c, m, recall)
+    assert abs(m["precision"] - precision) < 1e-6, (c, m, precision)
+    assert abs(m["f1"] - f1) < 1e-6, (c, m, f1)
 EOF
 }
 
