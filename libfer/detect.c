@@ -191,7 +191,8 @@ fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fe
         return s;
     }
     kept = clip_boxes(h.b, kept, img->w, img->h);
-    qsort(h.b, kept, sizeof *h.b, by_area_desc);
+    if (kept > 1)
+        qsort(h.b, kept, sizeof *h.b, by_area_desc);
     if (kept == 0) {
         free(h.b);
         h.b = NULL;

@@ -172,7 +172,8 @@ static size_t chunk(uint8_t *out, const char *type, const uint8_t *data, size_t 
 {
     size_t k = put32(out, (uint32_t)n);
     memcpy(out + k, type, 4);
-    memcpy(out + k + 4, data, n);
+    if (n)
+        memcpy(out + k + 4, data, n);
     uint32_t crc = crc32_png(out + k, n + 4, 0);
     return k + 4 + n + put32(out + k + 4 + n, crc);
 }
