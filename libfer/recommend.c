@@ -194,6 +194,41 @@ static int by_score(const void *a, const void *b)
     return x->track < y->track ? -1 : x->track > y->track;
 }
 
+static void swap_cand(candidate *a, candidate *b)
+{
+    candidate t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Reorders a[0..n) so that a[0..k) hold the k best candidates (in no
+ * particular order): quickselect with a median-of-three pivot. by_score is a
+ * total order (ties end at the track index), so the result is deterministic. */
+static void select_best(candidate *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (k > lo && k < hi && hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        if (by_score(&a[mid], &a[lo]) < 0)
+            swap_cand(&a[mid], &a[lo]);
+        if (by_score(&a[last], &a[lo]) < 0)
+            swap_cand(&a[last], &a[lo]);
+        if (by_score(&a[mid], &a[last]) < 0)
+            swap_cand(&a[mid], &a[last]); /* the median is now at `last` */
+        size_t store = lo;
+        for (size_t i = lo; i < last; i++)
+            if (by_score(&a[i], &a[last]) < 0)
+                swap_cand(&a[i], &a[store++]);
+        swap_cand(&a[store], &a[last]);
+        if (store + 1 == k || store == k)
+            return;
+        if (k < store)
+            hi = store;
+        else
+            lo = store + 1;
+    }
+}
+
 static fer_status check_rank_inputs(const fer_catalog *c, const fer_music_target *t,
                                     const fer_rank_opts *o, const fer_pick *picks,
                                     const size_t *n_picks, fer_error *err)
@@ -240,8 +275,14 @@ fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const 
         k->score = fer_music_score(t, tr, o->popularity_weight, &k->distance);
         k->tie = mix64(o->seed ^ mix64(i));
     }
-    qsort(cand, m, sizeof *cand, by_score);
+    /* Only the best few need sorting: more than limit, because one per
+     * artist may skip some; the rest is sorted only if they run out. */
+    size_t head = o->limit * 8 < m ? o->limit * 8 : m;
+    select_best(cand, m, head);
+    qsort(cand, head, sizeof *cand, by_score);
     for (size_t i = 0; i < m && *n_picks < o->limit; i++) {
+        if (i == head)
+            qsort(cand + head, m - head, sizeof *cand, by_score);
         const fer_track *tr = fer_catalog_track(c, cand[i].track);
         if (o->one_per_artist && artist_taken(c, picks, *n_picks, tr->artist))
             continue;

@@ -138,8 +138,9 @@ END_TEST
 
 /* ------------------------------------------------------------ ranking */
 
-/* n random tracks by n/3 artists over three genres, written as CSV and loaded. */
-static fer_catalog *random_catalog(size_t n, uint64_t seed)
+/* n random tracks by n_artists artists over three genres, written as CSV and
+ * loaded; the first n_star are by one artist and close to some_target(). */
+static fer_catalog *random_catalog_by(size_t n, size_t n_artists, size_t n_star, uint64_t seed)
 {
     char path[] = "/tmp/test_recommend_XXXXXX";
     int fd = mkstemp(path);
@@ -150,9 +151,11 @@ static fer_catalog *random_catalog(size_t n, uint64_t seed)
     const char *genres[3] = {"Dance", "R&B", "Movie"};
     fer_rng r;
     fer_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n_star; i++)
+        fprintf(f, "Pop,Star,Hit %zu,star%zu,50,0.6,0.4,0.3,80,%.4f\n", i, i, 0.22 + 1e-4 * (double)i);
+    for (size_t i = n_star; i < n; i++)
         fprintf(f, "%s,Artist %zu,Song %zu,t%zu,%u,%.3f,%.3f,%.3f,%.1f,%.3f\n", genres[i % 3],
-                i % (n / 3 + 1), i, i, fer_rng_below(&r, 101), fer_rng_uniform(&r),
+                i % n_artists, i, i, fer_rng_below(&r, 101), fer_rng_uniform(&r),
                 fer_rng_uniform(&r), fer_rng_uniform(&r), 60 + 120 * fer_rng_uniform(&r),
                 fer_rng_uniform(&r));
     fclose(f);
@@ -161,6 +164,11 @@ static fer_catalog *random_catalog(size_t n, uint64_t seed)
     ck_assert_msg(fer_catalog_load(path, &c, NULL, &err) == FER_OK, "%s", err.msg);
     unlink(path);
     return c;
+}
+
+static fer_catalog *random_catalog(size_t n, uint64_t seed)
+{
+    return random_catalog_by(n, n / 3 + 1, 0, seed);
 }
 
 static fer_music_target some_target(void)
@@ -200,6 +208,54 @@ START_TEST(ranking_limit_order_artist)
         best = fmin(best, fer_music_distance(&t, fer_catalog_track(c, i)));
     ck_assert(fabs(picks[0].distance - best) < 1e-12);
     fer_catalog_free(c);
+}
+END_TEST
+
+static const fer_catalog *ref_catalog;
+static const fer_music_target *ref_target;
+
+static int by_reference_score(const void *a, const void *b)
+{
+    double x = fer_music_score(ref_target, fer_catalog_track(ref_catalog, *(const size_t *)a), 0.15, NULL);
+    double y = fer_music_score(ref_target, fer_catalog_track(ref_catalog, *(const size_t *)b), 0.15, NULL);
+    return x > y ? -1 : x < y;
+}
+
+/* Against a plain full sort + greedy one-per-artist, also when few artists
+ * force the ranking past its partially sorted head. */
+START_TEST(matches_full_sort)
+{
+    const size_t artists[3] = {3, 40, 400}, stars[3] = {0, 300, 0};
+    for (int k = 0; k < 3; k++) {
+        fer_catalog *c = random_catalog_by(1200, artists[k], stars[k], 10 + (uint64_t)k);
+        fer_music_target t = some_target();
+        size_t n = fer_catalog_size(c), *order = malloc(n * sizeof *order);
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        ref_catalog = c;
+        ref_target = &t;
+        qsort(order, n, sizeof *order, by_reference_score);
+        fer_rank_opts o;
+        fer_rank_opts_default(&o);
+        o.limit = 20;
+        fer_pick picks[20];
+        size_t got;
+        ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &got, NULL), FER_OK);
+        size_t want = artists[k] < 20 ? artists[k] : 20, j = 0;
+        ck_assert_uint_eq(got, want);
+        for (size_t i = 0; i < n && j < want; i++) {
+            const char *artist = fer_catalog_track(c, order[i])->artist;
+            int seen = 0;
+            for (size_t q = 0; q < j; q++)
+                seen |= !strcmp(fer_catalog_track(c, picks[q].track)->artist, artist);
+            if (seen)
+                continue;
+            ck_assert_msg(picks[j].track == order[i], "artists %zu: pick %zu", artists[k], j);
+            j++;
+        }
+        free(order);
+        fer_catalog_free(c);
+    }
 }
 END_TEST
 
@@ -349,6 +405,7 @@ static Suite *suite(void)
     tc = tcase_create("ranking");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, ranking_limit_order_artist);
+    tcase_add_test(tc, matches_full_sort);
     tcase_add_test(tc, genre_filter_case_insensitive);
     tcase_add_test(tc, seed_breaks_ties_reproducibly);
     tcase_add_test(tc, popularity_breaks_equal_fit);
