@@ -190,7 +190,8 @@ static int read_record(fer_csv *c, char *msg, size_t cap)
         if (r != F_OK)
             return r == F_BAD ? FER_CSV_BAD : FER_CSV_NOMEM;
         size_t s = c->start[c->n_fields - 1];
-        if (!valid_utf8(c->buf + s, c->len - s)) {
+        /* An empty field is valid, and c->buf may still be NULL then. */
+        if (c->len > s && !valid_utf8(c->buf + s, c->len - s)) {
             snprintf(msg, cap, "field %zu is not valid UTF-8", c->n_fields);
             if (!at_record_end(c))
                 skip_line(c);
