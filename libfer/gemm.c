@@ -3,26 +3,27 @@
  * micro-kernel (gemm_c.c, gemm_avx2.c, gemm_avx512.c).
  *
  * Loop order, for each KC-deep slice of K:
- *   for each MC-row block of op(A): pack it into MR-row panels   (L2)
- *     for each NR-column panel of op(B): pack it                 (L1)
+ *   for each MC-row block of op(A): pack it into MR-row panels    (L2)
+ *     for each NR-column panel of op(B): pack it, or read it in place
  *       for each MR-row panel: micro-kernel -> MR x NR tile of C
- * The packed B panel (KC x NR floats) stays in L1 while every A panel of the
- * block streams past it from L2. Each element of C is summed in k order,
- * KC steps at a time, whatever the block sizes in M and N: results do not
- * depend on how M or N are split (fer_gemm_mt relies on this). */
+ * One B panel (KC x NR floats) is reused by every A panel of the block
+ * while it is hot in L1/L2. Each element of C is summed in k order, KC steps
+ * at a time, whatever the block sizes in M and N: results do not depend on
+ * how M or N are split (fer_gemm_mt relies on this). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Blocking for a Zen-class core (48 KiB L1d, 1 MiB L2). KC is chosen per
- * path (kc_for) so that the packed B panel, KC x NR floats, fills about half
- * of L1; an MC x KC block of A then takes at most 576 KiB of L2. */
-#define GEMM_MC 288 /* A block rows: 288 x KC floats stay in L2 */
-#define GEMM_KC_MAX 512
+/* Blocking for a Zen-class core (48 KiB L1d, 1 MiB L2). A KC x NR panel of B
+ * is 48 KiB for the AVX-512 tile (NR 48): KC 128 (half of L1) and 384 were
+ * measured too, and 256 was best or equal on every CNN shape, because a
+ * deeper slice halves the passes over C. An MC x KC block of packed A takes
+ * 288 KiB of L2; 288 rows cover every layer of the CNN in one block. */
+#define GEMM_MC 288
+#define GEMM_KC 256
 #define GEMM_NR_MAX 48
-#define GEMM_MR_MAX 8
 
 enum { K_REF, K_C, K_AVX2, K_AVX512, K_COUNT };
 
@@ -79,8 +80,8 @@ int fer_gemm_kernel_active(void)
  * freed by the key's destructor when the thread exits: no malloc per call.
  * The key itself is created once per process. */
 
-#define WS_A_FLOATS ((size_t)GEMM_MC * GEMM_KC_MAX)
-#define WS_B_FLOATS ((size_t)GEMM_KC_MAX * GEMM_NR_MAX)
+#define WS_A_FLOATS ((size_t)GEMM_MC * GEMM_KC)
+#define WS_B_FLOATS ((size_t)GEMM_KC * GEMM_NR_MAX)
 
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ws_key;
@@ -174,14 +175,6 @@ typedef struct gemm_args {
     int ldc;
 } gemm_args;
 
-/* KC: the packed B panel (KC x NR floats) should fill about half of L1. */
-static int kc_for(const fer_gemm_isa *isa)
-{
-    int kc = 48 * 1024 / (isa->nr * (int)sizeof(float));
-    kc = kc < 64 ? 64 : kc > GEMM_KC_MAX ? GEMM_KC_MAX : kc;
-    return kc / 8 * 8;
-}
-
 /* Columns for the next B panel when `left` remain: a full NR, except that
  * a last stretch of just over NR is cut in two near-equal halves (64 -> 32 +
  * 32 rather than 48 + 16), since narrow tiles have too few independent
@@ -197,29 +190,6 @@ static int panel_width(int left, int nr)
     return nr;
 }
 
-/* The part-th of `parts` shares of the cache lines of a rows x cols block
- * (row stride ld floats), prefetched into L2: the next B panel is fetched
- * from memory while the current one is being multiplied. */
-static void prefetch_share(const float *base, int ld, int rows, int cols, int part, int parts)
-{
-    int lines_per_row = (cols * (int)sizeof(float) + 63) / 64;
-    long lines = (long)rows * lines_per_row;
-    for (long l = lines * part / parts; l < lines * (part + 1) / parts; l++) {
-        const char *row = (const char *)(base + (size_t)(l / lines_per_row) * ld);
-        __builtin_prefetch(row + 64 * (l % lines_per_row), 0, 2);
-    }
-}
-
-/* Where op(B) rows p0..p0+kc, columns j0..j0+n lie: the block of B to read
- * (rows x cols at *origin, stride ldb). */
-static void b_region(const gemm_args *g, int p0, int kc, int j0, int n, const float **origin,
-                     int *rows, int *cols)
-{
-    *origin = g->tb ? g->B + (size_t)j0 * g->ldb + p0 : g->B + (size_t)p0 * g->ldb + j0;
-    *rows = g->tb ? n : kc;
-    *cols = g->tb ? kc : n;
-}
-
 /* One KC slice times one MC block: C[i0.., all columns] (+)= A_blk * B_slice.
  * Full panels of an untransposed B are read in place (its rows already hold
  * NR consecutive floats per k; copying them cost more than it saved);
@@ -227,7 +197,6 @@ static void b_region(const gemm_args *g, int p0, int kc, int j0, int n, const fl
 static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int mc, int p0,
                       int kc, int accumulate, float *ap, float *bp)
 {
-    int tiles = (mc + isa->mr - 1) / isa->mr;
     pack_a(isa, g->ta, g->A, g->lda, i0, mc, p0, kc, ap);
     for (int j0 = 0, n; j0 < g->N; j0 += n) {
         n = panel_width(g->N - j0, isa->nr);
@@ -238,15 +207,8 @@ static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int m
             ldb = g->ldb;
         } else
             pack_b(isa, g->tb, g->B, g->ldb, p0, kc, j0, n, bp);
-        const float *next = NULL;
-        int rows = 0, cols = 0;
-        if (j0 + n < g->N)
-            b_region(g, p0, kc, j0 + n, panel_width(g->N - j0 - n, isa->nr), &next, &rows,
-                     &cols);
-        for (int t = 0; t < tiles; t++) {
-            int q = t * isa->mr, m = mc - q < isa->mr ? mc - q : isa->mr;
-            if (next)
-                prefetch_share(next, g->ldb, rows, cols, t, tiles);
+        for (int q = 0; q < mc; q += isa->mr) {
+            int m = mc - q < isa->mr ? mc - q : isa->mr;
             isa->micro(kc, ap + (size_t)q * kc, b, ldb, g->C + (size_t)(i0 + q) * g->ldc + j0,
                        g->ldc, m, n, accumulate);
         }
@@ -271,11 +233,10 @@ static void zero_c(int M, int N, float *C, int ldc)
 static void gemm_blocked(const fer_gemm_isa *isa, const gemm_args *g, float beta, float *ws)
 {
     float *ap = ws, *bp = ws + WS_A_FLOATS;
-    int kcmax = kc_for(isa);
     if (beta != 0.0f && beta != 1.0f)
         scale_c(beta, g->M, g->N, g->C, g->ldc);
-    for (int p0 = 0; p0 < g->K; p0 += kcmax) {
-        int kc = g->K - p0 < kcmax ? g->K - p0 : kcmax;
+    for (int p0 = 0; p0 < g->K; p0 += GEMM_KC) {
+        int kc = g->K - p0 < GEMM_KC ? g->K - p0 : GEMM_KC;
         int accumulate = p0 > 0 || beta != 0.0f;
         for (int i0 = 0; i0 < g->M; i0 += GEMM_MC) {
             int mc = g->M - i0 < GEMM_MC ? g->M - i0 : GEMM_MC;
