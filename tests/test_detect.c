@@ -138,6 +138,47 @@ START_TEST(broken_cascades)
 }
 END_TEST
 
+/* Random byte edits of a valid cascade: each load either succeeds or fails
+ * cleanly (the sanitizer build checks for memory errors); a loaded one
+ * can run. */
+START_TEST(mutated_cascades_never_crash)
+{
+    make_tmpdir();
+    char path[128], text[4096];
+    snprintf(path, sizeof path, "%s/m.xml", tmpdir);
+    size_t len = strlen(TINY);
+    static const char alphabet[] = "0123456789-.< >/_eE";
+    fer_rng r;
+    fer_rng_seed(&r, 42);
+    fer_image img = {64, 64, malloc(64 * 64)};
+    for (int i = 0; i < 64 * 64; i++)
+        img.px[i] = (uint8_t)(i * 37 % 251);
+    int loaded = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        memcpy(text, TINY, len + 1);
+        int edits = 1 + (int)fer_rng_below(&r, 3);
+        for (int e = 0; e < edits; e++)
+            text[fer_rng_below(&r, (uint32_t)len)] = alphabet[fer_rng_below(&r, sizeof alphabet - 1)];
+        write_text(path, text, len);
+        fer_cascade *c;
+        fer_error err;
+        if (fer_cascade_load(path, &c, &err) == FER_OK) {
+            fer_box *b;
+            size_t n;
+            ck_assert_int_eq(fer_detect_faces(c, &img, NULL, &b, &n, &err), FER_OK);
+            free(b);
+            fer_cascade_free(c);
+            loaded++;
+        } else {
+            ck_assert_ptr_nonnull(strstr(err.msg, "m.xml"));
+        }
+    }
+    ck_assert_int_gt(loaded, 0); /* some edits are harmless (digits in values) */
+    fer_image_free(&img);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(debian_cascades)
 {
     if (!exists(FER_DEFAULT_CASCADE)) {
@@ -505,6 +546,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, tiny_cascade_loads);
     tcase_add_test(tc, broken_cascades);
+    tcase_add_test(tc, mutated_cascades_never_crash);
     tcase_add_test(tc, debian_cascades);
     tcase_add_test(tc, tiny_cascade_finds_pattern);
     tcase_add_test(tc, grouping);
