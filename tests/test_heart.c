@@ -304,6 +304,29 @@ START_TEST(bad_files_are_clear_errors)
 }
 END_TEST
 
+/* Random CSV-ish bytes: every outcome is a result or a one-line error. */
+START_TEST(garbage_never_crashes)
+{
+    static const char alphabet[] = "0123456789,,,...;\t\r\n\n\n-e#abrr_ms \x01\xff";
+    fer_rng r;
+    fer_rng_seed(&r, 42);
+    char buf[512];
+    for (int trial = 0; trial < 300; trial++) {
+        size_t len = fer_rng_below(&r, sizeof buf);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = alphabet[fer_rng_below(&r, sizeof alphabet - 1)];
+        const char *p = write_file("fuzz.csv", buf, len);
+        fer_heart h;
+        fer_error e = {0};
+        fer_status st = fer_heart_from_file(p, NULL, &h, &e);
+        if (st == FER_OK)
+            ck_assert(h.bpm >= 30 && h.bpm <= 220 && h.arousal >= 0 && h.arousal <= 1);
+        else
+            ck_assert(strstr(e.msg, p) && !strchr(e.msg, '\n'));
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("heart");
@@ -325,6 +348,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(f, make_dir, remove_dir);
     tcase_add_test(f, good_files_parse);
     tcase_add_test(f, bad_files_are_clear_errors);
+    tcase_add_test(f, garbage_never_crashes);
     suite_add_tcase(s, f);
     return s;
 }

@@ -13,7 +13,7 @@ static const char *prog = "fer-predict";
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2, MAX_CLASSES = 64 };
 
 typedef struct options {
-    const char *weights, *cascade, *hr_file;
+    const char *weights, *cascade, *hr_file, *annotate;
     const char *bpm_text;
     int no_detect, json, age, age_set;
     double margin, resting_bpm, face_weight, heart_weight;
@@ -45,6 +45,7 @@ static void usage_text(FILE *out)
             "  --face-weight W      weight of the face's arousal in the fusion (default 1)\n"
             "  --heart-weight W     weight of heart-rate arousal (default 2)\n"
             "  --json               one JSON object per image and line\n"
+            "  --annotate OUT.png   draw boxes and labels (one image only)\n"
             "  --threads N          inference threads (default: all CPUs or $FER_THREADS)\n"
             "Exit status: 0 all images done, 1 an image failed or had no face, 2 usage error.\n",
             CLI_WEIGHTS_7, FER_DEFAULT_CASCADE);
@@ -72,12 +73,12 @@ static int is_option(const char *arg, const char *name)
 }
 
 enum { O_WEIGHTS, O_CASCADE, O_SCALE, O_NEIGH, O_MINSIZE, O_MARGIN, O_BPM, O_HR, O_AGE,
-       O_RESTING, O_FACEW, O_HEARTW, O_THREADS, O_COUNT };
+       O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS, O_COUNT };
 
 static const char *const value_options[O_COUNT] = {
     "--weights", "--cascade", "--scale-factor", "--min-neighbors", "--min-size",
     "--margin", "--bpm", "--hr", "--age", "--resting-bpm", "--face-weight",
-    "--heart-weight", "--threads"};
+    "--heart-weight", "--annotate", "--threads"};
 
 /* Stores one option's value; 0 (with a message) when it is not acceptable. */
 static int set_option(options *o, int k, const char *v)
@@ -90,6 +91,7 @@ static int set_option(options *o, int k, const char *v)
     case O_WEIGHTS: o->weights = v; return 1;
     case O_CASCADE: o->cascade = v; return 1;
     case O_HR: o->hr_file = v; return 1;
+    case O_ANNOTATE: o->annotate = v; return 1;
     case O_BPM: o->bpm_text = v; return 1; /* judged by the heart module */
     case O_SCALE:
         if (cli_parse_double(v, 1.001, 4, &o->detect.scale_factor))
@@ -136,6 +138,8 @@ static int check_combinations(const options *o)
         return cli_error(prog, "give either --bpm or --hr, not both"), 0;
     if ((o->age_set || o->resting_bpm > 0) && !o->bpm_text && !o->hr_file)
         return cli_error(prog, "--age and --resting-bpm need --bpm or --hr"), 0;
+    if (o->annotate && o->n_images != 1)
+        return cli_error(prog, "--annotate draws one image; %d given", o->n_images), 0;
     if (o->face_weight + o->heart_weight <= 0)
         return cli_error(prog, "--face-weight and --heart-weight cannot both be 0"), 0;
     return 1;
@@ -461,6 +465,33 @@ static void print_text(const context *cx, const result *r)
                r->state.arousal);
 }
 
+/* Boxes labelled with their emotion; the largest face with the fused state. */
+static int annotate(const context *cx, const result *r)
+{
+    char (*text)[128] = calloc(r->n ? r->n : 1, sizeof *text);
+    const char **labels = calloc(r->n ? r->n : 1, sizeof *labels);
+    fer_error err = {0};
+    fer_status st = text && labels ? FER_OK : FER_ENOMEM;
+    for (size_t i = 0; !st && i < r->n; i++) {
+        const float *p = r->probs7 + i * FER_N_EMOTIONS;
+        int best = argmax7(p);
+        if (i == 0)
+            snprintf(text[i], sizeof text[i], "%s", r->state.label);
+        else
+            snprintf(text[i], sizeof text[i], "%s %.0f%%", fer_emotion_names[best], 100.0 * p[best]);
+        labels[i] = text[i];
+    }
+    if (!st)
+        st = fer_image_annotate(r->path, r->boxes, labels, r->n, cx->opt.annotate, &err);
+    else
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+    free(text);
+    free(labels);
+    if (st)
+        image_error(cx->opt.annotate, err.msg);
+    return !st;
+}
+
 /* Returns 1 when the image gave a state, 0 on a failure or when no face was found. */
 static int predict_image(context *cx, const char *path)
 {
@@ -474,6 +505,8 @@ static int predict_image(context *cx, const char *path)
     fer_image_free(&img);
     if (ok)
         ok = cx->opt.json ? print_json(cx, &r) : (print_text(cx, &r), 1);
+    if (ok && cx->opt.annotate)
+        ok = annotate(cx, &r);
     if (ok && r.n == 0) {
         image_error(path, cx->opt.no_detect ? "no face"
                                             : "no face found (try a smaller --min-size, or "

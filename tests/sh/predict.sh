@@ -152,11 +152,20 @@ else
     echo "predict.sh: opencv-data cascade absent, detection checks skipped"
 fi
 
+# --annotate writes a PNG of the photo's size; an unwritable path is one error line.
+run ann "${W[@]}" --no-detect --bpm 120 --annotate "$tmp/ann.png" "$tmp/noise.pgm"
+[ $rc -eq 0 ] || fail "--annotate exit $rc: $(cat "$tmp/ann.err")"
+"$py" -c 'import sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"
+assert int.from_bytes(d[16:20],"big")==64 and int.from_bytes(d[20:24],"big")==64' "$tmp/ann.png" ||
+    fail "--annotate PNG"
+run annbad "${W[@]}" --no-detect --annotate "$tmp/no/such/dir/a.png" "$tmp/noise.pgm"
+[ $rc -eq 1 ] && [ "$(lines "$tmp/annbad.err")" = 1 ] || fail "--annotate bad path: $rc $(cat "$tmp/annbad.err")"
+
 # Usage errors: exit 2 with one line.
 for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pgm" \
     "--margin 2 $tmp/face48.pgm" "--scale-factor 1 $tmp/face48.pgm" "--threads 0 $tmp/face48.pgm" \
     "--frobnicate $tmp/face48.pgm" "" "--weights $tmp/missing.safetensors $tmp/face48.pgm" \
-    "--weights $tmp/bad.jpg $tmp/face48.pgm" \
+    "--weights $tmp/bad.jpg $tmp/face48.pgm" "--annotate $tmp/a.png $tmp/face48.pgm $tmp/face48.pgm" \
     "--face-weight 0 --heart-weight 0 $tmp/face48.pgm" "--cascade $tmp/bad.jpg $tmp/face48.pgm"; do
     # shellcheck disable=SC2086
     run usage "${W[@]}" $args
