@@ -89,6 +89,15 @@ run w0 "${W[@]}" --no-detect --json --bpm 150 --heart-weight 0 "$tmp/face48.pgm"
 run m7 "${W[@]}" --no-detect --json "$tmp/face48.pgm"
 [ "$(arousal "$tmp/w0.out")" = "$(arousal "$tmp/m7.out")" ] || fail "--heart-weight 0"
 
+# The resting range follows --age and --resting-bpm: 95 bpm is moderate for an
+# adult (60-100) and a 3-year-old (80-120), high against a resting 55 (45-85).
+for args in "--bpm 95:moderate" "--bpm 95 --age 3:moderate" "--bpm 95 --resting-bpm 55:high" \
+    "--bpm 75 --age 3:low"; do
+    # shellcheck disable=SC2086
+    run lvl "${W[@]}" --no-detect --json ${args%:*} "$tmp/face48.pgm"
+    grep -q "\"level\":\"${args#*:}\"" "$tmp/lvl.out" || fail "$args: $(cat "$tmp/lvl.out" "$tmp/lvl.err")"
+done
+
 # --hr with RR intervals, and text output with the series summary.
 printf 'rr_ms\n800\n810\n790\n805\n795\n' >"$tmp/rr.csv"
 run rr "${W[@]}" --no-detect --hr "$tmp/rr.csv" "$tmp/face48.pgm"
