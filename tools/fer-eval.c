@@ -499,9 +499,8 @@ static void svg_cell(sbuf *b, const eval *ev, int t, int p, long row_total)
     cell_colour(f, fill);
     int x = LEFT + p * CELL, y = TOP + t * CELL;
     const char *ink = f > 0.5 ? "#ffffff" : "#000000";
-    const char *stroke = t == p ? "stroke=\"#222222\" stroke-width=\"2\"" : "stroke=\"#cccccc\"";
-    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" %s/>\n", x, y,
-              CELL, CELL, fill, stroke);
+    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#cccccc\"/>\n",
+              x, y, CELL, CELL, fill);
     sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"15\" fill=\"%s\">%ld</text>\n",
               x + CELL / 2, y + CELL / 2 - 2, ink, count);
     if (row_total)
@@ -549,6 +548,10 @@ static int write_svg(const eval *ev, const fer_model *m, const char *path, int u
         for (int p = 0; p < ev->k; p++)
             svg_cell(&b, ev, t, p, row);
     }
+    for (int c = 0; c < ev->k; c++) /* outlines last, so no neighbour paints over them */
+        sb_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                      "stroke=\"#222222\" stroke-width=\"2\"/>\n",
+                  LEFT + c * CELL, TOP + c * CELL, CELL, CELL);
     sb_printf(&b, "</svg>\n");
     fer_error err = {0};
     int ok = !b.failed && fer_file_write_atomic(path, b.s, b.n, &err) == FER_OK;
