@@ -17,6 +17,10 @@
 #define DEFAULT_ACCOUNTS_URL "https://accounts.spotify.com"
 #define MAX_ATTEMPTS 10 /* hard cap whatever the options say */
 #define SEARCH_POPULARITY_WEIGHT 0.15
+/* Search pages: 10 items is the most development-mode apps may ask for
+ * since February 2026 (a larger limit is an error there). */
+#define SEARCH_PAGE 10
+#define SEARCH_MAX 50
 
 struct fer_spotify {
     char *client_id, *client_secret;
@@ -424,13 +428,24 @@ static fer_status parse_track(const cJSON *it, size_t i, const char *what, fer_s
     return FER_OK;
 }
 
+static int have_id(const fer_spotify_result *out, const char *id)
+{
+    for (size_t i = 0; i < out->n; i++)
+        if (!strcmp(out->tracks[i].id, id))
+            return 1;
+    return 0;
+}
+
+/* Appends the tracks of `items` to out (pages may overlap: ids seen are skipped). */
 static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify_result *out,
                                fer_error *err)
 {
     size_t n = (size_t)cJSON_GetArraySize(items);
-    out->tracks = calloc(n ? n : 1, sizeof *out->tracks);
-    if (!out->tracks)
+    fer_spotify_track *grown = realloc(out->tracks, (out->n + n + 1) * sizeof *grown);
+    if (!grown)
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
+    out->tracks = grown;
+    memset(out->tracks + out->n, 0, (n + 1) * sizeof *grown);
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, items) {
@@ -440,17 +455,25 @@ static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify
         }
         if (!cJSON_IsObject(it))
             return fer_fail(err, FER_EFORMAT, "%s: track %zu is not an object", what, i);
-        fer_status st = parse_track(it, i++, what, &out->tracks[out->n], err);
-        out->n += out->tracks[out->n].title || out->tracks[out->n].artist;
+        fer_spotify_track *k = &out->tracks[out->n];
+        fer_status st = parse_track(it, i++, what, k, err);
+        if (st == FER_OK && have_id(out, k->id)) {
+            free(k->title);
+            free(k->artist);
+            memset(k, 0, sizeof *k);
+            continue;
+        }
+        out->n += k->title || k->artist; /* so that a failure frees what it got */
         if (st != FER_OK)
             return st;
     }
     return FER_OK;
 }
 
-/* items = the array at body.tracks (recommendations) or body.tracks.items (search). */
-static fer_status parse_body(const response *r, const char *what, int search,
-                             fer_spotify_result *out, fer_error *err)
+/* items = the array at body.tracks (recommendations) or body.tracks.items
+ * (search), appended to out; *n_items receives the array's length. */
+static fer_status parse_items(const response *r, const char *what, int search,
+                              fer_spotify_result *out, size_t *n_items, fer_error *err)
 {
     cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
     if (!j || !cJSON_IsObject(j)) {
@@ -460,12 +483,22 @@ static fer_status parse_body(const response *r, const char *what, int search,
     const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "tracks");
     if (search)
         items = cJSON_IsObject(items) ? cJSON_GetObjectItemCaseSensitive(items, "items") : NULL;
+    *n_items = cJSON_IsArray(items) ? (size_t)cJSON_GetArraySize(items) : 0;
     fer_status st = cJSON_IsArray(items)
                         ? parse_tracks(items, what, out, err)
                         : fer_fail(err, FER_EFORMAT, "%s: '%s' missing or not an array", what,
                                    search ? "tracks.items" : "tracks");
     cJSON_Delete(j);
     return st;
+}
+
+/* The same when the item count does not matter (tests/fuzz/fuzz_spotify.c
+ * calls this one directly). */
+static fer_status parse_body(const response *r, const char *what, int search,
+                             fer_spotify_result *out, fer_error *err)
+{
+    size_t n_items;
+    return parse_items(r, what, search, out, &n_items, err);
 }
 
 /* ------------------------------------------------------------ queries */
@@ -524,7 +557,7 @@ static fer_status get_recommendations(fer_spotify *s, const fer_music_target *t,
 }
 
 static fer_status get_search(fer_spotify *s, const fer_music_target *t, const char *genre,
-                             size_t limit, response *r, fer_error *err)
+                             size_t offset, response *r, fer_error *err)
 {
     const char *word, *seeds;
     mood_words(t, &word, &seeds);
@@ -537,23 +570,66 @@ static fer_status get_search(fer_spotify *s, const fer_music_target *t, const ch
     if (!esc)
         return fer_fail(err, FER_ENOMEM, "out of memory");
     char url[2048];
-    /* Ask for more than needed: the catalogue re-ranks them. */
-    size_t n = limit * 3 > 50 ? 50 : limit * 3;
-    snprintf(url, sizeof url, "%s/v1/search?type=track&limit=%zu&q=%s", s->api_url, n, esc);
+    snprintf(url, sizeof url, "%s/v1/search?type=track&limit=%d&offset=%zu&q=%s", s->api_url,
+             SEARCH_PAGE, offset, esc);
     curl_free(esc);
     return api_get(s, "GET /v1/search", url, r, err);
 }
 
-/* Known tracks first by fit to the target, then the rest by popularity. */
-static int by_rank(const void *a, const void *b)
+/* FER_OK for HTTP 200, else an error with Spotify's own message if it sent one. */
+static fer_status check_status(const response *r, const char *what, fer_error *err)
 {
-    const fer_spotify_track *x = a, *y = b;
+    if (r->code == 200)
+        return FER_OK;
+    cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
+    const char *why = j ? json_error_word(j) : "";
+    fer_status st = fer_fail(err, FER_ENET, "%s: HTTP %ld%s%.120s%s", what, r->code,
+                             *why ? " (" : "", why, *why ? ")" : "");
+    cJSON_Delete(j);
+    return st;
+}
+
+/* Pages of search results until there are 3x limit candidates (at most
+ * SEARCH_MAX) for the catalogue to re-rank, or the results run out. */
+static fer_status search_pages(fer_spotify *s, const fer_music_target *t, const char *genre,
+                               size_t limit, fer_spotify_result *out, fer_error *err)
+{
+    size_t want = limit * 3 < SEARCH_MAX ? limit * 3 : SEARCH_MAX;
+    for (size_t offset = 0; out->n < want && offset < SEARCH_MAX; offset += SEARCH_PAGE) {
+        response r = {0};
+        size_t n_items = 0;
+        fer_status st = get_search(s, t, genre, offset, &r, err);
+        if (st == FER_OK)
+            st = check_status(&r, "GET /v1/search", err);
+        if (st == FER_OK)
+            st = parse_items(&r, "GET /v1/search", 1, out, &n_items, err);
+        free(r.body);
+        if (st != FER_OK)
+            return st;
+        if (n_items < SEARCH_PAGE)
+            break;
+    }
+    return FER_OK;
+}
+
+/* Known tracks first by fit to the target, then the rest by popularity. */
+static int ranks_before(const fer_spotify_track *x, const fer_spotify_track *y)
+{
     int kx = x->catalog_index >= 0, ky = y->catalog_index >= 0;
-    if (kx != ky)
-        return ky - kx;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return strcmp(x->id, y->id);
+    return kx != ky ? kx : x->score > y->score;
+}
+
+/* A stable insertion sort (at most SEARCH_MAX + 1 pages of tracks): ties,
+ * such as tracks without a popularity, keep Spotify's relevance order. */
+static void rank_tracks(fer_spotify_track *t, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        fer_spotify_track k = t[i];
+        size_t j = i;
+        for (; j > 0 && ranks_before(&k, &t[j - 1]); j--)
+            t[j] = t[j - 1];
+        t[j] = k;
+    }
 }
 
 static void annotate(fer_spotify_result *out, const fer_music_target *t, const fer_catalog *c,
@@ -569,7 +645,7 @@ static void annotate(fer_spotify_result *out, const fer_music_target *t, const f
             k->score = k->popularity >= 0 ? k->popularity / 100.0 : 0;
     }
     if (rank)
-        qsort(out->tracks, out->n, sizeof *out->tracks, by_rank);
+        rank_tracks(out->tracks, out->n);
 }
 
 void fer_spotify_result_free(fer_spotify_result *r)
@@ -601,18 +677,13 @@ fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, cons
     fer_status st = get_recommendations(s, t, genre, limit, &r, err);
     if (st == FER_OK && (r.code == 403 || r.code == 404)) {
         out->path = "search"; /* endpoint closed to this app: fall back */
-        st = get_search(s, t, genre, limit, &r, err);
+        st = search_pages(s, t, genre, limit, out, err);
+    } else {
+        if (st == FER_OK)
+            st = check_status(&r, "GET /v1/recommendations", err);
+        if (st == FER_OK)
+            st = parse_body(&r, "GET /v1/recommendations", 0, out, err);
     }
-    const char *what = out->path[0] == 'r' ? "GET /v1/recommendations" : "GET /v1/search";
-    if (st == FER_OK && r.code != 200) {
-        cJSON *j = cJSON_ParseWithLength(r.body ? r.body : "", r.len);
-        const char *why = j ? json_error_word(j) : "";
-        st = fer_fail(err, FER_ENET, "%s: HTTP %ld%s%.120s%s", what, r.code, *why ? " (" : "",
-                      why, *why ? ")" : "");
-        cJSON_Delete(j);
-    }
-    if (st == FER_OK)
-        st = parse_body(&r, what, out->path[0] == 's', out, err);
     free(r.body);
     if (st != FER_OK) {
         fer_spotify_result_free(out);

@@ -6,7 +6,8 @@
  *
  * ok, 401 (first token rejected by the API), 403 / 404 (recommendations
  * closed: search answers), 429 (Retry-After: 1 once), 429-long (Retry-After:
- * 120 always), 500 (always), 500-once, garbage (not JSON), badtrack (JSON of
+ * 120 always), 403-nopop (403, and search results without popularity),
+ * 500 (always), 500-once, garbage (not JSON), badtrack (JSON of
  * the wrong shape), slow (API answers after 3 s), empty (no tracks), badauth
  * (token refused), big (a 5 MB body).
  *
@@ -28,7 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_REQUEST = 64 * 1024 };
+/* Search: the largest page Spotify allows development-mode apps, and the
+ * number of results there are. */
+enum { MAX_REQUEST = 64 * 1024, SEARCH_LIMIT = 10, SEARCH_TOTAL = 25 };
 
 typedef struct server {
     const char *scenario;
@@ -165,18 +168,23 @@ static void base64(const char *in, char *out)
     out[k] = 0;
 }
 
-/* n track objects with ids P000...0I (22 characters), popularity rising with i. */
-static char *tracks_json(char prefix, long n)
+/* Track objects first..first+n-1, ids P000...0I (22 characters). */
+static char *tracks_json(char prefix, long first, long n, int with_popularity)
 {
     size_t cap = 256 + (size_t)n * 256;
     char *s = malloc(cap);
     size_t k = (size_t)snprintf(s, cap, "[");
-    for (long i = 0; i < n; i++)
+    for (long i = first; i < first + n; i++)
+    {
+        char pop[32] = "";
+        if (with_popularity)
+            snprintf(pop, sizeof pop, "\"popularity\":%ld,", (i * 7) % 101);
         k += (size_t)snprintf(s + k, cap - k,
                               "%s{\"id\":\"%c%021ld\",\"name\":\"Song \\\"%ld\\\" \\u00e9\","
-                              "\"popularity\":%ld,\"artists\":[{\"name\":\"Artist %ld\"}],"
+                              "%s\"artists\":[{\"name\":\"Artist %ld\"}],"
                               "\"album\":{\"name\":\"x\"}}",
-                              i ? "," : "", prefix, i, i, (i * 7) % 101, i);
+                              i > first ? "," : "", prefix, i, i, pop, i);
+    }
     snprintf(s + k, cap - k, "]");
     return s;
 }
@@ -246,26 +254,30 @@ static void serve_api(server *s, int fd, const http_request *rq)
     if (api_trouble(s, fd, rq))
         return;
     int recs = strncmp(rq->path, "/v1/recommendations?", 20) == 0;
-    if (recs && (is(s, "403") || is(s, "404"))) {
+    if (recs && (is(s, "403") || is(s, "404") || is(s, "403-nopop"))) {
         respond(fd, atoi(s->scenario), NULL,
                 "{\"error\":{\"status\":403,\"message\":\"Forbidden\"}}");
         return;
     }
-    long limit = query_long(rq->path, "limit", -1);
-    if (limit < 1 || limit > 100 ||
+    long limit = query_long(rq->path, "limit", -1), offset = query_long(rq->path, "offset", 0);
+    if (limit < 1 || limit > (recs ? 100 : SEARCH_LIMIT) || offset < 0 ||
         (recs && (!query_has(rq->path, "seed_genres") || !query_has(rq->path, "target_valence") ||
                   !query_has(rq->path, "target_energy") || !query_has(rq->path, "target_tempo"))) ||
         (!recs && (!strstr(rq->path, "type=track") || !strstr(rq->path, "q=")))) {
         respond(fd, 400, NULL, "{\"error\":{\"status\":400,\"message\":\"Bad request\"}}");
         return;
     }
-    char *tracks = tracks_json(recs ? 'r' : 's', is(s, "empty") ? 0 : limit);
+    /* Search has SEARCH_TOTAL results in all, served a page at a time. */
+    long n = is(s, "empty") ? 0 : recs ? limit : offset >= SEARCH_TOTAL ? 0
+             : (offset + limit > SEARCH_TOTAL ? SEARCH_TOTAL - offset : limit);
+    char *tracks = tracks_json(recs ? 'r' : 's', offset, n, !is(s, "403-nopop"));
     size_t cap = strlen(tracks) + 128;
     char *body = malloc(cap);
     if (recs)
         snprintf(body, cap, "{\"tracks\":%s,\"seeds\":[]}", tracks);
     else
-        snprintf(body, cap, "{\"tracks\":{\"href\":\"x\",\"items\":%s,\"total\":%ld}}", tracks, limit);
+        snprintf(body, cap, "{\"tracks\":{\"href\":\"x\",\"items\":%s,\"total\":%d}}", tracks,
+                 SEARCH_TOTAL);
     respond(fd, 200, NULL, body);
     free(body);
     free(tracks);

@@ -205,8 +205,25 @@ static void check_search_fallback(const char *scenario)
     ck_assert_int_ge(r.tracks[2].catalog_index, 0);
     ck_assert_int_eq(r.tracks[3].catalog_index, -1);
     ck_assert(isnan(r.tracks[3].distance));
-    ck_assert_int_eq(r.tracks[3].popularity, 77); /* 11 * 7: highest of the 12 returned */
+    /* Two pages of 10 were read (3 x 4 wanted); the mock's popularity is i * 7 % 101. */
+    int best = -1;
+    for (int i = 0; i < 20; i++)
+        if (i != 3 && i != 5 && i != 7 && i * 7 % 101 > best)
+            best = i * 7 % 101;
+    ck_assert_int_eq(r.tracks[3].popularity, best);
     fer_spotify_result_free(&r);
+    int token, api;
+    stats(&m, &token, &api);
+    ck_assert_int_eq(api, 3); /* recommendations + 2 search pages */
+    /* 20 wanted: pages at offsets 0, 10, 20 until the mock's 25 results run out. */
+    ck_assert_msg(run(s, NULL, 20, c, &r, &err) == FER_OK, "%s", err.msg);
+    ck_assert_uint_eq(r.n, 20);
+    for (size_t i = 0; i < r.n; i++)
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(r.tracks[i].id, r.tracks[j].id);
+    fer_spotify_result_free(&r);
+    stats(&m, &token, &api);
+    ck_assert_int_eq(api, 3 + 4);
     fer_catalog_free(c);
     fer_spotify_free(s);
     stop_mock(&m);
@@ -216,6 +233,32 @@ START_TEST(forbidden_falls_back_to_search) { check_search_fallback("403"); }
 END_TEST
 
 START_TEST(not_found_falls_back_to_search) { check_search_fallback("404"); }
+END_TEST
+
+/* Without popularity, unknown tracks keep Spotify's order after the known ones. */
+START_TEST(search_without_popularity_keeps_order)
+{
+    mock m = start_mock("403-nopop");
+    fer_spotify *s = client(&m);
+    fer_catalog *c = features();
+    fer_spotify_result r;
+    fer_error err;
+    ck_assert_msg(run(s, NULL, 8, c, &r, &err) == FER_OK, "%s", err.msg);
+    ck_assert_str_eq(r.path, "search");
+    ck_assert_uint_eq(r.n, 8);
+    ck_assert_str_eq(r.tracks[0].id, "s000000000000000000003");
+    const char *rest[5] = {"s000000000000000000000", "s000000000000000000001",
+                           "s000000000000000000002", "s000000000000000000004",
+                           "s000000000000000000006"};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(r.tracks[3 + i].id, rest[i]);
+        ck_assert_int_eq(r.tracks[3 + i].popularity, -1);
+    }
+    fer_spotify_result_free(&r);
+    fer_catalog_free(c);
+    fer_spotify_free(s);
+    stop_mock(&m);
+}
 END_TEST
 
 START_TEST(rate_limit_waits_retry_after)
@@ -404,6 +447,7 @@ static Suite *suite(void)
     tcase_add_test(tc, renews_token_once_on_401);
     tcase_add_test(tc, forbidden_falls_back_to_search);
     tcase_add_test(tc, not_found_falls_back_to_search);
+    tcase_add_test(tc, search_without_popularity_keeps_order);
     tcase_add_test(tc, rate_limit_waits_retry_after);
     tcase_add_test(tc, rate_limit_beyond_budget_fails);
     tcase_add_test(tc, server_error_retries_then_fails);
