@@ -25,8 +25,9 @@ static fer_status get_int(const cJSON *o, const char *key, int dflt, int lo, int
         *out = dflt;
         return FER_OK;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi)
+    /* Range first: converting an out-of-range double to int is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(int)v->valuedouble)
         return fer_fail(err, FER_EFORMAT, "architecture: layer %d: \"%s\" must be an integer in %d..%d",
                         idx, key, lo, hi);
     *out = (int)v->valuedouble;
