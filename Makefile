@@ -131,7 +131,33 @@ $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-check: all $(TEST_BIN) $(BUILD)/tests/mock-spotify
+# Fuzzing (docs/hardening.md). Each tests/fuzz/fuzz_<target>.c is built two
+# ways: with a plain replay main() that `make check` runs over the committed
+# corpus and regression inputs, and by `make fuzz` with clang's libFuzzer under
+# ASan+UBSan in $(FUZZ_BUILD), run for FUZZ_SECONDS each (crashes are copied to
+# tests/fuzz/regress/<target>/).
+FUZZ_TARGETS := fer2013_csv image model arch_json cascade spotify heart catalog
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+.PHONY: fuzz fuzz-binaries
+
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_A) $(LDLIBS)
+
+$(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilibfer -Itests/fuzz $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS)
+
+fuzz-binaries: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%)
+
+fuzz:
+	$(MAKE) CC=$(FUZZ_CC) SAN=fuzzer-no-link,address,undefined BUILD=$(FUZZ_BUILD) fuzz-binaries
+	tests/fuzz/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+check: all $(TEST_BIN) $(BUILD)/tests/mock-spotify $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
 
 deps:

@@ -1,0 +1,38 @@
+/* Fuzz target: the song catalogue CSV reader (libfer/catalog.c + csv.c),
+ * then the id index and a ranking over whatever was loaded. */
+#include "fer.h"
+#include "fuzz.h"
+
+static void use_catalog(const fer_catalog *c)
+{
+    size_t n = fer_catalog_size(c);
+    if (n == 0)
+        return;
+    const fer_track *t = fer_catalog_track(c, n - 1);
+    fer_catalog_find(c, t->id);
+    fer_track_has_genre(t, "pop");
+    fer_music_target target = {.valence = .5, .energy = .5, .tempo = 110, .danceability = .5,
+                               .acousticness = .5, .tol_valence = .2, .tol_energy = .2,
+                               .tol_tempo = 20};
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_pick picks[10];
+    size_t n_picks;
+    fer_error err;
+    o.limit = 10;
+    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_scratch(data, size);
+    if (!path)
+        return 0;
+    fer_catalog *c = NULL;
+    size_t n_bad;
+    fer_error err;
+    if (fer_catalog_load(path, &c, &n_bad, &err) == FER_OK)
+        use_catalog(c);
+    fer_catalog_free(c);
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* Fuzz target: the Spotify Web API response parsers (libfer/spotify.c):
+ * the token response and the recommendations and search bodies. They are
+ * static and reached only through libcurl, so this file includes spotify.c
+ * itself to call them on a buffer; the library's spotify.o is then not
+ * linked (every symbol it defines is defined here already). */
+#include "../../libfer/spotify.c"
+
+#include "fuzz.h"
+
+static void parse_as_tracks(const response *r, int search)
+{
+    fer_spotify_result out = {0};
+    fer_error err;
+    parse_body(r, search ? "GET /v1/search" : "GET /v1/recommendations", search, &out, &err);
+    fer_spotify_result_free(&out);
+}
+
+static void parse_as_token(const response *r)
+{
+    fer_spotify s;
+    memset(&s, 0, sizeof s);
+    fer_error err;
+    parse_token(&s, r, &err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* The body as libcurl's callback leaves it: bytes plus a NUL. */
+    char *body = fuzz_cstring(data, size);
+    if (!body)
+        return 0;
+    response r = {200, body, size, size + 1, 0, -1};
+    parse_as_tracks(&r, 0);
+    parse_as_tracks(&r, 1);
+    parse_as_token(&r);
+    free(body);
+    return 0;
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Writes the fuzz seed corpora under tests/fuzz/corpus/<target>/: a few small,
+valid (and a few nearly valid) inputs per target, so that libFuzzer starts from
+the interesting paths rather than from empty input. Run from the source tree
+with /usr/bin/python3 (numpy and cv2 come from Debian); the output is
+committed, and `make check` replays it through every harness."""
+import json
+import os
+import struct
+import sys
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+CASCADE = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def fer2013():
+    lines = open("tests/data/fer2013-sample.csv").read().splitlines()
+    head, rows = lines[0], lines[1:3]
+    put("fer2013_csv", "two-rows.csv", "\n".join([head] + rows) + "\n")
+    put("fer2013_csv", "crlf-quoted.csv",
+        "\r\n".join(['"emotion","pixels","Usage"'] +
+                    ['%s,"%s",%s' % tuple(r.split(",")) for r in rows]) + "\r\n")
+    swapped = ["Usage,pixels,emotion"] + [",".join(reversed(r.split(","))) for r in rows]
+    put("fer2013_csv", "columns-swapped.csv", "\n".join(swapped) + "\n")
+    put("fer2013_csv", "no-usage.csv",
+        "\n".join(["emotion,pixels"] + [",".join(r.split(",")[:2]) for r in rows[:1]]) + "\n")
+    put("fer2013_csv", "header-only.csv", head + "\n")
+    e, p, u = rows[0].split(",")
+    put("fer2013_csv", "short-row.csv", "%s\n%s,%s,%s\n" % (head, e, " ".join(p.split()[:100]), u))
+
+
+def heart():
+    put("heart", "seconds-bpm.csv", "seconds,bpm\n" + "".join(
+        "%d,%d\n" % (t, 70 + (t * 7) % 9) for t in range(0, 40, 2)))
+    put("heart", "rr-ms.csv", "rr_ms\n" + "".join("%d\n" % (820 + (i * 37) % 60) for i in range(30)))
+    put("heart", "rr-no-header.csv", "".join("%d\n" % (700 + (i * 13) % 80) for i in range(20)))
+    put("heart", "bpm-crlf.csv", "".join("%d,%.1f\r\n" % (t, 88 + t % 5) for t in range(12)))
+    put("heart", "outliers.csv", "t,hr\n0,70\n1,71\n2,250\n3,72\n4,69\n5,-3\n6,70\n")
+
+
+def catalog():
+    lines = open("datasets/catalog.csv", encoding="utf-8").read().splitlines()
+    put("catalog", "five-tracks.csv", "\n".join(lines[:6]) + "\n")
+    put("catalog", "header-only.csv", lines[0] + "\n")
+    cols = "track_id,track_name,artist_name,genre,popularity,valence,energy,tempo"
+    put("catalog", "minimal-quoted.csv", cols + "\n" +
+        '0BRjO6ga9RKCKjfDqeFgWV,"Hello, ""World""",Someone,Pop,50,0.5,0.6,120\n'
+        "0BRjO6ga9RKCKjfDqeFgWV,Hello,Someone,Rock,70,0.5,0.6,120\n"
+        "1BRjO6ga9RKCKjfDqeFgWV,Bad,Someone else,Pop,abc,0.5,0.6,120\r\n")
+
+
+def images():
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, (24, 32), dtype=np.uint8)
+    colour = rng.integers(0, 256, (20, 16, 3), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (8, 8, 4), dtype=np.uint8)
+    for name, img, ext in [("grey.png", grey, ".png"), ("colour.jpg", colour, ".jpg"),
+                           ("rgba.png", rgba, ".png"), ("colour.bmp", colour, ".bmp"),
+                           ("grey.pgm", grey, ".pgm")]:
+        ok, buf = cv2.imencode(ext, img)
+        assert ok
+        put("image", name, buf.tobytes())
+    ok, buf = cv2.imencode(".png", (grey.astype(np.uint16) * 257))
+    put("image", "grey16.png", buf.tobytes())
+    ok, buf = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    put("image", "progressive.jpg", buf.tobytes())
+
+
+def safetensors(arch, tensors, metadata_extra=None):
+    """A libfer weights file as docs/weights-format.md describes it."""
+    md = {"format": "libfer", "libfer_version": "0.1.0", "arch": json.dumps(arch),
+          "classes": ",".join(arch["classes"]), "input": ",".join(map(str, arch["input"])),
+          "preprocess": "grey uint8 / 255"}
+    md.update(metadata_extra or {})
+    header, data, at = {"__metadata__": md}, b"", 0
+    for name, shape in tensors:
+        n = int(np.prod(shape))
+        values = (np.arange(n, dtype=np.float32) % 7 - 3) * np.float32(0.05)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [at, at + 4 * n]}
+        data += values.astype("<f4").tobytes()
+        at += 4 * n
+    h = json.dumps(header).encode()
+    h += b" " * (-(8 + len(h)) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+TINY = {"input": [1, 6, 6], "classes": ["angry", "happy", "sad"],
+        "layers": [{"type": "conv2d", "filters": 2, "kernel": 3, "padding": "valid",
+                    "activation": "relu"},
+                   {"type": "maxpool2d", "size": 2, "stride": 2},
+                   {"type": "dropout", "rate": 0.25},
+                   {"type": "flatten"},
+                   {"type": "dense", "units": 3, "activation": "softmax"}]}
+TINY_TENSORS = [("0.weight", [2, 1, 3, 3]), ("0.bias", [2]), ("4.weight", [8, 3]), ("4.bias", [3])]
+
+
+def models():
+    put("model", "tiny.safetensors", safetensors(TINY, TINY_TENSORS))
+    adam = [("adam.%s.%s" % (mv, n), s) for mv in "mv" for n, s in TINY_TENSORS]
+    put("model", "tiny.ckpt", safetensors(TINY, TINY_TENSORS + adam, {
+        "adam.iterations": "3", "adam.lr": "0.0001", "adam.decay": "0",
+        "fer.extra": json.dumps({"epoch": 1, "rng": [1, 2, 3, 4]})}))
+    put("arch_json", "tiny.json", json.dumps(TINY))
+    same = dict(TINY, layers=[{"type": "conv2d", "filters": 3, "kernel": 2, "padding": "same"},
+                              {"type": "relu"}, {"type": "flatten"},
+                              {"type": "dense", "units": 4, "activation": "relu"},
+                              {"type": "dense", "units": 3, "activation": "softmax"}])
+    put("arch_json", "same-relu.json", json.dumps(same))
+    put("arch_json", "bad-last.json", json.dumps(dict(TINY, layers=TINY["layers"][:-1])))
+
+
+def cascade():
+    """The first two stages of OpenCV's frontal-face cascade, features renumbered."""
+    root = ET.parse(CASCADE).getroot()
+    cas = root.find("cascade")
+    stages = cas.find("stages")
+    keep = list(stages)[:2]
+    for s in list(stages)[2:]:
+        stages.remove(s)
+    for s in keep:
+        weak = s.find("weakClassifiers")
+        for w in list(weak)[3:]:
+            weak.remove(w)
+        s.find("maxWeakCount").text = str(len(weak))
+    cas.find("stageNum").text = str(len(keep))
+    used, features = [], cas.find("features")
+    old = list(features)
+    for s in keep:
+        for w in s.find("weakClassifiers"):
+            nodes = w.find("internalNodes").text.split()
+            f = int(nodes[2])
+            if f not in used:
+                used.append(f)
+            nodes[2] = str(used.index(f))
+            w.find("internalNodes").text = " ".join(nodes)
+    for f in old:
+        features.remove(f)
+    for f in used:
+        features.append(old[f])
+    put("cascade", "two-stages.xml", ET.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def spotify():
+    track = {"id": "0BRjO6ga9RKCKjfDqeFgWV", "name": "C'est beau", "popularity": 41,
+             "artists": [{"name": "Henri Salvador"}]}
+    put("spotify", "recommendations.json", json.dumps({"tracks": [track, None, dict(track, popularity=None)]}))
+    put("spotify", "search.json", json.dumps({"tracks": {"items": [track], "total": 1}}))
+    put("spotify", "token.json", json.dumps({"access_token": "BQD" + "x" * 40,
+                                             "token_type": "Bearer", "expires_in": 3600}))
+    put("spotify", "error.json", json.dumps({"error": {"status": 403, "message": "Forbidden"}}))
+
+
+if __name__ == "__main__":
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    for make in (fer2013, heart, catalog, images, models, cascade, spotify):
+        make()
+    print("seeds written under", ROOT, file=sys.stderr)
