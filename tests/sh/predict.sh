@@ -105,6 +105,43 @@ run rr "${W[@]}" --no-detect --hr "$tmp/rr.csv" "$tmp/face48.pgm"
 grep -q 'RMSSD 14.4 ms, SDNN 7.9 ms' "$tmp/rr.out" || fail "--hr text: $(cat "$tmp/rr.out")"
 grep -q '^  state: ' "$tmp/rr.out" || fail "text state line"
 
+# fer-predict's crop -> resize -> preprocess -> CNN on whole 48x48 FER2013
+# faces agrees with fer-eval on the committed sample: the same number of
+# correct predictions (and PNG and PGM copies of a face give the same answer).
+eval_bin="$BUILD/bin/fer-eval"
+if [ -x "$eval_bin" ]; then
+    mkdir -p "$tmp/fer"
+    "$py" - tests/data/fer2013-sample.csv "$tmp/fer" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for i, r in enumerate(rows):
+    px = bytes(int(v) for v in r["pixels"].split())
+    open("%s/%02d-%s.pgm" % (sys.argv[2], i, r["emotion"]), "wb").write(b"P5\n48 48\n255\n" + px)
+EOF
+    run fer "${W[@]}" --no-detect --json "$tmp"/fer/*.pgm
+    ours=$("$py" -c '
+import json, os, sys
+names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+n = 0
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    n += names.index(o["faces"][0]["emotion"]) == int(os.path.basename(o["image"])[3])
+print(n)' "$tmp/fer.out")
+    "$eval_bin" "${W[@]}" --data tests/data/fer2013-sample.csv --usage all --json >"$tmp/eval.json" 2>/dev/null
+    theirs=$("$py" -c 'import json,sys; o=json.load(open(sys.argv[1])); print(round(o["accuracy"]*o["n"]))' "$tmp/eval.json")
+    [ "$ours" = "$theirs" ] || fail "fer-predict $ours correct vs fer-eval $theirs on the sample"
+    if "$py" -c 'import cv2' 2>/dev/null; then
+        first=$(ls "$tmp"/fer/*.pgm | head -1)
+        "$py" -c 'import cv2,sys; cv2.imwrite(sys.argv[2], cv2.imread(sys.argv[1], 0))' "$first" "$tmp/fer0.png"
+        run png "${W[@]}" --no-detect --json "$tmp/fer0.png"
+        run pgm "${W[@]}" --no-detect --json "$first"
+        [ "$(sed 's/"image":"[^"]*"//' "$tmp/png.out")" = "$(sed 's/"image":"[^"]*"//' "$tmp/pgm.out")" ] ||
+            fail "PNG and PGM of the same face differ"
+    fi
+else
+    echo "predict.sh: fer-eval not built, consistency check skipped"
+fi
+
 # Impossible or malformed heart rates: exit 2, exactly one stderr line, no output.
 for b in -5 0 999 abc nan 1e400 ''; do
     run bpm "${W[@]}" --no-detect --bpm "$b" "$tmp/face48.pgm"
