@@ -74,6 +74,7 @@ TESTS := \
 	test_predict_model \
 	test_model \
 	test_torch \
+	test_layers \
 	test_heart \
 	test_fusion \
 	test_gemm \
@@ -116,7 +117,8 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 
 # `make bench`: fer-bench's gemm mode, then torch.mm and oneDNN on the same shapes.
-BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c
+BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c \
+	bench/bench_net.c
 BENCH_SRC += bench/bench_detect.c
 $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -125,6 +127,7 @@ $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/
 bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
+	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
 
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c

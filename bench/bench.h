@@ -5,5 +5,7 @@
 
 int bench_detect_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
+int bench_train_main(int argc, char **argv);
+int bench_infer_main(int argc, char **argv);
 
 #endif

@@ -15,6 +15,10 @@ static const bench_mode modes[] = {
     {"detect", bench_detect_main,
      "[--image PATH] [--iters 20] [--json]  face detection ms on a 640x480 photo (1 thread)"},
     {"gemm", bench_gemm_main, "[--json]  single-thread SGEMM GFLOP/s per CNN shape and path"},
+    {"train", bench_train_main,
+     "[--batch 64] [--threads N] [--steps 20] [--json]  paper CNN training images/s, GFLOP/s, peak RSS"},
+    {"infer", bench_infer_main,
+     "[--batch 1] [--threads 1] [--iters 200] [--json]  paper CNN latency (median, p95) and images/s"},
 };
 
 static int usage(FILE *to)

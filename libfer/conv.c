@@ -1,7 +1,9 @@
 /* 2-D convolution, stride 1, as im2col + GEMM, one image per task:
  * y[oc, oh*ow] = W[oc, ic*k*k] x col[ic*k*k, oh*ow] + b, with the activation
  * fused. Backward recomputes im2col rather than storing it (it would be the
- * largest buffer of the whole network). */
+ * largest buffer of the whole network), applies the ReLU mask while summing
+ * the bias gradient, and reuses col for dcol. A layer with one input channel
+ * (the first) uses a direct kernel instead: its GEMM would have K = k*k. */
 #include <math.h>
 #include <string.h>
 
@@ -64,11 +66,27 @@ void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, i
 
 static size_t col_floats(const fer_layer *l) { return (size_t)l->ic * l->k * l->k * l->oh * l->ow; }
 static size_t w_floats(const fer_layer *l) { return (size_t)l->oc * l->ic * l->k * l->k; }
+static size_t padded_floats(const fer_layer *l)
+{
+    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) : 0;
+}
 
+/* Per-thread scratch: col (im2col, then reused for dcol once dW has been
+ * taken from it; the direct path's tap sums), the zero-padded plane of the
+ * one-channel path, then a partial dW and db. */
 size_t fer_conv_scratch(const fer_layer *l)
 {
-    /* col + dcol + a partial dW and db per thread */
-    return 2 * col_floats(l) + w_floats(l) + (size_t)l->oc;
+    return col_floats(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc;
+}
+
+static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
+static float *scratch_plane(const fer_layer *l, const fer_exec *e, int t)
+{
+    return e->scratch[t] + col_floats(l);
+}
+static float *scratch_dw(const fer_layer *l, const fer_exec *e, int t)
+{
+    return scratch_plane(l, e, t) + padded_floats(l);
 }
 
 typedef struct conv_job {
@@ -78,17 +96,100 @@ typedef struct conv_job {
     float *out, *dy, *dx;
 } conv_job;
 
+/* Sum of n floats in 16 independent lanes: vectorises without reassociation
+ * flags, and the order is fixed, so results are reproducible. */
+static float sum_floats(const float *restrict v, size_t n)
+{
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += v[i + k];
+    float s = 0;
+    for (int k = 0; k < 16; k++)
+        s += lane[k];
+    for (; i < n; i++)
+        s += v[i];
+    return s;
+}
+
+/* A select rather than fmaxf: GCC calls libm's fmaxf out of line. */
 static void bias_act(const fer_layer *l, float *y)
 {
     size_t hw = (size_t)l->oh * l->ow;
     for (int o = 0; o < l->oc; o++) {
         float bo = l->b.data[o], *restrict row = y + o * hw;
         if (l->act == FER_ACT_RELU)
-            for (size_t i = 0; i < hw; i++)
-                row[i] = fmaxf(row[i] + bo, 0.0f);
+            for (size_t i = 0; i < hw; i++) {
+                float v = row[i] + bo;
+                row[i] = v > 0 ? v : 0;
+            }
         else
             for (size_t i = 0; i < hw; i++)
                 row[i] += bo;
+    }
+}
+
+/* ---- one input channel (the first layer): a direct kernel. With K = k*k
+ * (9) the GEMM would spend more time loading and storing C than in FMAs. */
+
+/* x zero-padded to (oh+k-1) x (ow+k-1), so every tap reads in bounds. */
+static void pad_plane(const fer_layer *l, const float *x, float *xp)
+{
+    int pw = l->ow + l->k - 1, ph = l->oh + l->k - 1;
+    for (int r = 0; r < ph; r++) {
+        int iy = r - l->pad;
+        float *dst = xp + (size_t)r * pw;
+        memset(dst, 0, (size_t)pw * sizeof *dst);
+        if (iy < 0 || iy >= l->ih)
+            continue;
+        int lo, hi; /* columns of the padded row that hold input pixels */
+        valid_span(0, l->pad, l->iw, pw, &lo, &hi);
+        memcpy(dst + lo, x + (size_t)iy * l->iw + lo - l->pad, (size_t)(hi - lo) * sizeof *dst);
+    }
+}
+
+static void conv1ch_forward(const fer_layer *l, const float *xp, float *y)
+{
+    int k = l->k, pw = l->ow + k - 1;
+    for (int o = 0; o < l->oc; o++) {
+        const float *w = l->w.data + (size_t)o * k * k;
+        for (int oy = 0; oy < l->oh; oy++) {
+            float *restrict row = y + ((size_t)o * l->oh + oy) * l->ow;
+            for (int ox = 0; ox < l->ow; ox++)
+                row[ox] = 0;
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    float wv = w[ky * k + kx];
+                    const float *restrict src = xp + (size_t)(oy + ky) * pw + kx;
+                    for (int ox = 0; ox < l->ow; ox++)
+                        row[ox] += wv * src[ox];
+                }
+        }
+    }
+}
+
+/* dw[o, tap] (+)= sum over outputs of dy[o] * xp shifted by the tap. acc
+ * holds one row of partial sums per tap (k*k*ow floats). */
+static void conv1ch_dw(const fer_layer *l, const float *xp, const float *dy, float *dw, int add,
+                       float *acc)
+{
+    int k = l->k, kk = k * k, ow = l->ow, pw = ow + k - 1;
+    for (int o = 0; o < l->oc; o++) {
+        memset(acc, 0, (size_t)kk * ow * sizeof *acc);
+        for (int oy = 0; oy < l->oh; oy++) {
+            const float *restrict d = dy + ((size_t)o * l->oh + oy) * ow;
+            for (int t = 0; t < kk; t++) {
+                const float *restrict src = xp + (size_t)(oy + t / k) * pw + t % k;
+                float *restrict a = acc + (size_t)t * ow;
+                for (int ox = 0; ox < ow; ox++)
+                    a[ox] += d[ox] * src[ox];
+            }
+        }
+        for (int t = 0; t < kk; t++) {
+            float s = sum_floats(acc + (size_t)t * ow, (size_t)ow);
+            dw[o * kk + t] = (add ? dw[o * kk + t] : 0) + s;
+        }
     }
 }
 
@@ -96,13 +197,19 @@ static void conv_forward_range(void *arg, int begin, int end, int t)
 {
     const conv_job *j = arg;
     const fer_layer *l = j->l;
-    float *col = j->e->scratch[t];
+    float *col = scratch_col(j->e, t);
     int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
     for (int i = begin; i < end; i++) {
-        fer_im2col(j->x + i * fer_layer_in_size(l), l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
-                   col);
+        const float *x = j->x + i * fer_layer_in_size(l);
         float *y = j->out + i * fer_layer_out_size(l);
-        fer_gemm(0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
+        if (l->ic == 1) {
+            float *xp = scratch_plane(l, j->e, t);
+            pad_plane(l, x, xp);
+            conv1ch_forward(l, xp, y);
+        } else {
+            fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+            fer_gemm(0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
+        }
         bias_act(l, y);
     }
 }
@@ -113,29 +220,43 @@ void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, flo
     fer_pool_for(e->pool, e->n, conv_forward_range, &j);
 }
 
+/* The activation's backward fused with the bias gradient: one pass over
+ * each channel's row while it is in L1. */
+static void mask_and_db(const fer_layer *l, const float *y, float *dy, float *db, int add)
+{
+    size_t hw = (size_t)l->oh * l->ow;
+    for (int o = 0; o < l->oc; o++) {
+        float *restrict d = dy + o * hw;
+        const float *restrict yo = y ? y + o * hw : NULL; /* NULL: dy is masked already */
+        if (l->act == FER_ACT_RELU && y)
+            for (size_t p = 0; p < hw; p++)
+                d[p] = yo[p] > 0 ? d[p] : 0;
+        float s = sum_floats(d, hw);
+        db[o] = (add ? db[o] : 0) + s;
+    }
+}
+
 static void conv_backward_range(void *arg, int begin, int end, int t)
 {
     const conv_job *j = arg;
     const fer_layer *l = j->l;
     int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
-    float *col = j->e->scratch[t], *dcol = col + col_floats(l);
-    float *dw = dcol + col_floats(l), *db = dw + w_floats(l);
+    float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t), *db = dw + w_floats(l);
     for (int i = begin; i < end; i++) {
         const float *x = j->x + i * fer_layer_in_size(l);
         float *dy = j->dy + i * fer_layer_out_size(l);
-        if (l->act == FER_ACT_RELU)
-            fer_relu_backward(fer_layer_out_size(l), j->y + i * fer_layer_out_size(l), dy, dy);
-        fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
-        fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
-        for (int o = 0; o < l->oc; o++) {
-            float s = 0;
-            for (int p = 0; p < hw; p++)
-                s += dy[(size_t)o * hw + p];
-            db[o] = (i > begin ? db[o] : 0) + s;
+        mask_and_db(l, j->y ? j->y + i * fer_layer_out_size(l) : NULL, dy, db, i > begin);
+        if (l->ic == 1) {
+            float *xp = scratch_plane(l, j->e, t);
+            pad_plane(l, x, xp);
+            conv1ch_dw(l, xp, dy, dw, i > begin, col);
+        } else {
+            fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+            fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
         }
-        if (j->dx) {
-            fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, dcol, hw);
-            fer_col2im(dcol, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
+        if (j->dx) { /* col is free again: it takes dcol */
+            fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
+            fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
                        j->dx + i * fer_layer_in_size(l));
         }
     }
@@ -153,7 +274,7 @@ void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const fl
     for (int t = 0; t < e->threads; t++) {
         if ((long long)e->n * t / e->threads == (long long)e->n * (t + 1) / e->threads)
             continue; /* this thread had no images: its partials are stale */
-        const float *pw = e->scratch[t] + 2 * col_floats(l), *pb = pw + nw;
+        const float *pw = scratch_dw(l, e, t), *pb = pw + nw;
         for (size_t q = 0; q < nw; q++)
             l->dw.data[q] = (first ? 0 : l->dw.data[q]) + pw[q];
         for (int o = 0; o < l->oc; o++)

@@ -4,6 +4,10 @@
 #include "layers.h"
 
 enum { COL_BLOCK = 32 }; /* keeps each thread's share a multiple of the SIMD width */
+/* Up to this many rows (inference on a few images) the forward pass streams
+ * W once, row by row, instead of packing all of it for the GEMM: with one
+ * row, packing 8 MB of weights took longer than the multiply. */
+enum { DIRECT_ROWS = 4 };
 
 size_t fer_dense_scratch(const fer_layer *l)
 {
@@ -26,6 +30,23 @@ static void col_range(int begin, int end, int total, int *c0, int *nc)
     *nc = (c1 > total ? total : c1) - *c0;
 }
 
+/* y[r, c0:c0+nc] = x[r, :] W[:, c0:c0+nc] for a few rows r < n. */
+static void rows_times_w(const float *x, int n, int in, const float *w, int units, int c0, int nc,
+                         float *y)
+{
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < nc; c++)
+            y[(size_t)r * units + c0 + c] = 0;
+    for (int i = 0; i < in; i++) {
+        const float *restrict wr = w + (size_t)i * units + c0;
+        for (int r = 0; r < n; r++) {
+            float xv = x[(size_t)r * in + i], *restrict yr = y + (size_t)r * units + c0;
+            for (int c = 0; c < nc; c++)
+                yr[c] += xv * wr[c];
+        }
+    }
+}
+
 static void dense_forward_range(void *arg, int begin, int end, int t)
 {
     (void)t;
@@ -33,13 +54,22 @@ static void dense_forward_range(void *arg, int begin, int end, int t)
     const fer_layer *l = j->l;
     int c0, nc, n = j->e->n;
     col_range(begin, end, j->units, &c0, &nc);
-    fer_gemm(0, 0, n, nc, j->in, j->x, j->in, l->w.data + c0, j->units, 0, j->out + c0, j->units);
+    if (n <= DIRECT_ROWS)
+        rows_times_w(j->x, n, j->in, l->w.data, j->units, c0, nc, j->out);
+    else
+        fer_gemm(0, 0, n, nc, j->in, j->x, j->in, l->w.data + c0, j->units, 0, j->out + c0,
+                 j->units);
     for (int r = 0; r < n; r++) {
-        float *row = j->out + (size_t)r * j->units;
-        for (int c = c0; c < c0 + nc; c++) {
-            float v = row[c] + l->b.data[c];
-            row[c] = (l->act == FER_ACT_RELU && v < 0) ? 0 : v;
-        }
+        float *restrict row = j->out + (size_t)r * j->units;
+        const float *restrict b = l->b.data;
+        if (l->act == FER_ACT_RELU)
+            for (int c = c0; c < c0 + nc; c++) {
+                float v = row[c] + b[c];
+                row[c] = v > 0 ? v : 0;
+            }
+        else
+            for (int c = c0; c < c0 + nc; c++)
+                row[c] += b[c];
     }
 }
 
@@ -84,7 +114,7 @@ void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const f
 {
     dense_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx,
                    .in = (int)fer_layer_in_size(l), .units = l->oc};
-    if (l->act == FER_ACT_RELU)
+    if (l->act == FER_ACT_RELU && y) /* y NULL: dy is masked already */
         fer_relu_backward((size_t)e->n * l->oc, y, dy, dy);
     fer_pool_for(e->pool, blocks(l->oc), dense_grad_range, &j);
     if (dx)

@@ -1,7 +1,8 @@
 /* Inverted dropout: in training each element is kept with probability
  * 1-rate and scaled by 1/(1-rate); in evaluation it is the identity. The
- * mask is drawn serially from the model's RNG, so it does not depend on the
- * thread count. */
+ * mask (one byte per element) is drawn serially from the model's RNG, so it
+ * does not depend on the thread count. Both passes work in place: the model
+ * runs dropout over its input's buffer. */
 #include <string.h>
 
 #include "layers.h"
@@ -19,12 +20,13 @@ void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float 
     uint32_t thresh = (uint32_t)((double)l->rate * 4294967296.0);
     for (size_t i = 0; i < n; i += 2) {
         uint64_t r = fer_rng_u64(e->rng);
-        l->mask[i] = (uint32_t)r >= thresh ? scale : 0.0f;
+        l->mask[i] = (uint32_t)r >= thresh;
         if (i + 1 < n)
-            l->mask[i + 1] = (uint32_t)(r >> 32) >= thresh ? scale : 0.0f;
+            l->mask[i + 1] = (uint32_t)(r >> 32) >= thresh;
     }
+    const uint8_t *restrict m = l->mask;
     for (size_t i = 0; i < n; i++)
-        y[i] = x[i] * l->mask[i];
+        y[i] = m[i] ? x[i] * scale : 0;
 }
 
 void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx)
@@ -35,6 +37,8 @@ void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy
             memcpy(dx, dy, n * sizeof *dx);
         return;
     }
+    float scale = 1.0f / (1.0f - l->rate);
+    const uint8_t *restrict m = l->mask;
     for (size_t i = 0; i < n; i++)
-        dx[i] = dy[i] * l->mask[i];
+        dx[i] = m[i] ? dy[i] * scale : 0;
 }

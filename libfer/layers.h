@@ -20,8 +20,8 @@ typedef struct fer_layer {
     fer_act act;      /* fused activation of conv and dense */
     fer_tensor w, b;  /* conv w: [oc, ic, k, k]; dense w: [in, out] */
     fer_tensor dw, db;
-    float *mask;      /* dropout: 0 or 1/(1-rate) per element, batch-sized */
-    int32_t *argmax;  /* maxpool: input offset of each output's maximum */
+    uint8_t *mask;    /* dropout: 1 where the element is kept, batch-sized */
+    uint16_t *argmax; /* maxpool: index (wy*size + wx) of each output's maximum in its window */
 } fer_layer;
 
 /* What a pass needs besides the layer: threads, scratch, batch, mode. */
@@ -43,7 +43,9 @@ size_t fer_conv_scratch(const fer_layer *l);
 size_t fer_dense_scratch(const fer_layer *l);
 
 void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y);
-/* dy is modified in place (activation mask applied); dx may be NULL. */
+/* dy is modified in place (activation mask applied); dx may be NULL. y may
+ * be NULL when dy already has the activation's mask applied (see
+ * fer_maxpool_backward_into). */
 void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
                        float *dx);
 void fer_dense_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y);
@@ -51,6 +53,14 @@ void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const f
                         float *dx);
 void fer_maxpool_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
 void fer_maxpool_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx);
+/* For 2x2, stride 2 (fer_maxpool_in_place): the input gradient written over
+ * the input itself, which is the ReLU output of the layer before when relu is
+ * set, with that ReLU's mask applied; that layer's backward then gets y NULL.
+ * Saves a gradient buffer the size of the largest activation. */
+int fer_maxpool_in_place(const fer_layer *l);
+void fer_maxpool_backward_into(const fer_layer *l, const fer_exec *e, const float *dy, int relu,
+                               float *x_dx);
+/* y may equal x (in place); so may dx and dy. */
 void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
 void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx);
 void fer_relu_forward(size_t n, const float *x, float *y);

@@ -96,6 +96,53 @@ static fer_status alloc_params(fer_model *m, uint64_t seed, fer_error *err)
     return FER_OK;
 }
 
+/* Layers whose output is their input's buffer: flatten (a reshape) and
+ * dropout after the first layer (in place: the layer before only needs its
+ * output's sign for a ReLU mask, and dropout zeroes gradient and output
+ * alike). */
+static int aliases_input(const fer_model *m, int i)
+{
+    fer_layer_kind k = m->layers[i].kind;
+    return k == FER_L_FLATTEN || (k == FER_L_DROPOUT && i > 0);
+}
+
+/* Where backward puts each layer's input gradient. */
+enum { G_NONE = -1, G_BUF0 = 0, G_BUF1 = 1, G_SAME = 2, G_INTO_INPUT = 3 };
+
+/* A 2x2 max pool after a convolution writes its input gradient over that
+ * convolution's output, with the ReLU mask applied (see layers.h). */
+static int pool_into_input(const fer_model *m, int i)
+{
+    return i > 0 && m->layers[i].kind == FER_L_MAXPOOL && fer_maxpool_in_place(&m->layers[i]) &&
+           m->layers[i - 1].kind == FER_L_CONV;
+}
+
+/* Plans backward's gradient buffers: elementwise layers work in place,
+ * conv, dense and other pools alternate between two buffers, and need[b]
+ * receives the floats per sample that buffer b must hold. */
+static void plan_gradients(fer_model *m, size_t need[2])
+{
+    int cur = G_NONE; /* the logits' gradient has its own buffer */
+    need[0] = need[1] = 1;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const fer_layer *l = &m->layers[i];
+        int d;
+        if (i == 0)
+            d = G_NONE;
+        else if (l->kind == FER_L_FLATTEN || l->kind == FER_L_DROPOUT || l->kind == FER_L_RELU)
+            d = G_SAME;
+        else if (pool_into_input(m, i))
+            d = G_INTO_INPUT;
+        else {
+            d = cur == G_BUF0 ? G_BUF1 : G_BUF0;
+            need[d] = fer_layer_in_size(l) > need[d] ? fer_layer_in_size(l) : need[d];
+        }
+        m->gdst[i] = (signed char)d;
+        if (d != G_SAME)
+            cur = d;
+    }
+}
+
 static void free_buffers(fer_model *m)
 {
     for (int i = 0; i < m->n_layers; i++) {
@@ -104,11 +151,13 @@ static void free_buffers(fer_model *m)
         fer_aligned_free(l->argmax);
         l->mask = NULL;
         l->argmax = NULL;
-        if (m->act && l->kind != FER_L_FLATTEN)
+        if (m->act && !aliases_input(m, i))
             fer_aligned_free(m->act[i]);
     }
     free(m->act);
+    free(m->gdst);
     m->act = NULL;
+    m->gdst = NULL;
     fer_aligned_free(m->grad[0]);
     fer_aligned_free(m->grad[1]);
     fer_aligned_free(m->probs);
@@ -123,22 +172,23 @@ static fer_status reserve(fer_model *m, int n, fer_error *err)
     if (n <= m->cap)
         return FER_OK;
     free_buffers(m);
-    size_t gmax = (size_t)m->in_c * m->in_h * m->in_w;
-    int ok = (m->act = calloc((size_t)m->n_layers, sizeof *m->act)) != NULL;
+    int ok = (m->act = calloc((size_t)m->n_layers, sizeof *m->act)) != NULL &&
+             (m->gdst = calloc((size_t)m->n_layers, sizeof *m->gdst)) != NULL;
     for (int i = 0; ok && i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
         size_t out = (size_t)n * fer_layer_out_size(l);
-        gmax = fer_layer_out_size(l) > gmax ? fer_layer_out_size(l) : gmax;
-        if (l->kind != FER_L_FLATTEN)
+        if (!aliases_input(m, i))
             ok = ok && (m->act[i] = fer_aligned_alloc(out * sizeof(float)));
         if (l->kind == FER_L_DROPOUT)
-            ok = ok && (l->mask = fer_aligned_alloc(out * sizeof(float)));
+            ok = ok && (l->mask = fer_aligned_alloc(out));
         if (l->kind == FER_L_MAXPOOL)
-            ok = ok && (l->argmax = fer_aligned_alloc(out * sizeof(int32_t)));
+            ok = ok && (l->argmax = fer_aligned_alloc(out * sizeof *l->argmax));
     }
-    size_t nc = (size_t)n * m->n_classes;
-    ok = ok && (m->grad[0] = fer_aligned_alloc((size_t)n * gmax * sizeof(float))) &&
-         (m->grad[1] = fer_aligned_alloc((size_t)n * gmax * sizeof(float))) &&
+    size_t nc = (size_t)n * m->n_classes, need[2];
+    if (ok)
+        plan_gradients(m, need);
+    ok = ok && (m->grad[0] = fer_aligned_alloc((size_t)n * need[0] * sizeof(float))) &&
+         (m->grad[1] = fer_aligned_alloc((size_t)n * need[1] * sizeof(float))) &&
          (m->probs = fer_aligned_alloc(nc * sizeof(float))) &&
          (m->dlogits = fer_aligned_alloc(nc * sizeof(float)));
     if (!ok) {
@@ -254,6 +304,8 @@ static const float *forward(fer_model *m, const fer_exec *e, const float *x)
     const float *in = x;
     for (int i = 0; i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
+        if (aliases_input(m, i))
+            m->act[i] = (float *)in;
         float *out = m->act[i];
         switch (l->kind) {
         case FER_L_CONV: fer_conv_forward(l, e, in, out); break;
@@ -261,7 +313,7 @@ static const float *forward(fer_model *m, const fer_exec *e, const float *x)
         case FER_L_MAXPOOL: fer_maxpool_forward(l, e, in, out); break;
         case FER_L_DROPOUT: fer_dropout_forward(l, e, in, out); break;
         case FER_L_RELU: fer_relu_forward((size_t)e->n * fer_layer_out_size(l), in, out); break;
-        case FER_L_FLATTEN: out = m->act[i] = (float *)in; break;
+        case FER_L_FLATTEN: break;
         }
         in = out;
     }
@@ -269,24 +321,36 @@ static const float *forward(fer_model *m, const fer_exec *e, const float *x)
 }
 
 /* Back-propagates g (gradient of the logits) and leaves parameter gradients
- * in each layer's dw/db. The input's own gradient is never computed. */
+ * in each layer's dw/db, following plan_gradients. The input's own gradient
+ * is never computed. Activations a 2x2 pool writes its gradient over are
+ * lost (they are not needed any more). */
 static void backward(fer_model *m, const fer_exec *e, const float *x, float *g)
 {
+    int masked = 0; /* g already carries this layer's ReLU mask */
     for (int i = m->n_layers - 1; i >= 0; i--) {
         fer_layer *l = &m->layers[i];
         const float *in = i ? m->act[i - 1] : x;
-        float *gx = i == 0 ? NULL : (g == m->grad[0] ? m->grad[1] : m->grad[0]);
+        int d = m->gdst[i];
+        float *gx = d == G_NONE ? NULL : d == G_SAME ? g : d == G_INTO_INPUT ? m->act[i - 1]
+                                                                             : m->grad[d];
+        const float *y = masked ? NULL : m->act[i];
         switch (l->kind) {
-        case FER_L_CONV: fer_conv_backward(l, e, in, m->act[i], g, gx); break;
-        case FER_L_DENSE: fer_dense_backward(l, e, in, m->act[i], g, gx); break;
-        case FER_L_MAXPOOL: if (gx) fer_maxpool_backward(l, e, g, gx); break;
+        case FER_L_CONV: fer_conv_backward(l, e, in, y, g, gx); break;
+        case FER_L_DENSE: fer_dense_backward(l, e, in, y, g, gx); break;
+        case FER_L_MAXPOOL:
+            if (d == G_INTO_INPUT)
+                fer_maxpool_backward_into(l, e, g, m->layers[i - 1].act == FER_ACT_RELU, gx);
+            else if (gx)
+                fer_maxpool_backward(l, e, g, gx);
+            break;
         case FER_L_DROPOUT: if (gx) fer_dropout_backward(l, e, g, gx); break;
         case FER_L_RELU:
             if (gx)
                 fer_relu_backward((size_t)e->n * fer_layer_out_size(l), m->act[i], g, gx);
             break;
-        case FER_L_FLATTEN: gx = g; break;
+        case FER_L_FLATTEN: break;
         }
+        masked = d == G_INTO_INPUT;
         g = gx;
     }
 }

@@ -18,8 +18,9 @@ struct fer_model {
     float **scratch;   /* per thread */
     size_t scratch_floats;
     int cap;           /* batch size the buffers below hold */
-    float **act;       /* act[i]: output of layer i (flatten aliases its input) */
-    float *grad[2];    /* ping-pong gradient buffers */
+    float **act;       /* act[i]: output of layer i (flatten and dropout alias their input) */
+    float *grad[2];    /* ping-pong gradient buffers, each sized to what it holds */
+    signed char *gdst; /* gdst[i]: where layer i's input gradient goes (model.c) */
     float *probs, *dlogits;
 };
 

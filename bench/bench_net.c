@@ -1,0 +1,211 @@
+/* fer-bench train / infer: the paper CNN end to end, as fer-train and
+ * fer-predict run it. train times fer_model_train_step on batches converted
+ * from a uint8 data set held like fer-train's (so peak RSS is that of a real
+ * training run); infer times fer_model_predict per call and reports the
+ * median and 95th percentile latency, or images/s for large batches.
+ * Wall-clock time: bench/compare-pytorch runs PyTorch the same way. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "model.h"
+
+typedef struct net_opts {
+    int batch, threads, steps, warmup, json;
+    long dataset; /* uint8 images held in memory (train) */
+} net_opts;
+
+static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
+{
+    for (int i = 0; i < argc; i++) {
+        long v;
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int *dst = !strcmp(a, "--batch")                           ? &o->batch
+                   : !strcmp(a, "--threads")                       ? &o->threads
+                   : !strcmp(a, "--steps") || !strcmp(a, "--iters") ? &o->steps
+                   : !strcmp(a, "--warmup")                        ? &o->warmup
+                                                                   : NULL;
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (dst && val && cli_parse_long(val, dst == &o->warmup ? 0 : 1, 1000000, &v)) {
+            *dst = (int)v;
+            i++;
+        } else if (!strcmp(a, "--dataset") && val && cli_parse_long(val, 0, 1000000, &v)) {
+            o->dataset = v;
+            i++;
+        } else {
+            fprintf(stderr,
+                    "fer-bench %s: bad option '%s'\nusage: fer-bench %s [--batch N] [--threads N] "
+                    "[--%s N] [--warmup N] [--dataset IMAGES] [--json]\n",
+                    mode, a, mode, strcmp(mode, "train") ? "iters" : "steps");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Multiply-adds x 2 of one image's forward pass, and of the two backward
+ * products (dW, dX; the first layer has no dX). */
+static void flops_per_image(const fer_model *m, double *fwd, double *train)
+{
+    *fwd = *train = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const fer_layer *l = &m->layers[i];
+        double f = 0;
+        if (l->kind == FER_L_CONV)
+            f = 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow;
+        else if (l->kind == FER_L_DENSE)
+            f = 2.0 * (double)fer_layer_in_size(l) * l->oc;
+        *fwd += f;
+        *train += f * (i ? 3 : 2);
+    }
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+static fer_model *make_model(int threads)
+{
+    fer_model *m = NULL;
+    fer_error err = {0};
+    if (fer_model_paper_cnn(FER_N_EMOTIONS, NULL, 1, &m, &err) ||
+        fer_model_set_threads(m, threads, &err)) {
+        fprintf(stderr, "fer-bench: %s\n", err.msg);
+        fer_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A deterministic stand-in for FER2013: pixels and labels from a seeded rng. */
+static uint8_t *fake_dataset(size_t n, size_t px, int *labels, int n_labels, fer_rng *r)
+{
+    uint8_t *d = malloc(n * px);
+    for (size_t i = 0; d && i < n * px; i += 8) {
+        uint64_t v = fer_rng_u64(r);
+        memcpy(d + i, &v, n * px - i < 8 ? n * px - i : 8);
+    }
+    for (int i = 0; i < n_labels; i++)
+        labels[i] = (int)fer_rng_below(r, FER_N_EMOTIONS);
+    return d;
+}
+
+int bench_train_main(int argc, char **argv)
+{
+    net_opts o = {.batch = 64, .threads = 0, .steps = 20, .warmup = 2, .dataset = 35887};
+    if (!parse_opts("train", argc, argv, &o))
+        return 2;
+    fer_model *m = make_model(o.threads);
+    if (!m)
+        return 1;
+    size_t px = 48 * 48, n_data = o.dataset > o.batch ? (size_t)o.dataset : (size_t)o.batch;
+    fer_rng r;
+    fer_rng_seed(&r, 7);
+    int *labels = malloc((size_t)o.batch * sizeof *labels);
+    float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
+    uint8_t *data = labels ? fake_dataset(n_data, px, labels, o.batch, &r) : NULL;
+    fer_adam *opt = NULL;
+    fer_error err = {0};
+    int rc = 1;
+    if (!data || !x || fer_adam_new(m, 1e-4f, 0, &opt, &err)) {
+        fprintf(stderr, "fer-bench train: %s\n", err.msg[0] ? err.msg : "out of memory");
+        goto done;
+    }
+    double t0 = 0;
+    for (int s = 0; s < o.warmup + o.steps; s++) {
+        if (s == o.warmup)
+            t0 = cli_now();
+        for (int i = 0; i < o.batch; i++) /* converted per batch, as fer-train does */
+            fer_preprocess(data + (size_t)fer_rng_below(&r, (uint32_t)n_data) * px, px,
+                           x + (size_t)i * px);
+        if (fer_model_train_step(m, opt, &r, x, labels, o.batch, NULL, NULL, NULL, &err)) {
+            fprintf(stderr, "fer-bench train: %s\n", err.msg);
+            goto done;
+        }
+    }
+    double secs = cli_now() - t0, fwd, train;
+    flops_per_image(m, &fwd, &train);
+    double ips = (double)o.batch * o.steps / secs;
+    if (o.json)
+        printf("{\"batch\": %d, \"threads\": %d, \"steps\": %d, \"images_per_s\": %.1f, "
+               "\"gflops\": %.1f, \"peak_rss_mb\": %.1f, \"dataset_images\": %zu}\n",
+               o.batch, m->threads, o.steps, ips, ips * train * 1e-9, peak_rss_mb(), n_data);
+    else
+        printf("train batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.1f MB "
+               "(with %zu uint8 images)\n",
+               o.batch, m->threads, ips, ips * train * 1e-9, peak_rss_mb(), n_data);
+    rc = 0;
+done:
+    fer_adam_free(opt);
+    fer_model_free(m);
+    free(data);
+    free(labels);
+    fer_aligned_free(x);
+    return rc;
+}
+
+int bench_infer_main(int argc, char **argv)
+{
+    net_opts o = {.batch = 1, .threads = 1, .steps = 200, .warmup = 5};
+    if (!parse_opts("infer", argc, argv, &o))
+        return 2;
+    fer_model *m = make_model(o.threads);
+    if (!m)
+        return 1;
+    size_t px = 48 * 48;
+    float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
+    float *probs = malloc((size_t)o.batch * FER_N_EMOTIONS * sizeof *probs);
+    double *lat = malloc((size_t)o.steps * sizeof *lat);
+    fer_error err = {0};
+    int rc = 1;
+    if (!x || !probs || !lat) {
+        fprintf(stderr, "fer-bench infer: out of memory\n");
+        goto done;
+    }
+    fer_rng r;
+    fer_rng_seed(&r, 3);
+    for (size_t i = 0; i < (size_t)o.batch * px; i++)
+        x[i] = (float)fer_rng_uniform(&r);
+    for (int s = 0; s < o.warmup + o.steps; s++) {
+        double t = cli_now();
+        if (fer_model_predict(m, x, o.batch, probs, &err)) {
+            fprintf(stderr, "fer-bench infer: %s\n", err.msg);
+            goto done;
+        }
+        if (s >= o.warmup)
+            lat[s - o.warmup] = (cli_now() - t) * 1e3;
+    }
+    double total = 0;
+    for (int s = 0; s < o.steps; s++)
+        total += lat[s];
+    qsort(lat, (size_t)o.steps, sizeof *lat, cmp_double);
+    double med = lat[o.steps / 2], p95 = lat[(int)(0.95 * (o.steps - 1))];
+    double ips = o.batch * o.steps / (total * 1e-3);
+    if (o.json)
+        printf("{\"batch\": %d, \"threads\": %d, \"iters\": %d, \"latency_ms_median\": %.3f, "
+               "\"latency_ms_p95\": %.3f, \"images_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n",
+               o.batch, m->threads, o.steps, med, p95, ips, peak_rss_mb());
+    else
+        printf("infer batch %d, %d threads: median %.3f ms, p95 %.3f ms, %.1f images/s\n", o.batch,
+               m->threads, med, p95, ips);
+    rc = 0;
+done:
+    fer_model_free(m);
+    fer_aligned_free(x);
+    free(probs);
+    free(lat);
+    return rc;
+}
