@@ -190,10 +190,18 @@ static int panel_width(int left, int nr)
     return nr;
 }
 
+static int read_b_in_place(const fer_gemm_isa *isa, const gemm_args *g, int n)
+{
+    if (g->tb || n != isa->nr)
+        return 0;
+    return isa->pack_ldb_multiple == 0 || g->ldb % isa->pack_ldb_multiple != 0;
+}
+
 /* One KC slice times one MC block: C[i0.., all columns] (+)= A_blk * B_slice.
  * Full panels of an untransposed B are read in place (its rows already hold
- * NR consecutive floats per k; copying them cost more than it saved);
- * transposed B and narrow edge panels are packed. */
+ * NR consecutive floats per k; copying them cost more than it saved),
+ * except with strides the path packs (see pack_ldb_multiple); transposed B
+ * and narrow edge panels are packed. */
 static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int mc, int p0,
                       int kc, int accumulate, float *ap, float *bp)
 {
@@ -202,7 +210,7 @@ static void run_block(const fer_gemm_isa *isa, const gemm_args *g, int i0, int m
         n = panel_width(g->N - j0, isa->nr);
         const float *b = bp;
         int ldb = isa->nr;
-        if (!g->tb && n == isa->nr) {
+        if (read_b_in_place(isa, g, n)) {
             b = g->B + (size_t)p0 * g->ldb + j0;
             ldb = g->ldb;
         } else

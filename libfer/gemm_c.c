@@ -32,4 +32,5 @@ void fer_gemm_transpose_c(int rows, int cols, const float *src, int ld, float *d
             dst[(size_t)c * dst_ld + r] = src[(size_t)r * ld + c];
 }
 
-const fer_gemm_isa fer_gemm_isa_c = {"c", always, MR, NR, micro_c, fer_gemm_transpose_c};
+/* Same B policy as the AVX2 path (not measured separately). */
+const fer_gemm_isa fer_gemm_isa_c = {"c", always, MR, NR, micro_c, fer_gemm_transpose_c, 512};

@@ -61,6 +61,9 @@ typedef struct fer_gemm_isa {
     int mr, nr;
     fer_gemm_micro_fn micro;
     fer_gemm_transpose_fn transpose;
+    /* Untransposed B is read in place, unless ldb is a multiple of this
+     * (0: never packed): rows that far apart share few L1 sets. */
+    int pack_ldb_multiple;
 } fer_gemm_isa;
 extern const fer_gemm_isa fer_gemm_isa_c, fer_gemm_isa_avx2, fer_gemm_isa_avx512;
 /* The portable transpose (gemm_c.c). */

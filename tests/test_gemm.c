@@ -184,6 +184,22 @@ START_TEST(empty_k)
 }
 END_TEST
 
+/* A path index out of range runs the reference rather than failing. */
+START_TEST(unknown_path_falls_back)
+{
+    fer_rng r;
+    fer_rng_seed(&r, 6);
+    problem p;
+    problem_make(&p, &r, 0, 1, 13, 21, 34, 1.0f, 2);
+    float *want = problem_run(&p, 0);
+    float *got = problem_run(&p, fer_gemm_kernel_count());
+    ck_assert(memcmp(want, got, p.c_n * sizeof(float)) == 0);
+    free(got);
+    free(want);
+    problem_free(&p);
+}
+END_TEST
+
 static void check_mt(fer_rng *r, int threads, int ta, int tb, int M, int N, int K, float beta)
 {
     fer_pool *pool;
@@ -237,6 +253,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, large_blocks);
     tcase_add_test(tc, cnn_shapes);
     tcase_add_test(tc, empty_k);
+    tcase_add_test(tc, unknown_path_falls_back);
     tcase_add_test(tc, multi_threaded);
     suite_add_tcase(s, tc);
     return s;
