@@ -24,7 +24,7 @@ typedef struct options {
     double intensity, bpm;
     long age, limit, bench;
     uint64_t seed;
-    int have_bpm, have_age, strategy, source, json, table;
+    int have_bpm, have_age, have_intensity, strategy, source, json, table;
 } options;
 
 /* The state to recommend for, however it was given. */
@@ -101,7 +101,7 @@ static int parse_value(options *o, int k, const char *v)
     case 0: o->emotion = v; return fer_emotion_index(v) >= 0 ||
         (cli_error(prog, "--emotion '%s': expected angry, disgust, fear, happy, sad, surprise "
                          "or neutral", v), 0);
-    case 1: return cli_parse_double(v, 0, 1, &o->intensity) ||
+    case 1: o->have_intensity = 1; return cli_parse_double(v, 0, 1, &o->intensity) ||
         (cli_error(prog, "--intensity '%s': expected a number in 0..1", v), 0);
     case 2: o->have_bpm = 1; return cli_parse_double(v, 1, 250, &o->bpm) ||
         (cli_error(prog, "--bpm '%s': expected a heart rate in 1..250", v), 0);
@@ -154,6 +154,8 @@ static int parse_args(int argc, char **argv, options *o)
         if (!(v = option_value(argc, argv, &i, names[k])) || !parse_value(o, k, v))
             return 3;
     }
+    if (o->have_intensity && !o->emotion) /* stdin's state has its own intensity */
+        return cli_error(prog, "--intensity needs --emotion (see --help)"), 3;
     return 0;
 }
 

@@ -109,6 +109,7 @@ one_line_error "--strategy" "$R" --emotion sad --strategy sideways
 one_line_error "--source" "$R" --emotion sad --source radio
 one_line_error "unknown option" "$R" --emotion sad --frobnicate
 one_line_error "missing value" "$R" --emotion
+one_line_error "--intensity alone" "$R" --intensity 0.5
 one_line_error "empty stdin" "$R"
 one_line_error "no catalogue" "$R" --emotion sad --catalog "$tmp/none.csv"
 one_line_error "unknown genre" "$R" --emotion sad --genre polka
