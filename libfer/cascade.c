@@ -259,22 +259,31 @@ static fer_status read_stage(reader *r, const xmlNode *st, int index, double *bu
     return FER_OK;
 }
 
+/* Whether rectangle q (x y w h) lies in the window: upright, or tilted
+ * with its four corners (see haar.h) inside the window's integral. */
+static int inside(const double *q, int tilted, int ww, int wh)
+{
+    double x = q[0], y = q[1], w = q[2], h = q[3];
+    if (w <= 0 || h <= 0 || y < 0)
+        return 0;
+    if (tilted)
+        return x - h >= 0 && x + w <= ww && y + w + h <= wh;
+    return x >= 0 && x + w <= ww && y + h <= wh;
+}
+
 static fer_status read_feature(reader *r, const xmlNode *f, haar_feature *out)
 {
     char msg[200];
     const xmlNode *rects = child(f, "rects"), *tilted = child(f, "tilted");
     if (!rects)
         return fail_at(r, f, FER_EFORMAT, "feature without <rects>");
+    memset(out, 0, sizeof *out);
     if (tilted) {
-        int t;
-        fer_status s = int_field(r, f, "tilted", 0, 1, &t);
+        fer_status s = int_field(r, f, "tilted", 0, 1, &out->tilted);
         if (s != FER_OK)
             return s;
-        if (t)
-            return fail_at(r, tilted, FER_EUNSUPPORTED,
-                           "tilted (45 degree) Haar features are not supported");
+        r->c->has_tilted |= out->tilted;
     }
-    memset(out, 0, sizeof *out);
     for (xmlNode *n = rects->children; n; n = n->next) {
         if (!is_elem(n, "_"))
             continue;
@@ -287,10 +296,10 @@ static fer_status read_feature(reader *r, const xmlNode *f, haar_feature *out)
             return s;
         haar_rect *hr = &out->r[out->n_rects++];
         if (q[0] != floor(q[0]) || q[1] != floor(q[1]) || q[2] != floor(q[2]) ||
-            q[3] != floor(q[3]) || q[0] < 0 || q[1] < 0 || q[2] <= 0 || q[3] <= 0 ||
-            q[0] + q[2] > r->c->win_w || q[1] + q[3] > r->c->win_h) {
-            snprintf(msg, sizeof msg, "rectangle %g %g %g %g is not inside the %dx%d window",
-                     q[0], q[1], q[2], q[3], r->c->win_w, r->c->win_h);
+            q[3] != floor(q[3]) || !inside(q, out->tilted, r->c->win_w, r->c->win_h)) {
+            snprintf(msg, sizeof msg, "%srectangle %g %g %g %g is not inside the %dx%d window",
+                     out->tilted ? "tilted " : "", q[0], q[1], q[2], q[3], r->c->win_w,
+                     r->c->win_h);
             return fail_at(r, n, FER_EFORMAT, msg);
         }
         *hr = (haar_rect){(int)q[0], (int)q[1], (int)q[2], (int)q[3], (float)q[4]};

@@ -27,7 +27,8 @@ static fer_status check_args(const fer_cascade *c, const fer_image *img,
         return fer_fail(err, FER_EINVAL, "fer_detect_faces: NULL argument");
     if (!img->px || img->w <= 0 || img->h <= 0)
         return fer_fail(err, FER_EINVAL, "fer_detect_faces: empty image");
-    if ((size_t)img->w * (size_t)img->h > ((size_t)1 << 30))
+    /* Integral offsets (two images for tilted features) must fit an int. */
+    if ((size_t)img->w * (size_t)img->h > ((size_t)1 << 28))
         return fer_fail(err, FER_ERANGE, "fer_detect_faces: %dx%d image too large", img->w,
                         img->h);
     /* Below 1.01 the number of pyramid levels (and the time) explodes. */
@@ -86,6 +87,7 @@ typedef struct work {
     haar_resize_buf rb;
     haar_level_buf *lb;
     int *ints;
+    size_t tofs; /* tilted integral at sum + tofs (0: none) */
 } work;
 
 static void work_free(work *w)
@@ -102,7 +104,10 @@ static int work_alloc(work *w, const fer_cascade *c, int iw, int ih)
     memset(w, 0, sizeof *w);
     size_t cells = ((size_t)iw + 1) * ((size_t)ih + 1);
     w->level = malloc((size_t)iw * ih);
-    w->sum = malloc(cells * sizeof *w->sum);
+    /* The tilted integral, when needed, follows the upright one in the same
+     * buffer, so that feature offsets can address both from one pointer. */
+    w->tofs = c->has_tilted ? cells : 0;
+    w->sum = malloc((c->has_tilted ? 2 : 1) * cells * sizeof *w->sum);
     w->sq = malloc(cells * sizeof *w->sq);
     w->ints = malloc(sizeof *w->ints * (4 * (size_t)iw + 2 * (size_t)ih));
     w->lb = haar_level_buf_new(c);
@@ -126,9 +131,11 @@ static int scan_scale(const fer_cascade *c, const fer_image *img, work *w, float
         lh = img->h;
     haar_resize_linear(img->px, img->w, img->h, w->level, lw, lh, &w->rb);
     haar_integral(w->level, lw, lh, w->sum, w->sq);
+    if (w->tofs)
+        haar_tilted_integral(w->level, lw, lh, w->sum + w->tofs);
     int step = scale >= 2 ? 1 : 2;
-    return haar_scan_level(c, w->lb, w->sum, w->sq, lw, lh, scale, step, add_hit, h) !=
-           (size_t)-1;
+    return haar_scan_level(c, w->lb, w->sum, w->sq, (int)w->tofs, lw, lh, scale, step, add_hit,
+                           h) != (size_t)-1;
 }
 
 /* OpenCV clips the final boxes to the image and drops empty ones. */

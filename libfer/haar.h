@@ -12,8 +12,12 @@ typedef struct haar_rect {
     float weight;
 } haar_rect;
 
+/* Upright rectangles span [x, x+w) x [y, y+h). Tilted (45 degree) ones
+ * have corners (x, y), (x+w, y+w), (x-h, y+h), (x+w-h, y+w+h) in the
+ * tilted integral image (see haar_tilted_integral). */
 typedef struct haar_feature {
     int n_rects; /* 1..3; unused rects have weight 0 */
+    int tilted;
     haar_rect r[HAAR_MAX_RECTS];
 } haar_feature;
 
@@ -39,6 +43,7 @@ struct fer_cascade {
     int win_w, win_h;
     int n_stages, n_trees, n_nodes, n_leaves, n_features;
     int max_nodes_per_tree; /* 1: every tree is a stump */
+    int has_tilted;         /* some feature is tilted: build the tilted integral */
     haar_stage *stages;
     haar_tree *trees;
     haar_node *nodes;
@@ -61,6 +66,11 @@ void haar_resize_linear(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
  * and column, wrapping modulo 2^32. */
 void haar_integral(const uint8_t *px, int w, int h, uint32_t *sum, uint32_t *sq);
 
+/* Tilted integral, (w+1) x (h+1): t[Y][X] is the sum of the pixels (x, y)
+ * with y < Y and |x - (X-1)| <= Y-1-y, the upward cone whose apex is the
+ * pixel (X-1, Y-1) (OpenCV's definition, checked against cv2.integral3). */
+void haar_tilted_integral(const uint8_t *px, int w, int h, uint32_t *t);
+
 /* Per-level scratch: the cascade's nodes compiled for one row stride. */
 typedef struct haar_level_buf haar_level_buf;
 haar_level_buf *haar_level_buf_new(const fer_cascade *c);
@@ -70,10 +80,11 @@ void haar_level_buf_free(haar_level_buf *b);
  * abort (out of memory). */
 typedef int (*haar_hit_fn)(void *arg, const fer_box *box);
 
-/* Scans a w x h level (its integrals from haar_integral) with the given
- * step; returns the count of hits, or (size_t)-1 when hit() aborted. */
+/* Scans a w x h level (its integrals from haar_integral, and for tilted
+ * features the tilted integral at sum + tofs) with the given step; returns
+ * the count of hits, or (size_t)-1 when hit() aborted. */
 size_t haar_scan_level(const fer_cascade *c, haar_level_buf *b, const uint32_t *sum,
-                       const uint32_t *sq, int w, int h, float scale, int step,
+                       const uint32_t *sq, int tofs, int w, int h, float scale, int step,
                        haar_hit_fn hit, void *arg);
 
 /* OpenCV's groupRectangles in place: *n_out boxes remain in b. */

@@ -66,6 +66,36 @@ void haar_integral(const uint8_t *px, int w, int h, uint32_t *sum, uint32_t *sq)
     }
 }
 
+/* Rows 0 and 1 directly, then the recurrence
+ *   t(X,Y) = t(X-1,Y-1) + t(X+1,Y-1) - t(X,Y-2) + I(X-1,Y-1) + I(X-1,Y-2):
+ * the two cones one row up cover the new cone except its apex column, and
+ * overlap in the cone two rows up. Outside [0, w] the cones one row up are
+ * equal, inside the image, to the border cones two rows up:
+ * t(-1,Y-1) = t(0,Y-2) and t(w+1,Y-1) = t(w,Y-2). */
+void haar_tilted_integral(const uint8_t *px, int w, int h, uint32_t *t)
+{
+    size_t stride = (size_t)w + 1;
+    for (size_t x = 0; x < stride; x++)
+        t[x] = 0;
+    if (h == 0)
+        return;
+    uint32_t *t1 = t + stride;
+    t1[0] = 0;
+    for (int x = 1; x <= w; x++)
+        t1[x] = px[x - 1];
+    for (int y = 2; y <= h; y++) {
+        uint32_t *cur = t + (size_t)y * stride;
+        const uint32_t *up = cur - stride, *up2 = up - stride;
+        const uint8_t *r1 = px + (size_t)(y - 1) * w, *r2 = r1 - w;
+        for (int x = 0; x <= w; x++) {
+            uint32_t left = x >= 1 ? up[x - 1] : up2[0];
+            uint32_t right = x + 1 <= w ? up[x + 1] : up2[w];
+            uint32_t apex = x >= 1 ? (uint32_t)r1[x - 1] + r2[x - 1] : 0;
+            cur[x] = left + right - up2[x] + apex;
+        }
+    }
+}
+
 static void rect_offsets(const haar_rect *r, int stride, int *o)
 {
     o[0] = r->y * stride + r->x;
@@ -74,7 +104,17 @@ static void rect_offsets(const haar_rect *r, int stride, int *o)
     o[3] = (r->y + r->h) * stride + r->x + r->w;
 }
 
-static void compile(const fer_cascade *c, int stride, cnode *out)
+/* Corners of a tilted rectangle in the tilted integral, in the order of
+ * box_sum: apex, right corner, left corner, bottom. */
+static void tilted_offsets(const haar_rect *r, int stride, int tofs, int *o)
+{
+    o[0] = tofs + r->y * stride + r->x;
+    o[1] = tofs + (r->y + r->h) * stride + r->x - r->h;
+    o[2] = tofs + (r->y + r->w) * stride + r->x + r->w;
+    o[3] = tofs + (r->y + r->w + r->h) * stride + r->x + r->w - r->h;
+}
+
+static void compile(const fer_cascade *c, int stride, int tofs, cnode *out)
 {
     for (int i = 0; i < c->n_nodes; i++) {
         const haar_node *n = &c->nodes[i];
@@ -82,7 +122,10 @@ static void compile(const fer_cascade *c, int stride, cnode *out)
         cnode *o = &out[i];
         for (int k = 0; k < HAAR_MAX_RECTS; k++) {
             if (k < f->n_rects) {
-                rect_offsets(&f->r[k], stride, o->ofs[k]);
+                if (f->tilted)
+                    tilted_offsets(&f->r[k], stride, tofs, o->ofs[k]);
+                else
+                    rect_offsets(&f->r[k], stride, o->ofs[k]);
                 o->w[k] = f->r[k].weight;
             } else {
                 o->ofs[k][0] = o->ofs[k][1] = o->ofs[k][2] = o->ofs[k][3] = 0;
@@ -167,11 +210,11 @@ static int window_norm(const uint32_t *p, const uint32_t *q, const int *no, doub
 }
 
 size_t haar_scan_level(const fer_cascade *c, haar_level_buf *b, const uint32_t *sum,
-                       const uint32_t *sq, int w, int h, float scale, int step,
+                       const uint32_t *sq, int tofs, int w, int h, float scale, int step,
                        haar_hit_fn hit, void *arg)
 {
     int stride = w + 1;
-    compile(c, stride, b->nodes);
+    compile(c, stride, tofs, b->nodes);
     haar_rect nr = {1, 1, c->win_w - 2, c->win_h - 2, 0.f};
     int no[4];
     rect_offsets(&nr, stride, no);

@@ -50,10 +50,11 @@ static uint8_t *read_bytes(const char *path, size_t *n)
     return b;
 }
 
-/* OpenCV's cvtColor weights, the reference for every colour pixel. */
+/* OpenCV 4.6's cvtColor(BGR2GRAY) weights for 8-bit images (15-bit fixed
+ * point), the reference for every colour pixel. */
 static int luma_ref(int r, int g, int b)
 {
-    return (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14;
+    return (r * 9798 + g * 19235 + b * 3735 + 16384) >> 15;
 }
 
 /* A w x h RGB test pattern with every channel varying. */
