@@ -80,7 +80,7 @@ static int add_hit(void *arg, const fer_box *box)
     return 1;
 }
 
-/* Buffers for the largest level (scale 1), reused by every level. */
+/* Buffers for the largest level scanned, reused by every level. */
 typedef struct work {
     uint8_t *level;
     uint32_t *sum, *sq;
@@ -122,13 +122,19 @@ static int work_alloc(work *w, const fer_cascade *c, int iw, int ih)
     return 1;
 }
 
+/* The pyramid level of a scale, as OpenCV rounds it (never above the image). */
+static void level_size(const fer_image *img, float scale, int *lw, int *lh)
+{
+    *lw = (int)lrintf((float)img->w / scale);
+    *lh = (int)lrintf((float)img->h / scale);
+    *lw = *lw > img->w ? img->w : *lw;
+    *lh = *lh > img->h ? img->h : *lh;
+}
+
 static int scan_scale(const fer_cascade *c, const fer_image *img, work *w, float scale, hits *h)
 {
-    int lw = (int)lrintf((float)img->w / scale), lh = (int)lrintf((float)img->h / scale);
-    if (lw > img->w)
-        lw = img->w;
-    if (lh > img->h)
-        lh = img->h;
+    int lw, lh;
+    level_size(img, scale, &lw, &lh);
     haar_resize_linear(img->px, img->w, img->h, w->level, lw, lh, &w->rb);
     haar_integral(w->level, lw, lh, w->sum, w->sq);
     if (w->tofs)
@@ -179,8 +185,12 @@ fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fe
     float *scales = malloc(sizeof *scales * MAX_LEVELS);
     work w;
     hits h = {NULL, 0, 0};
-    int ok = scales && work_alloc(&w, c, img->w, img->h);
-    int n_scales = ok ? pyramid_scales(c, img, o, scales) : 0;
+    int n_scales = scales ? pyramid_scales(c, img, o, scales) : 0;
+    /* Levels only shrink: buffers sized for the first one serve all. */
+    int lw = 1, lh = 1;
+    if (n_scales)
+        level_size(img, scales[0], &lw, &lh);
+    int ok = scales && work_alloc(&w, c, lw, lh);
     for (int i = 0; ok && i < n_scales; i++)
         ok = scan_scale(c, img, &w, scales[i], &h);
     if (scales)
