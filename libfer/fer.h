@@ -225,8 +225,10 @@ typedef struct fer_image {
     uint8_t *px; /* w*h, row-major, malloc'd */
 } fer_image;
 
-/* Decodes any format stb_image reads (8/16-bit, alpha) to grey. Images of
- * more than max_pixels (0: 64 MP) are refused before decoding. */
+/* Decodes any format stb_image reads (8/16-bit, alpha) to grey with the
+ * BT.601 weights exactly as OpenCV's cvtColor(BGR2GRAY) rounds them; alpha
+ * is ignored. Images of more than max_pixels (0: 64 MP) are refused
+ * before decoding (FER_ERANGE); truncated or corrupt files are FER_EFORMAT. */
 fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err);
 fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, fer_image *img,
                               fer_error *err);
@@ -250,10 +252,13 @@ typedef struct fer_detect_opts {
 #define FER_DEFAULT_CASCADE "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
 void fer_detect_opts_default(fer_detect_opts *o);
-/* OpenCV Haar cascade XML (the opencv-data format). */
+/* OpenCV Haar cascade XML (the opencv-data "cascade" format: stumps,
+ * trees, tilted features); LBP and pre-2.x files are FER_EUNSUPPORTED. */
 fer_status fer_cascade_load(const char *path, fer_cascade **out, fer_error *err);
 void fer_cascade_free(fer_cascade *c);
-/* Finds faces; *boxes is malloc'd (free()), sorted by area, largest first. */
+/* Finds faces as OpenCV's detectMultiScale does (same boxes on the same
+ * grey image; o NULL: defaults; scale_factor in [1.01, 10]); *boxes is
+ * malloc'd (free()), NULL when none, sorted by area, largest first. */
 fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fer_detect_opts *o,
                             fer_box **boxes, size_t *n, fer_error *err);
 /* Loads the original colour photo, draws each box with its label (labels
