@@ -15,6 +15,8 @@ static void valid_span(int kx, int pad, int w, int ow, int *lo, int *hi)
 {
     int x0 = kx - pad; /* input column of output column 0 */
     *lo = x0 < 0 ? -x0 : 0;
+    if (*lo > ow) /* "same" padding wider than the output: all padding */
+        *lo = ow;
     *hi = w - x0 < ow ? w - x0 : ow;
     if (*hi < *lo)
         *hi = *lo;
