@@ -1,5 +1,6 @@
 /* Fuzz target: the model architecture JSON (libfer/arch.c, model.c), as
- * stored in a weights file's metadata; a model that builds also runs once. */
+ * stored in a weights file's metadata; a model that builds also runs once
+ * forward and takes one training step. */
 #include <string.h>
 
 #include "fer.h"
@@ -8,6 +9,21 @@
 /* Layer sizes come from the input, so a model may legitimately be big; runs
  * are skipped above this many parameters to keep each input fast. */
 #define RUN_MAX_PARAMS 200000
+
+/* One Adam step on one image, so the backward passes see the layer too. */
+static void train_once(fer_model *m, const float *x)
+{
+    fer_adam *opt = NULL;
+    fer_rng rng;
+    fer_error err;
+    fer_rng_seed(&rng, 1);
+    int label = 0;
+    float loss;
+    int correct;
+    if (fer_adam_new(m, 1e-3f, 0, &opt, &err) == FER_OK)
+        fer_model_train_step(m, opt, &rng, x, &label, 1, NULL, &loss, &correct, &err);
+    fer_adam_free(opt);
+}
 
 static void run_once(fer_model *m)
 {
@@ -19,8 +35,8 @@ static void run_once(fer_model *m)
         return;
     float *x = calloc(in, sizeof *x), *p = calloc((size_t)k, sizeof *p);
     fer_error err;
-    if (x && p)
-        fer_model_predict(m, x, 1, p, &err);
+    if (x && p && fer_model_predict(m, x, 1, p, &err) == FER_OK)
+        train_once(m, x);
     free(x);
     free(p);
 }

@@ -71,12 +71,12 @@ run_timeout=120
 # expect fail|ok|any TOOL ARGS...: `fail` wants status 1..127 and exactly
 # one stderr line starting with "TOOL:"; `ok` wants status 0; `any` either of
 # the two (inputs that may or may not still be valid). All want no sanitizer
-# report and no hang.
+# report and no hang. Standard input is $STDIN, else /dev/null.
 expect() {
     local want=$1 tool=$2
     shift 2
     cases=$((cases + 1))
-    timeout -s KILL "$run_timeout" "$BIN/$tool" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    timeout -s KILL "$run_timeout" "$BIN/$tool" "$@" <"${STDIN:-/dev/null}" >"$tmp/out" 2>"$tmp/err"
     local rc=$? what="$tool $*"
     what=${what//$tmp\//}
     if [ "$rc" -eq 137 ]; then
@@ -183,6 +183,14 @@ for b in -5 0 999 abc; do
 done
 expect fail fer-recommend --emotion elated
 expect fail fer-recommend # no --emotion and nothing on stdin
+STDIN="$tmp/random" expect fail fer-recommend
+STDIN="$tmp/half.png" expect fail fer-recommend
+
+# ------------------------------------------------------------ '-': data on stdin
+for k in random empty bad-row.csv; do
+    STDIN="$tmp/$k" expect fail fer-eval "${W[@]}" --data -
+    STDIN="$tmp/$k" expect fail fer-train "${TR[@]}" --data -
+done
 
 # ------------------------------------------------------------ leaks on plain builds
 # SAN builds: LeakSanitizer already checked every case above. Plain builds: a

@@ -37,11 +37,12 @@ ARGS=(--data "$tmp/data.csv" --epochs "$EPOCHS" --batch 16 --seed 11 --threads 2
 
 # 1. The uninterrupted reference run.
 t0=$(date +%s.%N)
-"$TRAIN" "${ARGS[@]}" --out "$tmp/ref.safetensors" 2>"$tmp/ref.err" || fail "reference run: $(tail -n 2 "$tmp/ref.err")"
+"$TRAIN" "${ARGS[@]}" --out "$tmp/ref.safetensors" --log "$tmp/ref.csv" --plot "$tmp/ref.svg" 2>"$tmp/ref.err" || fail "reference run: $(tail -n 2 "$tmp/ref.err")"
 ref_s=$(since "$t0")
 
 # 2. The same run, killed half an epoch after its first checkpoint appears.
-"$TRAIN" "${ARGS[@]}" --out "$tmp/run.safetensors" 2>"$tmp/run.err" &
+OUTS=(--out "$tmp/run.safetensors" --log "$tmp/run.csv" --plot "$tmp/run.svg")
+"$TRAIN" "${ARGS[@]}" "${OUTS[@]}" 2>"$tmp/run.err" &
 pid=$!
 t0=$(date +%s.%N)
 while [ ! -e "$tmp/run.safetensors.ckpt" ]; do
@@ -68,7 +69,12 @@ epoch = json.loads(h["__metadata__"]["fer.extra"])["epoch"]
 assert 1 <= epoch < int(sys.argv[2]), epoch
 print("crash-resume.sh: killed after epoch %d's checkpoint" % epoch)
 EOF
-"$TRAIN" "${ARGS[@]}" --out "$tmp/run.safetensors" --resume "$tmp/run.safetensors.ckpt" \
+for f in run.csv run.svg; do # whole or absent, never cut short
+    [ ! -e "$tmp/$f" ] || [ "$(tail -c 1 "$tmp/$f" | od -An -c | tr -d ' ')" = '\n' ] ||
+        fail "$f was left half-written by the kill"
+done
+[ ! -e "$tmp/run.svg" ] || tail -n 1 "$tmp/run.svg" | grep -q '</svg>' || fail "run.svg is cut short"
+"$TRAIN" "${ARGS[@]}" "${OUTS[@]}" --resume "$tmp/run.safetensors.ckpt" \
     2>"$tmp/resume.err" || fail "resume: $(tail -n 2 "$tmp/resume.err")"
 
 # 4. Final checkpoints and best models: every tensor bit-identical, and the
@@ -99,5 +105,10 @@ for name in ("safetensors.ckpt", "safetensors"):
         assert [r[:5] for r in ea["history"]] == [r[:5] for r in eb["history"]], "history"
     print(f"crash-resume.sh: {name}: {len(ta)} tensors bit-identical")
 EOF
+# The metrics log: same rows as the reference's but for the timing columns.
+cut -d, -f1-6 "$tmp/ref.csv" >"$tmp/ref.cut"
+cut -d, -f1-6 "$tmp/run.csv" >"$tmp/run.cut"
+cmp -s "$tmp/ref.cut" "$tmp/run.cut" || fail "the resumed run's --log differs: $(diff "$tmp/ref.cut" "$tmp/run.cut" | head -n 4)"
+[ "$(wc -l <"$tmp/run.csv")" -eq $((EPOCHS + 1)) ] || fail "the resumed --log does not have $EPOCHS rows"
 leftover=$(find "$tmp" -name '*.tmp.*' | wc -l)
 echo "crash-resume.sh: reference ${ref_s}s, first checkpoint after ${first_s}s, $leftover temporary file(s) left by the kill"
