@@ -190,9 +190,11 @@ static int panel_width(int left, int nr)
     return nr;
 }
 
+/* Kernels read B in whole vectors of at most 16 floats, so a panel whose
+ * width is NR or a multiple of 16 is read without straying past column n. */
 static int read_b_in_place(const fer_gemm_isa *isa, const gemm_args *g, int n)
 {
-    if (g->tb || n != isa->nr)
+    if (g->tb || (n != isa->nr && n % 16 != 0))
         return 0;
     return isa->pack_ldb_multiple == 0 || g->ldb % isa->pack_ldb_multiple != 0;
 }
