@@ -1,7 +1,8 @@
 /* fer-bench detect: single-thread time of fer_detect_faces on one photo
  * (default: a 640x480 opencv-doc photo with two people), median of N runs
  * in thread CPU time. --json prints the figures for bench/compare-detect.py,
- * which times OpenCV's detectMultiScale on the same photo and settings. */
+ * which times OpenCV's detectMultiScale on the same photo and settings;
+ * --boxes also prints the boxes found (for its --photos mode). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +30,14 @@ static int by_value(const void *a, const void *b)
 static int usage(void)
 {
     fprintf(stderr, "usage: fer-bench detect [--image PATH] [--cascade XML] [--iters 20] "
-                    "[--json]\n");
+                    "[--json] [--boxes]\n");
     return 2;
 }
 
 int bench_detect_main(int argc, char **argv)
 {
     const char *image = NULL, *cascade = FER_DEFAULT_CASCADE;
-    int iters = 20, json = 0;
+    int iters = 20, json = 0, print_boxes = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--image") && i + 1 < argc)
             image = argv[++i];
@@ -46,6 +47,8 @@ int bench_detect_main(int argc, char **argv)
             iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--boxes"))
+            print_boxes = 1;
         else
             return usage();
     }
@@ -69,8 +72,9 @@ int bench_detect_main(int argc, char **argv)
     fer_detect_opts_default(&o);
     double *t = malloc(sizeof *t * (size_t)iters);
     size_t n = 0;
+    fer_box *b = NULL;
     for (int i = 0; i <= iters && t; i++) { /* run 0 warms the caches */
-        fer_box *b;
+        free(b);
         double t0 = cpu_now();
         if (fer_detect_faces(c, &img, &o, &b, &n, &err) != FER_OK) {
             fprintf(stderr, "fer-bench detect: %s\n", err.msg);
@@ -78,8 +82,10 @@ int bench_detect_main(int argc, char **argv)
         }
         if (i)
             t[i - 1] = cpu_now() - t0;
-        free(b);
     }
+    for (size_t i = 0; print_boxes && i < n; i++) /* for bench/compare-detect.py --photos */
+        printf("box %d %d %d %d\n", b[i].x, b[i].y, b[i].w, b[i].h);
+    free(b);
     if (!t)
         return 1;
     qsort(t, (size_t)iters, sizeof *t, by_value);

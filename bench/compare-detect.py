@@ -1,26 +1,35 @@
 #!/usr/bin/python3
-"""Times OpenCV's detectMultiScale (one thread) against fer-bench detect.
+"""Compares libfer's face detector with OpenCV's detectMultiScale.
 
-usage: compare-detect.py --ours OURS.json [--iters N]
+Timing (one thread):
+  compare-detect.py --ours OURS.json [--iters N]
 OURS.json is the output of `fer-bench detect --json`; the same photo,
 cascade and settings are run through cv2.CascadeClassifier with
 cv2.setNumThreads(1), timed in thread CPU time (median of N runs), and the
 ratio ours/OpenCV is printed (below 1: ours is faster).
+
+Boxes, photo by photo:
+  compare-detect.py --photos [--bench build/bench/fer-bench] [--cascade XML] IMAGE...
+Each image is loaded in colour and converted to grey by OpenCV, written as
+a lossless PNG (so both sides see the same pixels), and detected by both
+(scale 1.1, 3 neighbours, min 30); prints the photos whose box lists differ
+and a "same N, different M" summary. Exit status 1 if any differs.
 """
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import cv2
 
+DEFAULT_CASCADE = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ours", required=True)
-    ap.add_argument("--iters", type=int, default=20)
-    a = ap.parse_args()
+
+def timing(a):
     ours = json.load(open(a.ours))
     cv2.setNumThreads(1)
     cc = cv2.CascadeClassifier(ours["cascade"])
@@ -44,6 +53,50 @@ def main():
     print(f"libfer fer_detect_faces:         {ours['median_ms']:.2f} ms, {ours['faces']} faces")
     print(f"ratio ours/OpenCV: {ours['median_ms'] / cv_ms:.2f}")
     return 0
+
+
+def photos(a):
+    cv2.setNumThreads(1)
+    cc = cv2.CascadeClassifier(a.cascade)
+    same = diff = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        png = os.path.join(tmp, "grey.png")
+        for path in a.images:
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            if img is None:
+                continue
+            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            cv2.imwrite(png, grey)
+            ref = sorted(tuple(int(v) for v in r)
+                         for r in cc.detectMultiScale(grey, 1.1, 3, minSize=(30, 30)))
+            out = subprocess.run([a.bench, "detect", "--image", png, "--cascade", a.cascade,
+                                  "--iters", "1", "--boxes"], capture_output=True, text=True,
+                                 check=True).stdout
+            ours = sorted(tuple(map(int, line.split()[1:])) for line in out.splitlines()
+                          if line.startswith("box "))
+            if ours == ref:
+                same += 1
+            else:
+                diff += 1
+                print(f"{path}: OpenCV {ref} ours {ours}")
+    print(f"{os.path.basename(a.cascade)}: same {same}, different {diff}")
+    return 1 if diff else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ours")
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--photos", action="store_true")
+    ap.add_argument("--bench", default="build/bench/fer-bench")
+    ap.add_argument("--cascade", default=DEFAULT_CASCADE)
+    ap.add_argument("images", nargs="*")
+    a = ap.parse_args()
+    if a.photos:
+        return photos(a)
+    if not a.ours:
+        ap.error("--ours or --photos is required")
+    return timing(a)
 
 
 if __name__ == "__main__":
