@@ -90,6 +90,16 @@ EOF
 json_check "$tmp/cat.json" "j['tracks'][0]['title']=='Slow, Sad'" || fail "--catalog ranking"
 grep -q '1 bad rows skipped; first: .*cat.csv:4: valence' "$tmp/err" || fail "bad row warning: $(cat "$tmp/err")"
 
+# --- scripts/make-catalog keeps good rows whole, drops bad ones, and its output loads
+printf '%s\n' 'genre,artist_name,track_name,track_id,popularity,valence,energy,tempo,time_signature' \
+    'Pop,One,"A, B",aaaaaaaaaaaaaaaaaaaaa1,10,0.1,0.2,70,4-Apr' \
+    'Pop,Two,C,aaaaaaaaaaaaaaaaaaaaa2,101,0.9,0.9,150,4-Apr' \
+    'Pop,Three,D,aaaaaaaaaaaaaaaaaaaaa3,10,0.9,0.9,150,4-Mar' >"$tmp/src.csv"
+scripts/make-catalog "$tmp/src.csv" "$tmp/built.csv" 2>"$tmp/err" || fail "make-catalog exited $?"
+grep -q '2 rows kept, 1 dropped' "$tmp/err" || fail "make-catalog counts: $(cat "$tmp/err")"
+grep -q '^Pop,One,"A, B",aaaaaaaaaaaaaaaaaaaaa1,10,0.1,0.2,70,4-Apr$' "$tmp/built.csv" || fail "make-catalog changed a row"
+"$R" --emotion sad --catalog "$tmp/built.csv" --limit 2 >/dev/null 2>&1 || fail "make-catalog output does not load"
+
 # --- bad input: non-zero exit and exactly one line on stderr
 one_line_error() { # description, then the command
     local what=$1
