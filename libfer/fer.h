@@ -373,11 +373,11 @@ typedef struct fer_music_target {
 } fer_music_target;
 
 typedef struct fer_rank_opts {
-    size_t limit;           /* 10 */
+    size_t limit;           /* 10 (1..10000) */
     int one_per_artist;     /* 1 */
     const char *genre;      /* NULL: any */
     uint64_t seed;          /* tie-breaking */
-    double popularity_weight; /* 0..1 */
+    double popularity_weight; /* 0..1, default 0.15 */
 } fer_rank_opts;
 
 typedef struct fer_pick {
@@ -409,10 +409,9 @@ double fer_music_score(const fer_music_target *t, const fer_track *tr, double po
 typedef struct fer_spotify fer_spotify;
 
 /* api_url / accounts_url NULL: FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL
- * from the environment, else Spotify's own. */
-/* http:// is accepted only for 127.0.0.1/localhost (a test server); anything
- * else must be https://, with TLS verification always on. The secret is
- * never printed or logged. */
+ * from the environment, else Spotify's own. http:// is accepted only for
+ * 127.0.0.1/localhost (a test server); anything else must be https://, with
+ * TLS verification always on. The secret is never printed or logged. */
 fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
                            const char *accounts_url, fer_spotify **out, fer_error *err);
 void fer_spotify_free(fer_spotify *s);
