@@ -2,6 +2,8 @@
  * bad rows, duplicates and the id index, on small generated fixtures. */
 #include "testutil.h"
 
+#include <cJSON.h>
+
 #include <stdint.h>
 
 #define HEADER                                                                                  \
@@ -275,6 +277,70 @@ static void check_whole_file(const char *path)
 START_TEST(shipped_catalog) { check_whole_file("datasets/catalog.csv"); }
 END_TEST
 
+static char *read_all(FILE *f)
+{
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    if (buf)
+        buf[n] = 0;
+    return buf;
+}
+
+static void check_number(const cJSON *o, const char *key, float got, size_t i)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "track %zu: %s", i, key);
+    ck_assert_msg(fabs(v->valuedouble - got) <= 1e-6 * fmax(1, fabs(v->valuedouble)),
+                  "track %zu: %s %g vs %g", i, key, (double)got, v->valuedouble);
+}
+
+/* Every track, string and number as Python's csv module reads the shipped file. */
+START_TEST(agrees_with_python_csv)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        fprintf(stderr, "agrees_with_python_csv: /usr/bin/python3 absent, skipped\n");
+        return;
+    }
+    const char *path = "datasets/catalog.csv";
+    FILE *p = popen("/usr/bin/python3 tests/catalog_reference.py datasets/catalog.csv", "r");
+    ck_assert_ptr_nonnull(p);
+    char *text = read_all(p);
+    ck_assert_int_eq(pclose(p), 0);
+    cJSON *ref = cJSON_Parse(text);
+    free(text);
+    ck_assert(cJSON_IsArray(ref));
+    fer_catalog *c;
+    ck_assert_int_eq(fer_catalog_load(path, &c, NULL, NULL), FER_OK);
+    ck_assert_uint_eq(fer_catalog_size(c), (size_t)cJSON_GetArraySize(ref));
+    size_t i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, ref) {
+        const fer_track *t = fer_catalog_track(c, i);
+        const char *keys[4] = {"id", "title", "artist", "genre"};
+        const char *mine[4] = {t->id, t->title, t->artist, t->genre};
+        for (int k = 0; k < 4; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, keys[k]);
+            ck_assert_msg(cJSON_IsString(v) && !strcmp(v->valuestring, mine[k]),
+                          "track %zu: %s '%s'", i, keys[k], mine[k]);
+        }
+        check_number(o, "popularity", (float)t->popularity, i);
+        check_number(o, "valence", t->valence, i);
+        check_number(o, "energy", t->energy, i);
+        check_number(o, "tempo", t->tempo, i);
+        check_number(o, "instrumentalness", t->instrumentalness, i);
+        i++;
+    }
+    cJSON_Delete(ref);
+    fer_catalog_free(c);
+}
+END_TEST
+
 START_TEST(shared_dataset)
 {
     char buf[512];
@@ -302,6 +368,7 @@ static Suite *suite(void)
     tcase_add_test(tc, find_many);
     tcase_add_test(tc, corrupted_never_crashes);
     tcase_add_test(tc, shipped_catalog);
+    tcase_add_test(tc, agrees_with_python_csv);
     tcase_add_test(tc, shared_dataset);
     suite_add_tcase(s, tc);
     return s;
