@@ -68,9 +68,21 @@ void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, i
 
 static size_t col_floats(const fer_layer *l) { return (size_t)l->ic * l->k * l->k * l->oh * l->ow; }
 static size_t w_floats(const fer_layer *l) { return (size_t)l->oc * l->ic * l->k * l->k; }
+enum { DIRECT_BLOCK = 64 }; /* direct path: outputs kept in registers across the taps */
+
+/* The direct path's zero-padded input plane, plus spare floats for its
+ * last block's reads. */
 static size_t padded_floats(const fer_layer *l)
 {
-    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) : 0;
+    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) + l->k + DIRECT_BLOCK : 0;
+}
+
+/* col: im2col's matrix, or the direct path's padded-width output plane
+ * (its block loop may run DIRECT_BLOCK floats past the plane). */
+static size_t col_region(const fer_layer *l)
+{
+    size_t plane = l->ic == 1 ? (size_t)l->oh * (l->ow + l->k - 1) + DIRECT_BLOCK : 0;
+    return col_floats(l) > plane ? col_floats(l) : plane;
 }
 
 /* Per-thread scratch: col (im2col, then reused for dcol once dW has been
@@ -78,13 +90,13 @@ static size_t padded_floats(const fer_layer *l)
  * one-channel path, then a partial dW and db. */
 size_t fer_conv_scratch(const fer_layer *l)
 {
-    return col_floats(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc;
+    return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc;
 }
 
 static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
 static float *scratch_plane(const fer_layer *l, const fer_exec *e, int t)
 {
-    return e->scratch[t] + col_floats(l);
+    return e->scratch[t] + col_region(l);
 }
 static float *scratch_dw(const fer_layer *l, const fer_exec *e, int t)
 {
@@ -100,6 +112,7 @@ typedef struct conv_job {
 
 /* Sum of n floats in 16 independent lanes: vectorises without reassociation
  * flags, and the order is fixed, so results are reproducible. */
+FER_VECTOR_CLONES
 static float sum_floats(const float *restrict v, size_t n)
 {
     float lane[16] = {0};
@@ -116,6 +129,7 @@ static float sum_floats(const float *restrict v, size_t n)
 }
 
 /* A select rather than fmaxf: GCC calls libm's fmaxf out of line. */
+FER_VECTOR_CLONES
 static void bias_act(const fer_layer *l, float *y)
 {
     size_t hw = (size_t)l->oh * l->ow;
@@ -135,10 +149,12 @@ static void bias_act(const fer_layer *l, float *y)
 /* ---- one input channel (the first layer): a direct kernel. With K = k*k
  * (9) the GEMM would spend more time loading and storing C than in FMAs. */
 
-/* x zero-padded to (oh+k-1) x (ow+k-1), so every tap reads in bounds. */
+/* x zero-padded to (oh+k-1) rows of pw = ow+k-1 (plus spare zeros), so
+ * every tap reads in bounds. */
 static void pad_plane(const fer_layer *l, const float *x, float *xp)
 {
     int pw = l->ow + l->k - 1, ph = l->oh + l->k - 1;
+    memset(xp + (size_t)ph * pw, 0, (size_t)(l->k + DIRECT_BLOCK) * sizeof *xp);
     for (int r = 0; r < ph; r++) {
         int iy = r - l->pad;
         float *dst = xp + (size_t)r * pw;
@@ -151,28 +167,42 @@ static void pad_plane(const fer_layer *l, const float *x, float *xp)
     }
 }
 
-static void conv1ch_forward(const fer_layer *l, const float *xp, float *y)
+/* One output channel over the padded-width plane: out[q] for q < oh*pw is
+ * sum_t w[t] xp[q + off_t], one long contiguous loop per tap (the k-1 extra
+ * columns of each row are computed and dropped by the caller). */
+FER_VECTOR_CLONES
+static void conv1ch_plane(const float *restrict xp, const float *restrict w, int k, int pw,
+                          int n, float *restrict out)
+{
+    for (int q0 = 0; q0 < n; q0 += DIRECT_BLOCK) {
+        float acc[DIRECT_BLOCK] = {0};
+        int len = n - q0 < DIRECT_BLOCK ? n - q0 : DIRECT_BLOCK;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float wv = w[ky * k + kx];
+                const float *src = xp + q0 + ky * pw + kx;
+                for (int j = 0; j < DIRECT_BLOCK; j++)
+                    acc[j] += wv * src[j];
+            }
+        memcpy(out + q0, acc, (size_t)len * sizeof *acc);
+    }
+}
+
+/* out holds oh*pw + DIRECT_BLOCK floats (the col scratch). */
+static void conv1ch_forward(const fer_layer *l, const float *xp, float *y, float *out)
 {
     int k = l->k, pw = l->ow + k - 1;
     for (int o = 0; o < l->oc; o++) {
-        const float *w = l->w.data + (size_t)o * k * k;
-        for (int oy = 0; oy < l->oh; oy++) {
-            float *restrict row = y + ((size_t)o * l->oh + oy) * l->ow;
-            for (int ox = 0; ox < l->ow; ox++)
-                row[ox] = 0;
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    float wv = w[ky * k + kx];
-                    const float *restrict src = xp + (size_t)(oy + ky) * pw + kx;
-                    for (int ox = 0; ox < l->ow; ox++)
-                        row[ox] += wv * src[ox];
-                }
-        }
+        conv1ch_plane(xp, l->w.data + (size_t)o * k * k, k, pw, l->oh * pw, out);
+        for (int oy = 0; oy < l->oh; oy++)
+            memcpy(y + ((size_t)o * l->oh + oy) * l->ow, out + (size_t)oy * pw,
+                   (size_t)l->ow * sizeof *y);
     }
 }
 
 /* dw[o, tap] (+)= sum over outputs of dy[o] * xp shifted by the tap. acc
  * holds one row of partial sums per tap (k*k*ow floats). */
+FER_VECTOR_CLONES
 static void conv1ch_dw(const fer_layer *l, const float *xp, const float *dy, float *dw, int add,
                        float *acc)
 {
@@ -207,7 +237,7 @@ static void conv_forward_range(void *arg, int begin, int end, int t)
         if (l->ic == 1) {
             float *xp = scratch_plane(l, j->e, t);
             pad_plane(l, x, xp);
-            conv1ch_forward(l, xp, y);
+            conv1ch_forward(l, xp, y, col);
         } else {
             fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
             fer_gemm(0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
@@ -216,14 +246,34 @@ static void conv_forward_range(void *arg, int begin, int end, int t)
     }
 }
 
+/* Fewer images than threads (batch-1 inference): one image at a time, each
+ * GEMM split across the pool (fer_gemm_mt sums in the same order as
+ * fer_gemm, so the result does not change). */
+static void conv_forward_few(const fer_layer *l, const fer_exec *e, const float *x, float *out)
+{
+    float *col = scratch_col(e, 0);
+    int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    for (int i = 0; i < e->n; i++) {
+        float *y = out + i * fer_layer_out_size(l);
+        fer_im2col(x + i * fer_layer_in_size(l), l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
+                   col);
+        fer_gemm_mt(e->pool, 0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
+        bias_act(l, y);
+    }
+}
+
 void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     conv_job j = {.l = l, .e = e, .x = x, .out = y};
-    fer_pool_for(e->pool, e->n, conv_forward_range, &j);
+    if (e->n < e->threads && l->ic > 1)
+        conv_forward_few(l, e, x, y);
+    else
+        fer_pool_for(e->pool, e->n, conv_forward_range, &j);
 }
 
 /* The activation's backward fused with the bias gradient: one pass over
  * each channel's row while it is in L1. */
+FER_VECTOR_CLONES
 static void mask_and_db(const fer_layer *l, const float *y, float *dy, float *db, int add)
 {
     size_t hw = (size_t)l->oh * l->ow;

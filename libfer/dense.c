@@ -31,6 +31,7 @@ static void col_range(int begin, int end, int total, int *c0, int *nc)
 }
 
 /* y[r, c0:c0+nc] = x[r, :] W[:, c0:c0+nc] for a few rows r < n. */
+FER_VECTOR_CLONES
 static void rows_times_w(const float *x, int n, int in, const float *w, int units, int c0, int nc,
                          float *y)
 {

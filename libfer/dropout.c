@@ -7,6 +7,14 @@
 
 #include "layers.h"
 
+/* y = mask ? x * scale : 0 */
+FER_VECTOR_CLONES
+static void apply_mask(size_t n, const uint8_t *restrict m, float scale, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = m[i] ? x[i] * scale : 0;
+}
+
 void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     size_t n = (size_t)e->n * fer_layer_out_size(l);
@@ -24,9 +32,7 @@ void fer_dropout_forward(fer_layer *l, const fer_exec *e, const float *x, float 
         if (i + 1 < n)
             l->mask[i + 1] = (uint32_t)(r >> 32) >= thresh;
     }
-    const uint8_t *restrict m = l->mask;
-    for (size_t i = 0; i < n; i++)
-        y[i] = m[i] ? x[i] * scale : 0;
+    apply_mask(n, l->mask, scale, x, y);
 }
 
 void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx)
@@ -38,7 +44,5 @@ void fer_dropout_backward(const fer_layer *l, const fer_exec *e, const float *dy
         return;
     }
     float scale = 1.0f / (1.0f - l->rate);
-    const uint8_t *restrict m = l->mask;
-    for (size_t i = 0; i < n; i++)
-        dx[i] = m[i] ? dy[i] * scale : 0;
+    apply_mask(n, l->mask, scale, dy, dx);
 }

@@ -35,6 +35,16 @@ typedef struct fer_exec {
     fer_rng *rng;
 } fer_exec;
 
+/* The library is built for baseline x86-64 (SSE2); the elementwise layer
+ * loops get AVX2 and AVX-512 copies chosen at load time (GCC/clang ifunc).
+ * Without -ffast-math the compiler keeps the written order of every sum,
+ * so all copies give the same results. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define FER_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FER_VECTOR_CLONES
+#endif
+
 static inline size_t fer_layer_in_size(const fer_layer *l) { return (size_t)l->ic * l->ih * l->iw; }
 static inline size_t fer_layer_out_size(const fer_layer *l) { return (size_t)l->oc * l->oh * l->ow; }
 

@@ -30,6 +30,9 @@ static inline float keep_if(float v, int c)
     return v;
 }
 
+/* c ? a : b, also without a branch. */
+static inline float pick(int c, float a, float b) { return keep_if(a, c) + keep_if(b, !c); }
+
 /* One channel plane, any window: the first maximum in row-major order wins. */
 static void plane_forward(const fer_layer *l, const float *x, float *y, uint16_t *am)
 {
@@ -49,20 +52,20 @@ static void plane_forward(const fer_layer *l, const float *x, float *y, uint16_t
         }
 }
 
+FER_VECTOR_CLONES
 static void plane_forward_2x2(const fer_layer *l, const float *x, float *restrict y,
                               uint16_t *restrict am)
 {
     for (int oy = 0; oy < l->oh; oy++) {
         const float *r0 = x + (size_t)2 * oy * l->iw, *r1 = r0 + l->iw;
         for (int ox = 0; ox < l->ow; ox++) {
+            /* pairwise, strict >: the first maximum wins, as in plane_forward */
             float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            float m = a;
-            int best = 0;
-            if (b > m) m = b, best = 1;
-            if (c > m) m = c, best = 2;
-            if (d > m) m = d, best = 3;
-            y[oy * l->ow + ox] = m;
-            am[oy * l->ow + ox] = (uint16_t)best;
+            int i01 = b > a, i23 = d > c;
+            float m01 = pick(i01, b, a), m23 = pick(i23, d, c);
+            int hi = m23 > m01;
+            y[oy * l->ow + ox] = pick(hi, m23, m01);
+            am[oy * l->ow + ox] = (uint16_t)(hi * (2 + i23) + (1 - hi) * i01);
         }
     }
 }
@@ -96,6 +99,7 @@ static void plane_backward(const fer_layer *l, const float *dy, const uint16_t *
         }
 }
 
+FER_VECTOR_CLONES
 static void plane_backward_2x2(const fer_layer *l, const float *dy, const uint16_t *am,
                                float *restrict dx)
 {
@@ -120,6 +124,7 @@ static void plane_backward_2x2(const fer_layer *l, const float *dy, const uint16
  * maximum is taken as "largest of the window > 0" (the same value), which
  * reads the window in order instead of gathering; selects, not branches:
  * which of the four holds the maximum is unpredictable. */
+FER_VECTOR_CLONES
 static void plane_backward_into_2x2(const fer_layer *l, const float *restrict dy,
                                     const uint16_t *restrict am, int relu, float *restrict xdx)
 {
