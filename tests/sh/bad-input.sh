@@ -123,7 +123,11 @@ WEIGHTS_BAD=(w-trunc0 w-trunc1 w-trunc2 w-trunc3 w-trunc4 w-trunc5 w-trunc6 w-tr
 for t in fer-train fer-eval fer-predict fer-recommend; do
     expect fail "$t" --no-such-option
 done
-expect fail fer-predict "${W[@]}" --min-size "$tmp/ok.png"
+expect fail fer-predict "${W[@]}" --min-size "$tmp/ok.png" # not a number
+expect fail fer-predict "$tmp/ok.png" --bpm                  # value missing
+expect fail fer-train --data tests/data/fer2013-sample.csv --epochs
+expect fail fer-eval --data
+expect fail fer-recommend --emotion
 
 # ------------------------------------------------------------ fer-predict
 for k in "${FILES[@]}" half.png half.jpg header-only.jpg huge.png; do
