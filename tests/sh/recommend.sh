@@ -57,6 +57,12 @@ m, u = (json.load(open(p))['target'] for p in sys.argv[1:])
 sys.exit(0 if u['tempo'] < m['tempo'] and u['valence'] > m['valence'] else 1)
 EOF
 
+# --- --help and --table: stdout, exit 0
+"$R" --help >"$tmp/out" 2>"$tmp/err" || fail "--help exited $?"
+grep -q '^usage: fer-recommend' "$tmp/out" && [ ! -s "$tmp/err" ] || fail "--help output"
+"$R" --table >"$tmp/out" 2>/dev/null || fail "--table exited $?"
+[ "$(grep -c '^| [A-Z]' "$tmp/out")" -eq $((7 * 3 * 2 * 4)) ] || fail "--table rows"
+
 # --- seeds: same seed, same output
 "$R" --emotion neutral --seed 5 >"$tmp/a" 2>/dev/null
 "$R" --emotion neutral --seed 5 >"$tmp/b" 2>/dev/null
