@@ -209,3 +209,126 @@ done:
     free(lat);
     return rc;
 }
+
+/* ---- fer-bench layers: time and GFLOP/s of each layer's forward and
+ * backward (dW + dX) pass on a batch, through the same layer functions the
+ * model calls; best of --iters. */
+
+static double best_of(int iters, void (*fn)(void *), void *arg)
+{
+    double best = 1e30;
+    for (int i = 0; i < iters; i++) {
+        double t = cli_now();
+        fn(arg);
+        t = cli_now() - t;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+typedef struct layer_run {
+    fer_model *m;
+    fer_exec e;
+    int i;
+    const float *in;
+    float *dy, *dx;
+} layer_run;
+
+static void run_forward(void *arg)
+{
+    layer_run *r = arg;
+    fer_layer *l = &r->m->layers[r->i];
+    float *out = r->m->act[r->i];
+    switch (l->kind) {
+    case FER_L_CONV: fer_conv_forward(l, &r->e, r->in, out); break;
+    case FER_L_DENSE: fer_dense_forward(l, &r->e, r->in, out); break;
+    case FER_L_MAXPOOL: fer_maxpool_forward(l, &r->e, r->in, out); break;
+    case FER_L_DROPOUT: fer_dropout_forward(l, &r->e, r->in, out); break;
+    default: break;
+    }
+}
+
+static void run_backward(void *arg)
+{
+    layer_run *r = arg;
+    fer_layer *l = &r->m->layers[r->i];
+    float *y = r->m->act[r->i], *dx = r->i ? r->dx : NULL;
+    switch (l->kind) {
+    case FER_L_CONV: fer_conv_backward(l, &r->e, r->in, y, r->dy, dx); break;
+    case FER_L_DENSE: fer_dense_backward(l, &r->e, r->in, y, r->dy, dx); break;
+    case FER_L_MAXPOOL: fer_maxpool_backward(l, &r->e, r->dy, r->dx); break;
+    case FER_L_DROPOUT: fer_dropout_backward(l, &r->e, r->dy, r->dx); break;
+    default: break;
+    }
+}
+
+static const char *kind_name(fer_layer_kind k)
+{
+    static const char *const names[] = {"conv", "maxpool", "dropout", "flatten", "dense", "relu"};
+    return names[k];
+}
+
+int bench_layers_main(int argc, char **argv)
+{
+    net_opts o = {.batch = 64, .threads = 1, .steps = 5};
+    if (!parse_opts("layers", argc, argv, &o))
+        return 2;
+    fer_model *m = make_model(o.threads);
+    if (!m)
+        return 1;
+    size_t px = 48 * 48, big = px;
+    for (int i = 0; i < m->n_layers; i++)
+        big = fer_layer_out_size(&m->layers[i]) > big ? fer_layer_out_size(&m->layers[i]) : big;
+    float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
+    float *probs = malloc((size_t)o.batch * FER_N_EMOTIONS * sizeof *probs);
+    float *dy = fer_aligned_alloc((size_t)o.batch * big * sizeof *dy);
+    float *dx = fer_aligned_alloc((size_t)o.batch * big * sizeof *dx);
+    fer_error err = {0};
+    int rc = 1;
+    fer_rng r;
+    fer_rng_seed(&r, 5);
+    if (!x || !probs || !dy || !dx)
+        goto done;
+    for (size_t i = 0; i < (size_t)o.batch * px; i++)
+        x[i] = (float)fer_rng_uniform(&r);
+    if (fer_model_predict(m, x, o.batch, probs, &err)) { /* sizes the buffers */
+        fprintf(stderr, "fer-bench layers: %s\n", err.msg);
+        goto done;
+    }
+    printf("%-3s %-8s %12s %10s %9s %10s %9s\n", "#", "layer", "out shape", "fwd ms", "GFLOP/s",
+           "bwd ms", "GFLOP/s");
+    double tf = 0, tb = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        fer_layer *l = &m->layers[i];
+        if (l->kind == FER_L_FLATTEN)
+            continue;
+        layer_run run = {m, {m->pool, m->threads, m->scratch, m->scratch_floats, o.batch, 1, &r},
+                         i, i ? m->act[i - 1] : x, dy, dx};
+        for (size_t k = 0; k < (size_t)o.batch * fer_layer_out_size(l); k++)
+            dy[k] = (float)fer_rng_uniform(&r) - 0.5f;
+        double f = 0;
+        if (l->kind == FER_L_CONV)
+            f = 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow * o.batch;
+        else if (l->kind == FER_L_DENSE)
+            f = 2.0 * (double)fer_layer_in_size(l) * l->oc * o.batch;
+        double fwd = best_of(o.steps, run_forward, &run);
+        double bwd = best_of(o.steps, run_backward, &run);
+        tf += fwd;
+        tb += bwd;
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%dx%d", l->oc, l->oh, l->ow);
+        printf("%-3d %-8s %12s %10.3f %9.1f %10.3f %9.1f\n", i, kind_name(l->kind), shape,
+               fwd * 1e3, f ? f / fwd * 1e-9 : 0, bwd * 1e3,
+               f ? f * (i ? 2 : 1) / bwd * 1e-9 : 0);
+    }
+    printf("total: forward %.2f ms, backward %.2f ms for %d images, %d thread(s)\n", tf * 1e3,
+           tb * 1e3, o.batch, m->threads);
+    rc = 0;
+done:
+    fer_model_free(m);
+    fer_aligned_free(x);
+    fer_aligned_free(dy);
+    fer_aligned_free(dx);
+    free(probs);
+    return rc;
+}

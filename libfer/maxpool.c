@@ -30,8 +30,6 @@ static inline float keep_if(float v, int c)
     return v;
 }
 
-/* c ? a : b, also without a branch. */
-static inline float pick(int c, float a, float b) { return keep_if(a, c) + keep_if(b, !c); }
 
 /* One channel plane, any window: the first maximum in row-major order wins. */
 static void plane_forward(const fer_layer *l, const float *x, float *y, uint16_t *am)
@@ -61,11 +59,12 @@ static void plane_forward_2x2(const fer_layer *l, const float *x, float *restric
         for (int ox = 0; ox < l->ow; ox++) {
             /* pairwise, strict >: the first maximum wins, as in plane_forward */
             float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            int i01 = b > a, i23 = d > c;
-            float m01 = pick(i01, b, a), m23 = pick(i23, d, c);
+            /* maxss-shaped selects and integer arithmetic on the compares */
+            int i01 = b > a, i23 = 2 + (d > c);
+            float m01 = b > a ? b : a, m23 = d > c ? d : c;
             int hi = m23 > m01;
-            y[oy * l->ow + ox] = pick(hi, m23, m01);
-            am[oy * l->ow + ox] = (uint16_t)(hi * (2 + i23) + (1 - hi) * i01);
+            y[oy * l->ow + ox] = m23 > m01 ? m23 : m01;
+            am[oy * l->ow + ox] = (uint16_t)(i01 + hi * (i23 - i01));
         }
     }
 }
