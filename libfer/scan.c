@@ -13,7 +13,7 @@ typedef struct cnode {
     int ofs[HAAR_MAX_RECTS][4];
     float w[HAAR_MAX_RECTS];
     float threshold;
-    int left, right;
+    int child[2]; /* taken when value < threshold, and otherwise */
 } cnode;
 
 struct haar_level_buf {
@@ -133,8 +133,8 @@ static void compile(const fer_cascade *c, int stride, int tofs, cnode *out)
             }
         }
         o->threshold = n->threshold;
-        o->left = n->left;
-        o->right = n->right;
+        o->child[0] = n->left;
+        o->child[1] = n->right;
     }
 }
 
@@ -167,7 +167,10 @@ static int run_stumps(const fer_cascade *c, const cnode *nodes, const uint32_t *
         const haar_stage *st = &c->stages[s];
         double sum = 0;
         for (int t = 0; t < st->n_trees; t++, n++, leaf += 2)
-            sum += feature(n, p, norm) < n->threshold ? leaf[0] : leaf[1];
+            /* An index, not ?:, so that the compiler cannot emit a branch:
+             * the outcome is unpredictable, and gcc's branch made the whole
+             * detector 3x slower. */
+            sum += leaf[!(feature(n, p, norm) < n->threshold)];
         if (sum < st->threshold)
             return -s;
     }
@@ -185,7 +188,7 @@ static int run_trees(const fer_cascade *c, const cnode *nodes, const uint32_t *p
             int idx = 0;
             do {
                 const cnode *n = root + idx;
-                idx = feature(n, p, norm) < n->threshold ? n->left : n->right;
+                idx = n->child[!(feature(n, p, norm) < n->threshold)];
             } while (idx > 0);
             sum += c->leaves[tr->first_leaf - idx];
         }
