@@ -22,6 +22,27 @@ static void valid_span(int kx, int pad, int w, int ow, int *lo, int *hi)
         *hi = *lo;
 }
 
+/* GCC turns short copy loops back into memcpy/memset calls; for rows of a
+ * few dozen floats the call costs more than the copy. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FER_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FER_INLINE_COPIES
+#endif
+
+/* dst[0, n) = src[0, n) outside [lo, hi) zeroed; src is read only inside. */
+FER_INLINE_COPIES
+static inline void copy_span(float *restrict dst, const float *restrict src, int lo, int hi, int n)
+{
+    for (int i = 0; i < lo; i++)
+        dst[i] = 0;
+    for (int i = lo; i < hi; i++)
+        dst[i] = src[i];
+    for (int i = hi; i < n; i++)
+        dst[i] = 0;
+}
+
+FER_INLINE_COPIES FER_VECTOR_CLONES
 void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int ow, float *col)
 {
     for (int ch = 0; ch < c; ch++)
@@ -33,14 +54,10 @@ void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy + ky - pad;
                     float *dst = row + (size_t)oy * ow;
-                    if (iy < 0 || iy >= h) {
-                        memset(dst, 0, (size_t)ow * sizeof *dst);
-                        continue;
-                    }
-                    const float *src = x + ((size_t)ch * h + iy) * w + kx - pad;
-                    memset(dst, 0, (size_t)lo * sizeof *dst);
-                    memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
-                    memset(dst + hi, 0, (size_t)(ow - hi) * sizeof *dst);
+                    if (iy < 0 || iy >= h)
+                        copy_span(dst, NULL, 0, 0, ow);
+                    else
+                        copy_span(dst, x + ((size_t)ch * h + iy) * w + kx - pad, lo, hi, ow);
                 }
             }
 }

@@ -60,7 +60,7 @@ static void plane_forward_2x2(const fer_layer *l, const float *x, float *restric
             /* pairwise, strict >: the first maximum wins, as in plane_forward */
             float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
             /* maxss-shaped selects and integer arithmetic on the compares */
-            int i01 = b > a, i23 = 2 + (d > c);
+            int i01 = b > a, i23 = (d > c) | 2;
             float m01 = b > a ? b : a, m23 = d > c ? d : c;
             int hi = m23 > m01;
             y[oy * l->ow + ox] = m23 > m01 ? m23 : m01;
