@@ -104,10 +104,11 @@ static size_t col_region(const fer_layer *l)
 
 /* Per-thread scratch: col (im2col, then reused for dcol once dW has been
  * taken from it; the direct path's tap sums), the zero-padded plane of the
- * one-channel path, then a partial dW and db. */
+ * one-channel path, a partial dW and db, then one image's input gradient
+ * (fer_conv_backward_into). */
 size_t fer_conv_scratch(const fer_layer *l)
 {
-    return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc;
+    return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc + fer_layer_in_size(l);
 }
 
 static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
@@ -125,6 +126,8 @@ typedef struct conv_job {
     const fer_exec *e;
     const float *x, *y;
     float *out, *dy, *dx;
+    float *x_dx;  /* backward_into: the input, overwritten by its gradient */
+    int relu_in;  /* backward_into: mask with the input's sign (a ReLU output) */
 } conv_job;
 
 /* Sum of n floats in 16 independent lanes: vectorises without reassociation
@@ -317,6 +320,17 @@ static void mask_and_db(const fer_layer *l, const float *y, float *dy, float *db
     }
 }
 
+/* x_dx = relu ? (x_dx > 0 ? g : 0) : g */
+FER_VECTOR_CLONES
+static void mask_into(size_t n, const float *restrict g, int relu, float *restrict x_dx)
+{
+    if (relu)
+        for (size_t p = 0; p < n; p++)
+            x_dx[p] = x_dx[p] > 0 ? g[p] : 0;
+    else
+        memcpy(x_dx, g, n * sizeof *x_dx);
+}
+
 static void conv_backward_range(void *arg, int begin, int end, int t)
 {
     const conv_job *j = arg;
@@ -335,19 +349,19 @@ static void conv_backward_range(void *arg, int begin, int end, int t)
             fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
             fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
         }
-        if (j->dx) { /* col is free again: it takes dcol */
+        if (j->dx || j->x_dx) { /* col is free again: it takes dcol */
             fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
-            fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
-                       j->dx + i * fer_layer_in_size(l));
+            float *dx = j->dx ? j->dx + i * fer_layer_in_size(l) : db + l->oc;
+            fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, dx);
+            if (j->x_dx) /* this image's dW is done: its input can take the gradient */
+                mask_into(fer_layer_in_size(l), dx, j->relu_in, j->x_dx + i * fer_layer_in_size(l));
         }
     }
 }
 
-void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
-                       float *dx)
+static void conv_backward_job(fer_layer *l, const fer_exec *e, conv_job *j)
 {
-    conv_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx};
-    fer_pool_for(e->pool, e->n, conv_backward_range, &j);
+    fer_pool_for(e->pool, e->n, conv_backward_range, j);
     /* Sum the per-thread partials in thread order: the same thread count
      * gives the same shares and so bit-identical gradients. */
     size_t nw = w_floats(l);
@@ -362,4 +376,18 @@ void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const fl
             l->db.data[o] = (first ? 0 : l->db.data[o]) + pb[o];
         first = 0;
     }
+}
+
+void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
+                       float *dx)
+{
+    conv_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx};
+    conv_backward_job(l, e, &j);
+}
+
+void fer_conv_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
+                            float *dy, int relu_in)
+{
+    conv_job j = {.l = l, .e = e, .x = x_dx, .y = y, .dy = dy, .x_dx = x_dx, .relu_in = relu_in};
+    conv_backward_job(l, e, &j);
 }

@@ -58,6 +58,12 @@ void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, flo
  * fer_maxpool_backward_into). */
 void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
                        float *dx);
+/* As fer_conv_backward, with the input gradient written over the input
+ * itself, image by image once that image's dW is taken; with relu_in the
+ * input is a ReLU output and its mask is applied (the layer before then
+ * gets y NULL). Saves a gradient buffer the size of the input. */
+void fer_conv_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
+                            float *dy, int relu_in);
 void fer_dense_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y);
 void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
                         float *dx);

@@ -109,17 +109,29 @@ static int aliases_input(const fer_model *m, int i)
 /* Where backward puts each layer's input gradient. */
 enum { G_NONE = -1, G_BUF0 = 0, G_BUF1 = 1, G_SAME = 2, G_INTO_INPUT = 3 };
 
-/* A 2x2 max pool after a convolution writes its input gradient over that
- * convolution's output, with the ReLU mask applied (see layers.h). */
-static int pool_into_input(const fer_model *m, int i)
+/* Layers that write their input gradient over their input (see layers.h):
+ * a 2x2 max pool after a convolution, and a convolution after a convolution
+ * or a max pool, whose outputs are needed by nothing else by then (the
+ * convolution's only for its ReLU mask, which is applied on the way). */
+static int into_input(const fer_model *m, int i)
 {
-    return i > 0 && m->layers[i].kind == FER_L_MAXPOOL && fer_maxpool_in_place(&m->layers[i]) &&
-           m->layers[i - 1].kind == FER_L_CONV;
+    if (i == 0)
+        return 0;
+    const fer_layer *l = &m->layers[i], *prev = &m->layers[i - 1];
+    if (l->kind == FER_L_MAXPOOL)
+        return fer_maxpool_in_place(l) && prev->kind == FER_L_CONV;
+    return l->kind == FER_L_CONV && (prev->kind == FER_L_CONV || prev->kind == FER_L_MAXPOOL);
+}
+
+/* The input of layer i is a ReLU output whose mask into_input applies. */
+static int relu_below(const fer_model *m, int i)
+{
+    return m->layers[i - 1].kind == FER_L_CONV && m->layers[i - 1].act == FER_ACT_RELU;
 }
 
 /* Plans backward's gradient buffers: elementwise layers work in place,
- * conv, dense and other pools alternate between two buffers, and need[b]
- * receives the floats per sample that buffer b must hold. */
+ * into_input layers write over their input, the rest alternate between two
+ * buffers, and need[b] receives the floats per sample buffer b must hold. */
 static void plan_gradients(fer_model *m, size_t need[2])
 {
     int cur = G_NONE; /* the logits' gradient has its own buffer */
@@ -131,7 +143,7 @@ static void plan_gradients(fer_model *m, size_t need[2])
             d = G_NONE;
         else if (l->kind == FER_L_FLATTEN || l->kind == FER_L_DROPOUT || l->kind == FER_L_RELU)
             d = G_SAME;
-        else if (pool_into_input(m, i))
+        else if (into_input(m, i))
             d = G_INTO_INPUT;
         else {
             d = cur == G_BUF0 ? G_BUF1 : G_BUF0;
@@ -322,8 +334,8 @@ static const float *forward(fer_model *m, const fer_exec *e, const float *x)
 
 /* Back-propagates g (gradient of the logits) and leaves parameter gradients
  * in each layer's dw/db, following plan_gradients. The input's own gradient
- * is never computed. Activations a 2x2 pool writes its gradient over are
- * lost (they are not needed any more). */
+ * is never computed. Activations an into_input layer writes its gradient
+ * over are lost (they are not needed any more). */
 static void backward(fer_model *m, const fer_exec *e, const float *x, float *g)
 {
     int masked = 0; /* g already carries this layer's ReLU mask */
@@ -335,11 +347,16 @@ static void backward(fer_model *m, const fer_exec *e, const float *x, float *g)
                                                                              : m->grad[d];
         const float *y = masked ? NULL : m->act[i];
         switch (l->kind) {
-        case FER_L_CONV: fer_conv_backward(l, e, in, y, g, gx); break;
+        case FER_L_CONV:
+            if (d == G_INTO_INPUT)
+                fer_conv_backward_into(l, e, gx, y, g, relu_below(m, i));
+            else
+                fer_conv_backward(l, e, in, y, g, gx);
+            break;
         case FER_L_DENSE: fer_dense_backward(l, e, in, y, g, gx); break;
         case FER_L_MAXPOOL:
             if (d == G_INTO_INPUT)
-                fer_maxpool_backward_into(l, e, g, m->layers[i - 1].act == FER_ACT_RELU, gx);
+                fer_maxpool_backward_into(l, e, g, relu_below(m, i), gx);
             else if (gx)
                 fer_maxpool_backward(l, e, g, gx);
             break;

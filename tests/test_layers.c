@@ -1,6 +1,6 @@
 /* The layers' fast paths (direct one-channel convolution, fused ReLU
- * backward, reused scratch, 2x2 pooling, small-batch dense, in-place
- * dropout) against plain double-precision loops, forward and backward, on
+ * backward, reused scratch, gradients written over the input, 2x2 pooling,
+ * small-batch dense, in-place dropout) against plain double-precision loops, forward and backward, on
  * odd shapes and for 1 to 3 threads. */
 #include "testutil.h"
 
@@ -146,6 +146,16 @@ static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, i
     ck_assert_msg(rel_diff(l->db.data, dbr, (size_t)oc) < 1e-4, "conv db");
     ck_assert_msg(rel_diff(dx, dxr, in) < 1e-4, "conv ic %d k %d dx: %g", ic, k,
                   rel_diff(dx, dxr, in));
+    /* the same gradient written over (a copy of) the input, with the mask
+     * of the input's sign applied, as for a ReLU output */
+    float *xdx = fer_aligned_alloc(in * sizeof *xdx);
+    memcpy(xdx, x, in * sizeof *xdx);
+    fer_conv_backward_into(l, &e, xdx, y, dy, 1);
+    for (size_t i = 0; i < in; i++)
+        dxr[i] = x[i] > 0 ? dxr[i] : 0;
+    ck_assert_msg(rel_diff(xdx, dxr, in) < 1e-4, "conv ic %d k %d dx in place", ic, k);
+    ck_assert_msg(rel_diff(l->dw.data, dwr, l->w.size) < 1e-4, "conv dW in place");
+    fer_aligned_free(xdx);
     fer_aligned_free(x);
     fer_aligned_free(dy);
     fer_aligned_free(y);
