@@ -1,5 +1,5 @@
 /* Helper for tests/sh/predict.sh and examples/build-and-run:
- *   test_predict_model --write PATH [N_CLASSES [SEED]]
+ *   test_predict_model --write PATH [N_CLASSES [SEED] | CLASS,CLASS,...]
  * saves a randomly initialised paper CNN (the first N FER2013 class names;
  * for 5 classes those of the 5-class model: neutral happy sad angry disgust),
  * so the tool tests need no trained weights. Without arguments it checks
@@ -46,13 +46,32 @@ START_TEST(saved_random_model_predicts_the_same)
 }
 END_TEST
 
+/* A model whose classes are the comma-separated names in list. */
+static fer_status write_named(const char *path, char *list, fer_error *err)
+{
+    const char *names[16];
+    int k = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && k < 16;
+         t = strtok_r(NULL, ",", &save))
+        names[k++] = t;
+    fer_model *m;
+    fer_status s = fer_model_paper_cnn(k, names, 1, &m, err);
+    if (s)
+        return s;
+    s = fer_model_save(m, NULL, NULL, path, err);
+    fer_model_free(m);
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "--write")) {
         int k = argc > 3 ? atoi(argv[3]) : 7;
         uint64_t seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
         fer_error e = {0};
-        if (write_model(argv[2], k, seed, &e) != FER_OK) {
+        fer_status s = argc > 3 && strchr(argv[3], ',') ? write_named(argv[2], argv[3], &e)
+                                                         : write_model(argv[2], k, seed, &e);
+        if (s != FER_OK) {
             fprintf(stderr, "test_predict_model: %s\n", e.msg);
             return EXIT_FAILURE;
         }

@@ -219,7 +219,7 @@ static int load_heart(context *cx)
     return 1;
 }
 
-/* Every model class must be one of the seven FER2013 emotions. */
+/* Every model class must be a different one of the seven FER2013 emotions. */
 static int map_classes(context *cx, const char *path)
 {
     for (int j = 0; j < cx->n_classes; j++) {
@@ -228,6 +228,10 @@ static int map_classes(context *cx, const char *path)
         if (cx->slot[j] < 0)
             return cli_error(prog, "%s: class '%s' is not a FER2013 emotion", path,
                              name ? name : "(null)"), 0;
+        for (int i = 0; i < j; i++)
+            if (cx->slot[i] == cx->slot[j])
+                return cli_error(prog, "%s: classes %d and %d are both '%s'", path, i, j,
+                                 fer_emotion_names[cx->slot[j]]), 0;
     }
     return 1;
 }

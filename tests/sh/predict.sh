@@ -207,6 +207,14 @@ assert int.from_bytes(d[16:20],"big")==64 and int.from_bytes(d[20:24],"big")==64
 run annbad "${W[@]}" --no-detect --annotate "$tmp/no/such/dir/a.png" "$tmp/noise.pgm"
 [ $rc -eq 1 ] && [ "$(lines "$tmp/annbad.err")" = 1 ] || fail "--annotate bad path: $rc $(cat "$tmp/annbad.err")"
 
+# Models whose classes are not distinct FER2013 emotions are refused.
+"$BUILD/tests/test_predict_model" --write "$tmp/dup.safetensors" happy,happiness,sad || exit 1
+"$BUILD/tests/test_predict_model" --write "$tmp/joy.safetensors" happy,joy,sad || exit 1
+run dup --weights "$tmp/dup.safetensors" --no-detect "$tmp/face48.pgm"
+[ $rc -eq 2 ] && grep -q "classes 0 and 1 are both 'happy'" "$tmp/dup.err" || fail "dup classes: $(cat "$tmp/dup.err")"
+run joy --weights "$tmp/joy.safetensors" --no-detect "$tmp/face48.pgm"
+[ $rc -eq 2 ] && grep -q "class 'joy' is not a FER2013 emotion" "$tmp/joy.err" || fail "joy class: $(cat "$tmp/joy.err")"
+
 # Usage errors: exit 2 with one line.
 for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pgm" \
     "--margin 2 $tmp/face48.pgm" "--scale-factor 1 $tmp/face48.pgm" "--threads 0 $tmp/face48.pgm" \
