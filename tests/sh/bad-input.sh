@@ -54,6 +54,11 @@ lines = open("datasets/catalog.csv", encoding="utf-8").read().splitlines()[:41]
 lines[20] = lines[20].replace(",", ",\"", 1)  # an unterminated quote in row 20
 put("catalog-bad-row.csv", ("\n".join(lines) + "\n").encode())
 put("hr-bad-row.csv", b"seconds,bpm\n0,70\n1,71\n2,abc\n3,72\n4,70\n")
+# fer-predict --json lookalikes for fer-recommend's stdin.
+put("deep.json", b"[" * 100000 + b"\n")
+put("arousal.json", b'{"state":{"emotion":"Happy","intensity":"Very","arousal":1e999}}\n')
+put("no-state.json", b'{"image":"a.png","faces":[],"heart":null,"state":null}\n')
+put("big.json", b"{" * (2 << 20))
 # Weights truncated at every tenth of their length, and with flipped header bytes.
 w = open(f"{d}/w.safetensors", "rb").read()
 for k in range(10):
@@ -189,6 +194,9 @@ expect fail fer-recommend --emotion elated
 expect fail fer-recommend # no --emotion and nothing on stdin
 STDIN="$tmp/random" expect fail fer-recommend
 STDIN="$tmp/half.png" expect fail fer-recommend
+for k in deep.json arousal.json no-state.json big.json; do
+    STDIN="$tmp/$k" expect fail fer-recommend
+done
 
 # ------------------------------------------------------------ '-': data on stdin
 for k in random empty bad-row.csv; do
