@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,24 @@ int cli_parse_double(const char *s, double lo, double hi, double *out)
         return 0;
     *out = v;
     return 1;
+}
+
+int cli_is_option(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+}
+
+const char *cli_option_value(const char *prog, int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 >= argc) {
+        cli_error(prog, "%s needs a value (see --help)", name);
+        return NULL;
+    }
+    return argv[++*i];
 }
 
 double cli_now(void)

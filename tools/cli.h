@@ -13,6 +13,12 @@ int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 double cli_now(void); /* monotonic seconds */
 
+/* For hand-written option loops: 1 if arg is --name or --name=value. */
+int cli_is_option(const char *arg, const char *name);
+/* The value of the option at argv[*i] (--name value, advancing *i, or
+ * --name=value); NULL after printing "prog: --name needs a value". */
+const char *cli_option_value(const char *prog, int argc, char **argv, int *i, const char *name);
+
 /* A Keras-like progress bar on stderr, redrawn at most 10 times a second
  * when stderr is a terminal (a final line otherwise). */
 typedef struct cli_progress {

@@ -53,25 +53,6 @@ static void usage_text(FILE *out)
 
 /* ------------------------------------------------------------ arguments */
 
-/* The value of option argv[*i] (also --opt=value); NULL with an error if absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        cli_error(prog, "%s needs a value (see --help)", name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int is_option(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
-}
-
 enum { O_WEIGHTS, O_CASCADE, O_SCALE, O_NEIGH, O_MINSIZE, O_MARGIN, O_BPM, O_HR, O_AGE,
        O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS, O_COUNT };
 
@@ -174,11 +155,11 @@ static int parse_args(int argc, char **argv, options *o)
             o->no_detect = 1;
         else {
             int k = 0;
-            while (k < O_COUNT && !is_option(a, value_options[k]))
+            while (k < O_COUNT && !cli_is_option(a, value_options[k]))
                 k++;
             if (k == O_COUNT)
                 return cli_error(prog, "unknown option '%s' (see --help)", a), EXIT_USAGE;
-            if (!(v = option_value(argc, argv, &i, value_options[k])) || !set_option(o, k, v))
+            if (!(v = cli_option_value(prog, argc, argv, &i, value_options[k])) || !set_option(o, k, v))
                 return EXIT_USAGE;
         }
     }

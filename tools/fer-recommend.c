@@ -76,24 +76,6 @@ static void usage_text(FILE *out)
 
 /* ------------------------------------------------------------ arguments */
 
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        cli_error(prog, "%s needs a value (see --help)", name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int is_option(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
-}
-
 static int parse_value(options *o, int k, const char *v)
 {
     long l;
@@ -147,11 +129,11 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         }
         int k = 0;
-        while (k < N_NAMES && !is_option(a, names[k]))
+        while (k < N_NAMES && !cli_is_option(a, names[k]))
             k++;
         if (k == N_NAMES)
             return cli_error(prog, "unknown argument '%s' (see --help)", a), 3;
-        if (!(v = option_value(argc, argv, &i, names[k])) || !parse_value(o, k, v))
+        if (!(v = cli_option_value(prog, argc, argv, &i, names[k])) || !parse_value(o, k, v))
             return 3;
     }
     if (o->have_intensity && !o->emotion) /* stdin's state has its own intensity */
