@@ -30,17 +30,27 @@ static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
                                                                    : NULL;
         if (!strcmp(a, "--json")) {
             o->json = 1;
-        } else if (dst && val && cli_parse_long(val, dst == &o->warmup ? 0 : 1, 1000000, &v)) {
+        } else if (dst && val &&
+                   cli_parse_long(val, dst == &o->warmup ? 0 : 1,
+                                  dst == &o->batch ? 4096 : dst == &o->threads ? 256 : 1000000,
+                                  &v)) {
             *dst = (int)v;
             i++;
         } else if (!strcmp(a, "--dataset") && val && cli_parse_long(val, 0, 1000000, &v)) {
             o->dataset = v;
             i++;
         } else {
+            int known = dst || !strcmp(a, "--dataset");
+            fprintf(stderr, "fer-bench %s: ", mode);
+            if (known)
+                fprintf(stderr, "%s: bad or missing value '%s'\n", a, val ? val : "");
+            else
+                fprintf(stderr, "unknown option '%s'\n", a);
             fprintf(stderr,
-                    "fer-bench %s: bad option '%s'\nusage: fer-bench %s [--batch N] [--threads N] "
-                    "[--%s N] [--warmup N] [--dataset IMAGES] [--json]\n",
-                    mode, a, mode, strcmp(mode, "train") ? "iters" : "steps");
+                    "usage: fer-bench %s [--batch N] [--threads N] "
+                    "[--%s N] [--warmup N] [--dataset IMAGES] [--json]\n"
+                    "(batch 1..4096, threads 1..256)\n",
+                    mode, strcmp(mode, "train") ? "iters" : "steps");
             return 0;
         }
     }
