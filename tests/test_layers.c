@@ -176,6 +176,7 @@ START_TEST(conv_one_channel_direct)
         check_conv(1, 8, 7, 4, 4, 1, 8, 7, FER_ACT_RELU, 2, threads);      /* same, even k */
         check_conv(1, 5, 23, 7, 5, 2, 5, 23, FER_ACT_RELU, 5, threads);    /* wide row */
         check_conv(1, 1, 1, 2, 1, 0, 1, 1, FER_ACT_RELU, 1, threads);      /* 1x1 */
+        check_conv(1, 6, 6, 2, 15, 7, 6, 6, FER_ACT_RELU, 2, threads);    /* padding > input */
     }
 }
 END_TEST
@@ -186,6 +187,7 @@ START_TEST(conv_multi_channel_gemm)
         check_conv(3, 13, 11, 5, 3, 0, 11, 9, FER_ACT_RELU, 4, threads);
         check_conv(2, 9, 14, 3, 4, 1, 9, 14, FER_ACT_NONE, 3, threads);
         check_conv(7, 6, 5, 9, 3, 1, 6, 5, FER_ACT_RELU, 1, threads);
+        check_conv(2, 6, 6, 2, 15, 7, 6, 6, FER_ACT_RELU, 2, threads);
     }
 }
 END_TEST
