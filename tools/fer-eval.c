@@ -58,25 +58,6 @@ static int parse_usage_name(const char *s, int *out)
     return 0;
 }
 
-/* The value of option argv[*i] (also --opt=value); NULL with an error if absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        cli_error(prog, "%s needs a value (see --help)", name);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int is_option(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
-}
-
 /* Returns 0 to go on, else an exit status (2: usage error, 0: --help). */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -92,11 +73,11 @@ static int parse_args(int argc, char **argv, options *o)
         const char *names[] = {"--weights", "--data", "--usage", "--confusion", "--threads",
                                "--batch"};
         int k = 0;
-        while (k < 6 && !is_option(a, names[k]))
+        while (k < 6 && !cli_is_option(a, names[k]))
             k++;
         if (k == 6)
             return cli_error(prog, "unknown argument '%s' (see --help)", a), 2;
-        if (!(v = option_value(argc, argv, &i, names[k])))
+        if (!(v = cli_option_value(prog, argc, argv, &i, names[k])))
             return 2;
         if ((k == 0 && !*v) || (k == 1 && !*v) || (k == 3 && !*v))
             return cli_error(prog, "%s: empty value", names[k]), 2;
