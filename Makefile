@@ -120,6 +120,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c \
 	bench/bench_net.c
 BENCH_SRC += bench/bench_detect.c
+BENCH_SRC += bench/bench_predict.c
 $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
@@ -128,6 +129,8 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
 	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
+	$(BUILD)/bench/fer-bench predict --image datasets/demo/face.png
+	$(BUILD)/bench/fer-bench predict
 
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c

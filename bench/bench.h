@@ -8,5 +8,6 @@ int bench_gemm_main(int argc, char **argv);
 int bench_train_main(int argc, char **argv);
 int bench_infer_main(int argc, char **argv);
 int bench_layers_main(int argc, char **argv);
+int bench_predict_main(int argc, char **argv);
 
 #endif

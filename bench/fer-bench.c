@@ -19,6 +19,8 @@ static const bench_mode modes[] = {
      "[--batch 64] [--threads N] [--steps 20] [--json]  paper CNN training images/s, GFLOP/s, peak RSS"},
     {"infer", bench_infer_main,
      "[--batch 1] [--threads 1] [--iters 200] [--json]  paper CNN latency (median, p95) and images/s"},
+    {"predict", bench_predict_main,
+     "[--image PATH] [--weights W] [--iters 50] [--json]  whole photo pipeline, 1 thread"},
     {"layers", bench_layers_main,
      "[--batch 64] [--threads 1] [--iters 5]  paper CNN per-layer forward/backward ms and GFLOP/s"},
 };

@@ -33,8 +33,6 @@ void cli_progress_start(cli_progress *p, const char *label, long total);
 void cli_progress_update(cli_progress *p, long done, const char *extra);
 void cli_progress_finish(cli_progress *p, long done, const char *extra);
 
-#endif
-
 /* Locates a shipped data file such as "weights/fer-7class.safetensors" or
  * "datasets/catalog.csv": under $FER_DATA_DIR, else the source tree the tools
  * were built from, else $(PREFIX)/share/libfer. Returns buf, or NULL if none
@@ -44,3 +42,5 @@ const char *cli_data_path(const char *rel, char *buf, size_t cap);
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"
 #define CLI_CATALOG "datasets/catalog.csv"
+
+#endif
