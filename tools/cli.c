@@ -111,11 +111,17 @@ static void draw(cli_progress *p, long done, const char *extra, int final)
 
 void cli_progress_update(cli_progress *p, long done, const char *extra)
 {
-    double now = cli_now();
-    if (!p->tty || now - p->last_draw < 0.1)
+    /* A terminal gets a redrawn bar; a log file a line every 30 s, so that
+     * long work is visibly alive without flooding it. */
+    double now = cli_now(), every = p->tty ? 0.1 : 30;
+    if (p->last_draw == 0 && !p->tty)
+        p->last_draw = p->start;
+    if (now - p->last_draw < every)
         return;
     p->last_draw = now;
     draw(p, done, extra, 0);
+    if (!p->tty)
+        fputc('\n', stderr);
 }
 
 void cli_progress_finish(cli_progress *p, long done, const char *extra) { draw(p, done, extra, 1); }

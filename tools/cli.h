@@ -20,7 +20,7 @@ int cli_is_option(const char *arg, const char *name);
 const char *cli_option_value(const char *prog, int argc, char **argv, int *i, const char *name);
 
 /* A Keras-like progress bar on stderr, redrawn at most 10 times a second
- * when stderr is a terminal (a final line otherwise). */
+ * when stderr is a terminal; otherwise one line every 30 s and a final one. */
 typedef struct cli_progress {
     const char *label;
     long total;
