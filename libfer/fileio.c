@@ -59,42 +59,65 @@ fer_status fer_file_read(const char *path, size_t max_bytes, char **data, size_t
     return FER_OK;
 }
 
-fer_status fer_file_write_atomic(const char *path, const void *data, size_t len, fer_error *err)
+fer_status fer_afile_open(fer_afile *a, const char *path, fer_error *err)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp)
+    a->path = path;
+    a->failed = 0;
+    a->saved_errno = 0;
+    a->fd = -1;
+    if (!(a->tmp = malloc(plen + 32)))
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
+    snprintf(a->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (a->fd < 0) {
         fer_status s = fer_fail(err, FER_EIO, "%s: %s", path, strerror(errno));
-        free(tmp);
+        free(a->tmp);
+        a->tmp = NULL;
         return s;
     }
+    return FER_OK;
+}
+
+void fer_afile_write(fer_afile *a, const void *data, size_t len)
+{
     const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
+    while (len > 0 && !a->failed) {
+        ssize_t w = write(a->fd, p, len);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            a->failed = 1;
+            a->saved_errno = w < 0 ? errno : EIO;
             break;
+        }
         p += w;
-        left -= (size_t)w;
+        len -= (size_t)w;
     }
-    int ok = left == 0 && fsync(fd) == 0;
-    int saved = errno;
-    ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
+}
+
+fer_status fer_afile_commit(fer_afile *a, fer_error *err)
+{
+    int ok = !a->failed && fsync(a->fd) == 0;
+    int saved = a->failed ? a->saved_errno : errno;
+    ok = close(a->fd) == 0 && ok;
+    if (ok && rename(a->tmp, a->path) != 0) {
         saved = errno;
         ok = 0;
     }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return fer_fail(err, FER_EIO, "%s: write failed: %s", path, strerror(saved));
-    }
-    free(tmp);
-    return FER_OK;
+    if (!ok)
+        unlink(a->tmp);
+    free(a->tmp);
+    a->tmp = NULL;
+    return ok ? FER_OK : fer_fail(err, FER_EIO, "%s: write failed: %s", a->path, strerror(saved));
+}
+
+fer_status fer_file_write_atomic(const char *path, const void *data, size_t len, fer_error *err)
+{
+    fer_afile a;
+    fer_status s = fer_afile_open(&a, path, err);
+    if (s)
+        return s;
+    fer_afile_write(&a, data, len);
+    return fer_afile_commit(&a, err);
 }

@@ -13,6 +13,18 @@
 /* Fills err (if any) and returns code, so callers write `return fer_fail(...)`. */
 fer_status fer_fail(fer_error *err, fer_status code, const char *fmt, ...) FER_PRINTF(3, 4);
 
+/* ---- atomic files written piece by piece: data go to path.tmp.PID,
+ * which commit fsyncs and renames over path; a failed write is remembered
+ * and reported by commit, which then removes the temporary file. */
+typedef struct fer_afile {
+    const char *path;
+    char *tmp;
+    int fd, failed, saved_errno;
+} fer_afile;
+fer_status fer_afile_open(fer_afile *a, const char *path, fer_error *err);
+void fer_afile_write(fer_afile *a, const void *data, size_t len);
+fer_status fer_afile_commit(fer_afile *a, fer_error *err);
+
 /* ---- thread pool: fn runs once per thread on a static, contiguous share of
  * [0, n): thread t gets [t*n/T, (t+1)*n/T). Static shares keep per-thread
  * partial sums, and so results, identical for a given thread count. */

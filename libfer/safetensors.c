@@ -36,6 +36,20 @@ static void copy_le(void *dst, const void *src, size_t n_floats)
 
 /* ---------------------------------------------------------------- saving */
 
+static void write_le(fer_afile *f, const float *x, size_t n)
+{
+    if (host_is_le()) {
+        fer_afile_write(f, x, n * 4);
+        return;
+    }
+    float chunk[1024];
+    for (size_t i = 0; i < n; i += 1024) {
+        size_t k = n - i < 1024 ? n - i : 1024;
+        copy_le(chunk, x + i, k);
+        fer_afile_write(f, chunk, k * 4);
+    }
+}
+
 typedef struct entry { char name[96]; const fer_tensor *t; } entry;
 
 static int collect(fer_model *m, fer_adam *opt, entry *e, int cap)
@@ -104,25 +118,25 @@ fer_status fer_model_save(const fer_model *mc, const fer_adam *optc, const char 
     cJSON_Delete(hdr);
     if (!json)
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
-    size_t hlen = (strlen(json) + 7) / 8 * 8; /* pad with spaces: data 8-byte aligned */
-    size_t total = 8 + hlen + off;
-    uint8_t *buf = malloc(total);
-    if (!buf) {
-        free(json);
-        return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
+    size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8; /* pad: data 8-byte aligned */
+    uint8_t *head = malloc(8 + hlen);
+    fer_afile f;
+    fer_status s = head ? fer_afile_open(&f, path, err)
+                        : fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
+    if (!s) {
+        for (int i = 0; i < 8; i++)
+            head[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+        memset(head + 8, ' ', hlen);
+        memcpy(head + 8, json, jlen);
+        fer_afile_write(&f, head, 8 + hlen);
+        /* Tensors go straight from memory to the file: no second copy of
+         * a checkpoint (28 MB for the paper CNN) is ever held. */
+        for (int i = 0; i < n; i++)
+            write_le(&f, ents[i].t->data, ents[i].t->size);
+        s = fer_afile_commit(&f, err);
     }
-    for (int i = 0; i < 8; i++)
-        buf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    memset(buf + 8, ' ', hlen);
-    memcpy(buf + 8, json, strlen(json));
+    free(head);
     free(json);
-    uint8_t *data = buf + 8 + hlen;
-    for (int i = 0; i < n; i++) {
-        copy_le(data, ents[i].t->data, ents[i].t->size);
-        data += ents[i].t->size * 4;
-    }
-    fer_status s = fer_file_write_atomic(path, buf, total, err);
-    free(buf);
     return s;
 }
 
