@@ -242,6 +242,11 @@ fer_status fer_image_crop_resize(const fer_image *img, int x, int y, int w, int 
 typedef struct fer_cascade fer_cascade;
 typedef struct fer_box { int x, y, w, h; } fer_box;
 
+/* The crop of a detected face: the box grown by `margin` (a fraction of its
+ * size) on each side. Near an edge the margin shrinks on every side alike,
+ * so the crop stays centred on the face with the box's proportions. */
+fer_box fer_face_crop_box(const fer_image *img, fer_box face, double margin);
+
 typedef struct fer_detect_opts {
     double scale_factor; /* 1.1 */
     int min_neighbors;   /* 3 */

@@ -3,6 +3,7 @@
  * covered source pixels weighted by the covered fraction, like OpenCV's
  * INTER_AREA when shrinking. The weights are separable, so the work is a
  * horizontal pass into a float buffer and a vertical pass from it. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -93,4 +94,21 @@ fer_status fer_image_crop_resize(const fer_image *img, int x, int y, int w, int 
     }
     free(tx), free(ty), free(rows), free(acc);
     return FER_OK;
+}
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+fer_box fer_face_crop_box(const fer_image *img, fer_box b, double margin)
+{
+    int room_x = min_int(b.x, img->w - b.x - b.w), room_y = min_int(b.y, img->h - b.y - b.h);
+    double f = margin > 0 ? margin : 0;
+    if (b.w > 0 && room_x < f * b.w)
+        f = room_x > 0 ? (double)room_x / b.w : 0;
+    if (b.h > 0 && room_y < f * b.h)
+        f = room_y > 0 ? (double)room_y / b.h : 0;
+    int mx = (int)lround(b.w * f), my = (int)lround(b.h * f);
+    mx = room_x > 0 ? min_int(mx, room_x) : 0;
+    my = room_y > 0 ? min_int(my, room_y) : 0;
+    fer_box c = {b.x - mx, b.y - my, b.w + 2 * mx, b.h + 2 * my};
+    return c;
 }

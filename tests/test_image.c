@@ -390,6 +390,22 @@ START_TEST(crop_resize_clips_and_refuses)
         ck_assert_int_eq(a[i], 77);
     fer_image_free(&img);
 }
+
+/* fer_face_crop_box: the full margin inside the image, a margin shrunk on
+ * every side alike near an edge, none at all for a face touching one. */
+START_TEST(face_crop_box_keeps_proportions)
+{
+    fer_image img = {.w = 200, .h = 100, .px = NULL};
+    fer_box c = fer_face_crop_box(&img, (fer_box){80, 30, 40, 40}, 0.1);
+    ck_assert(c.x == 76 && c.y == 26 && c.w == 48 && c.h == 48);
+    c = fer_face_crop_box(&img, (fer_box){2, 30, 40, 40}, 0.1); /* 2 px of room on the left */
+    ck_assert(c.x == 0 && c.y == 28 && c.w == 44 && c.h == 44);
+    c = fer_face_crop_box(&img, (fer_box){100, 40, 40, 60}, 0.25); /* touches the bottom */
+    ck_assert(c.x == 100 && c.y == 40 && c.w == 40 && c.h == 60);
+    c = fer_face_crop_box(&img, (fer_box){10, 10, 20, 40}, 0.5); /* 10 px room: f = 0.25 */
+    ck_assert(c.x == 5 && c.y == 0 && c.w == 30 && c.h == 60);
+}
+END_TEST
 END_TEST
 
 static Suite *suite(void)
@@ -406,6 +422,7 @@ static Suite *suite(void)
     tcase_add_test(tc, crop_resize_halves_exactly);
     tcase_add_test(tc, crop_resize_fractional_matches_reference);
     tcase_add_test(tc, crop_resize_clips_and_refuses);
+    tcase_add_test(tc, face_crop_box_keeps_proportions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -292,25 +292,12 @@ static int find_faces(const context *cx, const fer_image *img, result *r)
     return 1;
 }
 
-static int min_int(int a, int b) { return a < b ? a : b; }
-
-/* The crop fed to the model: the face box grown by the margin on each side.
- * Near an edge the margin shrinks on every side alike, so the crop keeps the
- * face centred and its proportions instead of being clipped and stretched. */
+/* The crop fed to the model: the face box grown by the margin. */
 static fer_status crop_face(const context *cx, const fer_image *img, fer_box b, uint8_t *px,
                             fer_error *err)
 {
-    int room_x = min_int(b.x, img->w - b.x - b.w), room_y = min_int(b.y, img->h - b.y - b.h);
-    double f = cx->opt.margin;
-    if (b.w > 0 && room_x < f * b.w)
-        f = room_x > 0 ? (double)room_x / b.w : 0;
-    if (b.h > 0 && room_y < f * b.h)
-        f = room_y > 0 ? (double)room_y / b.h : 0;
-    int mx = (int)lround(b.w * f), my = (int)lround(b.h * f);
-    mx = room_x > 0 ? min_int(mx, room_x) : 0;
-    my = room_y > 0 ? min_int(my, room_y) : 0;
-    return fer_image_crop_resize(img, b.x - mx, b.y - my, b.w + 2 * mx, b.h + 2 * my, cx->w,
-                                 cx->h, px, err);
+    fer_box c = fer_face_crop_box(img, b, cx->opt.margin);
+    return fer_image_crop_resize(img, c.x, c.y, c.w, c.h, cx->w, cx->h, px, err);
 }
 
 static int classify_faces(context *cx, const fer_image *img, result *r)
