@@ -106,9 +106,9 @@ fer_box fer_face_crop_box(const fer_image *img, fer_box b, double margin)
         f = room_x > 0 ? (double)room_x / b.w : 0;
     if (b.h > 0 && room_y < f * b.h)
         f = room_y > 0 ? (double)room_y / b.h : 0;
+    /* f <= room / size on both axes and the rooms are whole pixels, so the
+     * rounded margins never leave the image */
     int mx = (int)lround(b.w * f), my = (int)lround(b.h * f);
-    mx = room_x > 0 ? min_int(mx, room_x) : 0;
-    my = room_y > 0 ? min_int(my, room_y) : 0;
     fer_box c = {b.x - mx, b.y - my, b.w + 2 * mx, b.h + 2 * my};
     return c;
 }
