@@ -25,6 +25,7 @@ LDFLAGS += $(SANFLAGS)
 # One line per module (see docs/architecture.md).
 LIB_SRC := \
 	libfer/image.c \
+	libfer/jpeg_check.c \
 	libfer/resize.c \
 	libfer/cascade.c \
 	libfer/linear.c \

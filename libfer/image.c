@@ -34,9 +34,14 @@ static void to_grey(const uint8_t *src, int comp, size_t n, uint8_t *dst)
  * A JPEG must have an end-of-image marker after its last start-of-scan
  * (entropy-coded data cannot contain FF D9), a BMP must be as long as its
  * header says. Returns a reason, or NULL when the data looks complete. */
+static int is_jpeg(const uint8_t *p, size_t len)
+{
+    return len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF;
+}
+
 static const char *truncation(const uint8_t *p, size_t len)
 {
-    if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+    if (is_jpeg(p, len)) {
         size_t sos = 0;
         for (size_t i = len - 1; i > 0 && !sos; i--)
             if (p[i - 1] == 0xFF && p[i] == 0xDA)
@@ -98,6 +103,8 @@ static fer_status decode(const char *name, const void *data, size_t len, size_t 
         return fer_fail(err, FER_ERANGE, "%s: %dx%d image exceeds the %zu pixel limit", name, w,
                         h, max_pixels);
     const char *cut = truncation(data, len);
+    if (!cut && is_jpeg(data, len))
+        cut = fer_jpeg_check(data, len);
     if (cut)
         return fer_fail(err, FER_EFORMAT, "%s: %s", name, cut);
     int dw, dh;

@@ -13,6 +13,10 @@
 /* Fills err (if any) and returns code, so callers write `return fer_fail(...)`. */
 fer_status fer_fail(fer_error *err, fer_status code, const char *fmt, ...) FER_PRINTF(3, 4);
 
+/* ---- images: NULL when the JPEG data `p` (starting FF D8) defines every
+ * table before the scan that uses it, else a reason (jpeg_check.c). */
+const char *fer_jpeg_check(const uint8_t *p, size_t len);
+
 /* ---- atomic files written piece by piece: data go to path.tmp.PID,
  * which commit fsyncs and renames over path; a failed write is remembered
  * and reported by commit, which then removes the temporary file. */

@@ -281,6 +281,77 @@ START_TEST(truncated_files)
 }
 END_TEST
 
+/* ---- JPEGs whose scans use tables nobody defined (stb_image would decode
+ * them with uninitialised memory; see libfer/jpeg_check.c) */
+
+static void append(void *ctx, void *data, int n)
+{
+    uint8_t **buf = ctx; /* buf[0]: data, buf[1]: (uint8_t *)length */
+    size_t len = (size_t)buf[1];
+    buf[0] = realloc(buf[0], len + (size_t)n);
+    memcpy(buf[0] + len, data, (size_t)n);
+    buf[1] = (uint8_t *)(len + (size_t)n);
+}
+
+/* Offset of the first marker segment `marker` in a JPEG's header part. */
+static size_t find_segment(const uint8_t *p, size_t len, int marker)
+{
+    for (size_t i = 2; i + 4 <= len; i += 2 + (size_t)(p[i + 2] << 8 | p[i + 3]))
+        if (p[i + 1] == marker)
+            return i;
+    ck_abort_msg("no marker %02x", marker);
+    return 0;
+}
+
+/* `jpg` with the segment at `at` cut out, decoded: the status, message in err. */
+static fer_status load_without(const uint8_t *jpg, size_t len, size_t at, fer_error *err)
+{
+    size_t seg = 2 + (size_t)(jpg[at + 2] << 8 | jpg[at + 3]);
+    uint8_t *b = malloc(len - seg);
+    memcpy(b, jpg, at);
+    memcpy(b + at, jpg + at + seg, len - at - seg);
+    fer_image img;
+    fer_status s = fer_image_load_mem(b, len - seg, 0, &img, err);
+    fer_image_free(&img);
+    free(b);
+    return s;
+}
+
+START_TEST(jpeg_undefined_tables)
+{
+    int w = 40, h = 30;
+    uint8_t *rgb = pattern_rgb(w, h), *buf[2] = {NULL, NULL};
+    ck_assert(stbi_write_jpg_to_func(append, buf, w, h, 3, rgb, 90));
+    uint8_t *jpg = buf[0];
+    size_t len = (size_t)buf[1];
+    fer_image img;
+    fer_error err;
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &img, &err), FER_OK);
+    fer_image_free(&img);
+
+    ck_assert_int_eq(load_without(jpg, len, find_segment(jpg, len, 0xC4), &err), FER_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "undefined Huffman table"), "%s", err.msg);
+    ck_assert_int_eq(load_without(jpg, len, find_segment(jpg, len, 0xDB), &err), FER_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "quantisation table"), "%s", err.msg);
+
+    /* The scan's first component asks for DC table 2 and AC table 3. */
+    size_t sos = find_segment(jpg, len, 0xDA);
+    for (int sel = 0; sel < 2; sel++) {
+        uint8_t keep = jpg[sos + 6];
+        jpg[sos + 6] = sel ? (uint8_t)((keep & 0xF0) | 3) : (uint8_t)((keep & 0x0F) | 0x20);
+        ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &img, &err), FER_EFORMAT);
+        ck_assert_msg(strstr(err.msg, "undefined Huffman table"), "%s", err.msg);
+        jpg[sos + 6] = keep;
+    }
+    /* A segment length running past the end is refused, not followed. */
+    size_t dqt = find_segment(jpg, len, 0xDB);
+    jpg[dqt + 2] = 0xFF;
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &img, &err), FER_EFORMAT);
+    free(jpg);
+    free(rgb);
+}
+END_TEST
+
 START_TEST(garbage_missing_directory)
 {
     make_tmpdir();
@@ -418,6 +489,7 @@ static Suite *suite(void)
     tcase_add_test(tc, png_16bit);
     tcase_add_test(tc, max_pixels_from_header);
     tcase_add_test(tc, truncated_files);
+    tcase_add_test(tc, jpeg_undefined_tables);
     tcase_add_test(tc, garbage_missing_directory);
     tcase_add_test(tc, crop_resize_halves_exactly);
     tcase_add_test(tc, crop_resize_fractional_matches_reference);
