@@ -17,12 +17,13 @@
 static const char *prog = "fer-train";
 
 typedef struct config {
-    const char *data, *out, *ckpt, *resume, *log, *plot;
+    const char *data, *out, *ckpt, *resume, *init, *log, *plot;
     char *class_names[FER_N_EMOTIONS];
     int n_classes;
     int epochs, batch, threads, augment, balanced, skip_bad, patience, lr_patience, quiet;
     double lr, decay, val_split, lr_factor, min_lr;
     uint64_t seed;
+    fer_augment_opts aug;
 } config;
 
 typedef struct epoch_row { double loss, acc, val_loss, val_acc, lr, seconds, images_per_s; } epoch_row;
@@ -52,13 +53,14 @@ static void usage(FILE *f)
             "  --out FILE            best model by validation accuracy (default model.safetensors)\n"
             "  --checkpoint FILE     checkpoint written every epoch (default OUT.ckpt)\n"
             "  --resume FILE         continue from a checkpoint\n"
+            "  --init FILE           start from these weights (fine-tuning) with a fresh optimiser\n"
             "  --epochs N            (default 50)      --batch N   (default 64)\n"
             "  --lr X                Adam learning rate (default 1e-4)\n"
             "  --decay X             Keras time decay lr/(1+decay*t) (default 0)\n"
             "  --seed N              (default 1)       --threads N (default: FER_THREADS or CPUs)\n"
             "  --classes a,b,...     train on a subset, e.g. neutral,happy,sad,angry,disgust\n"
             "  --class-weight balanced  weight classes by inverse frequency\n"
-            "  --augment             flips, shifts, rotation, zoom, brightness\n"
+            "  --augment[=LIST]      all of, or the listed ones of: flip,shift,rotate,zoom,brightness\n"
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
             "  --patience N          early stop after N epochs without a better val loss (10, 0: off)\n"
             "  --lr-patience N       halve lr after N epochs without a better val loss (5, 0: off)\n"
@@ -67,6 +69,35 @@ static void usage(FILE *f)
             "  --skip-bad            skip malformed CSV rows (counted) instead of failing\n"
             "  --quiet               no progress bar\n"
             "  --help\n");
+}
+
+/* --augment alone turns every transform on; --augment=flip,shift only those. */
+static int parse_augment(const char *list, fer_augment_opts *o)
+{
+    fer_augment_opts all;
+    fer_augment_opts_default(&all);
+    if (!list) {
+        *o = all;
+        return 1;
+    }
+    *o = (fer_augment_opts){0};
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 4 && !strncmp(p, "flip", n))
+            o->flip = all.flip;
+        else if (n == 5 && !strncmp(p, "shift", n))
+            o->shift = all.shift;
+        else if (n == 6 && !strncmp(p, "rotate", n))
+            o->rotation = all.rotation;
+        else if (n == 4 && !strncmp(p, "zoom", n))
+            o->zoom = all.zoom;
+        else if (n == 10 && !strncmp(p, "brightness", n))
+            o->brightness = all.brightness;
+        else
+            return 0;
+        p += n + (p[n] == ',');
+    }
+    return 1;
 }
 
 static int parse_classes(config *c, char *list)
@@ -105,7 +136,8 @@ static int parse_args(int argc, char **argv, config *c)
         {"data", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"checkpoint", 1, 0, 'c'}, {"resume", 1, 0, 'r'},
         {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'}, {"decay", 1, 0, 'D'},
         {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'}, {"classes", 1, 0, 'C'},
-        {"class-weight", 1, 0, 'w'}, {"augment", 0, 0, 'a'}, {"val-split", 1, 0, 'v'},
+        {"class-weight", 1, 0, 'w'}, {"augment", 2, 0, 'a'}, {"val-split", 1, 0, 'v'},
+        {"init", 1, 0, 'i'},
         {"patience", 1, 0, 'p'}, {"lr-patience", 1, 0, 'P'}, {"lr-factor", 1, 0, 'f'},
         {"min-lr", 1, 0, 'm'}, {"log", 1, 0, 'L'}, {"plot", 1, 0, 'S'}, {"skip-bad", 0, 0, 'k'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -132,7 +164,8 @@ static int parse_args(int argc, char **argv, config *c)
         case 't': ok = cli_parse_long(optarg, 1, 256, &v); c->threads = (int)v; break;
         case 'C': if (!parse_classes(c, optarg)) return -1; break;
         case 'w': ok = !strcmp(optarg, "balanced"); c->balanced = 1; break;
-        case 'a': c->augment = 1; break;
+        case 'a': c->augment = 1; ok = parse_augment(optarg, &c->aug); break;
+        case 'i': c->init = optarg; break;
         case 'v': ok = cli_parse_double(optarg, 0.01, 0.9, &c->val_split); break;
         case 'p': ok = cli_parse_long(optarg, 0, 100000, &v); c->patience = (int)v; break;
         case 'P': ok = cli_parse_long(optarg, 0, 100000, &v); c->lr_patience = (int)v; break;
@@ -162,6 +195,10 @@ static int parse_args(int argc, char **argv, config *c)
     }
     if (!c->data) {
         cli_error(prog, "no training data: pass --data FILE.csv, - or DIR (see --help)");
+        return -1;
+    }
+    if (c->init && c->resume) {
+        cli_error(prog, "--init and --resume exclude each other (a checkpoint has its own weights)");
         return -1;
     }
     if (!c->ckpt) {
@@ -305,6 +342,17 @@ static int progress_parse(const char *json, progress *p, int max_epochs)
     return ok;
 }
 
+/* A model file must predict exactly the classes asked for, in that order. */
+static int same_classes(const config *c, const fer_model *m, const char *path)
+{
+    int same = fer_model_n_classes(m) == c->n_classes;
+    for (int i = 0; same && i < c->n_classes; i++)
+        same = !strcmp(fer_model_class_name(m, i), c->class_names[i]);
+    if (!same)
+        cli_error(prog, "%s: the model's classes differ from --classes", path);
+    return same;
+}
+
 static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
 {
     fer_model *m;
@@ -319,12 +367,7 @@ static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
     if (!ok)
         cli_error(prog, "%s: no valid training progress in the checkpoint (or more epochs done "
                   "than --epochs %d)", c->resume, c->epochs);
-    int same = fer_model_n_classes(m) == c->n_classes;
-    for (int i = 0; same && i < c->n_classes; i++)
-        same = !strcmp(fer_model_class_name(m, i), c->class_names[i]);
-    if (ok && !same)
-        cli_error(prog, "%s: the checkpoint's classes differ from --classes", c->resume);
-    if (!ok || !same) {
+    if (!ok || !same_classes(c, m, c->resume)) {
         fer_model_free(m);
         fer_adam_free(*opt);
         return NULL;
@@ -348,12 +391,10 @@ static void fill_batch(const config *c, const fer_dataset *ds, const split *sp, 
                        int n, fer_rng *rng, float *x, int *y)
 {
     size_t px = (size_t)ds->h * ds->w;
-    fer_augment_opts ao;
-    fer_augment_opts_default(&ao);
     for (int i = 0; i < n; i++) {
         const uint8_t *src = ds->pixels + (size_t)idx[i] * px;
         if (c->augment)
-            fer_augment(src, ds->h, ds->w, &ao, rng, x + i * px);
+            fer_augment(src, ds->h, ds->w, &c->aug, rng, x + i * px);
         else
             fer_preprocess(src, px, x + i * px);
         y[i] = sp->label_of[ds->labels[idx[i]]];
@@ -529,10 +570,14 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
         ok = (m = resume_from(c, &p, &opt)) != NULL;
     else if (ok) {
         fer_rng_seed(&p.rng, c->seed);
-        ok = !fer_model_paper_cnn(c->n_classes, (const char *const *)c->class_names, c->seed, &m, &err) &&
-             !fer_adam_new(m, (float)c->lr, (float)c->decay, &opt, &err);
+        ok = c->init ? !fer_model_load(c->init, &m, &err)
+                     : !fer_model_paper_cnn(c->n_classes, (const char *const *)c->class_names,
+                                            c->seed, &m, &err);
+        ok = ok && !fer_adam_new(m, (float)c->lr, (float)c->decay, &opt, &err);
         if (!ok)
             cli_error(prog, "%s", err.msg);
+        else if (c->init)
+            ok = same_classes(c, m, c->init);
     }
     if (ok && (ok = !fer_model_set_threads(m, c->threads, &err)) == 0)
         cli_error(prog, "%s", err.msg);

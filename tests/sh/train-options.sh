@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# fer-train's --init (fine-tuning from a model file) and --augment=LIST, on
+# the committed FER2013 sample (14 training, 7 validation rows).
+set -u
+BUILD=${BUILD:-build}
+TRAIN="$BUILD/bin/fer-train"
+MAKE_MODEL="$BUILD/tests/test_predict_model"
+SAMPLE=tests/data/fer2013-sample.csv
+tmp=$(mktemp -d /tmp/train-options.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "train-options.sh: FAIL: $*"; fails=$((fails + 1)); }
+ARGS=(--data "$SAMPLE" --epochs 1 --batch 8 --threads 2 --quiet)
+# val_loss of the first epoch in a --log file
+val_loss() { awk -F, 'NR == 2 { print $4 }' "$1"; }
+
+# --init: one epoch at the smallest learning rate leaves the weights where
+# --init put them, so the validation loss is the starting model's; a fresh
+# model (another seed) lands elsewhere.
+"$TRAIN" "${ARGS[@]}" --seed 1 --out "$tmp/a.safetensors" --log "$tmp/a.csv" 2>"$tmp/err" ||
+    fail "training the starting model: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 2 --lr 1e-9 --init "$tmp/a.safetensors" --out "$tmp/b.safetensors" \
+    --log "$tmp/b.csv" 2>"$tmp/err" || fail "--init: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 2 --lr 1e-9 --out "$tmp/c.safetensors" --log "$tmp/c.csv" \
+    2>"$tmp/err" || fail "fresh run: $(tail -n 1 "$tmp/err")"
+a=$(val_loss "$tmp/a.csv") b=$(val_loss "$tmp/b.csv") c=$(val_loss "$tmp/c.csv")
+awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }' ||
+    fail "--init: validation loss $b, the starting model's is $a"
+awk -v a="$a" -v c="$c" 'BEGIN { d = a - c; exit !(d > 1e-3 || d < -1e-3) }' ||
+    fail "a fresh model has the starting model's validation loss ($a): the check cannot tell"
+
+# --init refuses a model of other classes, a broken file, and --resume.
+"$MAKE_MODEL" --write "$tmp/m5.safetensors" 5 5 || fail "writing a 5-class model"
+"$TRAIN" "${ARGS[@]}" --init "$tmp/m5.safetensors" --out "$tmp/d.safetensors" 2>"$tmp/err" &&
+    fail "--init with a 5-class model for 7 classes succeeded"
+grep -q "m5.safetensors: the model's classes differ" "$tmp/err" || fail "class mismatch message: $(cat "$tmp/err")"
+head -c 100 "$tmp/a.safetensors" >"$tmp/cut.safetensors"
+"$TRAIN" "${ARGS[@]}" --init "$tmp/cut.safetensors" --out "$tmp/d.safetensors" 2>"$tmp/err" &&
+    fail "--init with a truncated model succeeded"
+grep -q "cut.safetensors" "$tmp/err" || fail "truncated --init message: $(cat "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --init "$tmp/a.safetensors" --resume "$tmp/a.safetensors.ckpt" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--init with --resume: not a usage error"
+[ ! -e "$tmp/d.safetensors" ] || fail "a failed run wrote its output"
+
+# --augment=LIST: each subset is a different transform (so a different
+# loss), a bad name is an error naming the value.
+for aug in "" "=flip" "=flip,shift" "=rotate,zoom,brightness"; do
+    "$TRAIN" "${ARGS[@]}" --seed 3 --augment$aug --out "$tmp/aug.safetensors" \
+        --log "$tmp/aug$aug.csv" 2>"$tmp/err" || fail "--augment$aug: $(tail -n 1 "$tmp/err")"
+done
+losses=$(for f in "$tmp"/aug*.csv; do awk -F, 'NR == 2 { print $2 }' "$f"; done | sort -u | wc -l)
+[ "$losses" -eq 4 ] || fail "--augment subsets: $losses distinct training losses of 4"
+"$TRAIN" "${ARGS[@]}" --augment=flip,tilt 2>"$tmp/err" && fail "--augment=flip,tilt succeeded"
+grep -q 'flip,tilt' "$tmp/err" || fail "bad --augment message: $(cat "$tmp/err")"
+
+[ "$fails" -eq 0 ] && echo "train-options.sh: --init and --augment=LIST behave"
+exit $((fails > 0))
