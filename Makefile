@@ -104,10 +104,17 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libfer.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(LIB_SO): $(LIB_OBJ) libfer/libfer.map
+	$(CC) -shared -Wl,-soname,libfer.so.0 -Wl,--version-script=libfer/libfer.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/tools/cli.o: CFLAGS += -DFER_SOURCE_DIR='"$(CURDIR)"' -DFER_SHARE_DIR='"$(PREFIX)/share/libfer"'
+# The tools look for the weights and the catalogue under PREFIX: rebuild cli.o
+# when PREFIX changes (`make` then `make install PREFIX=/opt`).
+$(BUILD)/tools/cli.o: $(BUILD)/prefix.txt
+$(BUILD)/prefix.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+.PHONY: FORCE
 
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -146,6 +153,9 @@ $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
 FUZZ_TARGETS := fer2013_csv image model arch_json cascade spotify heart catalog
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
+# FUZZ_SEED and FUZZ_RUNS (a number of executions) make a run repeatable: CI.
+FUZZ_SEED    ?=
+FUZZ_RUNS    ?=
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
 .PHONY: fuzz fuzz-binaries
@@ -162,7 +172,8 @@ fuzz-binaries: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%)
 
 fuzz:
 	$(MAKE) CC=$(FUZZ_CC) SAN=fuzzer-no-link,address,undefined BUILD=$(FUZZ_BUILD) fuzz-binaries
-	tests/fuzz/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) \
+		tests/fuzz/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 check: all $(TEST_BIN) $(BUILD)/tests/mock-spotify $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
