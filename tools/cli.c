@@ -33,10 +33,27 @@ int cli_parse_long(const char *s, long lo, long hi, long *out)
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     char *end;
+    /* Plain decimal only: strtod would also take hex ("0x50"), inf and nan. */
+    if (s[strspn(s, "0123456789.eE+-")])
+        return 0;
     errno = 0;
     double v = strtod(s, &end);
     if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
         return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_bpm(const char *prog, const char *s, double *out)
+{
+    fer_hr_opts defaults = {0};
+    fer_heart h;
+    fer_error err;
+    double v;
+    if (!cli_parse_double(s, -HUGE_VAL, HUGE_VAL, &v))
+        return cli_error(prog, "--bpm '%s': not a number", s), 0;
+    if (fer_heart_from_bpm(v, &defaults, &h, &err) != FER_OK)
+        return cli_error(prog, "--bpm %s: %s", s, err.msg), 0;
     *out = v;
     return 1;
 }

@@ -11,6 +11,9 @@ void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(pri
 /* Strict parsing: the whole string must be a number within [lo, hi]. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
+/* A --bpm value: a decimal number that fer_heart_from_bpm accepts, so every
+ * tool refuses the same impossible rates. Prints the error and returns 0. */
+int cli_parse_bpm(const char *prog, const char *s, double *out);
 double cli_now(void); /* monotonic seconds */
 
 /* For hand-written option loops: 1 if arg is --name or --name=value. */

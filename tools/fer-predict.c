@@ -184,10 +184,9 @@ static int load_heart(context *cx)
     fer_hr_opts ho = {.age = o->age, .resting_bpm = o->resting_bpm};
     fer_error err = {0};
     if (o->bpm_text) {
-        char *end;
-        double bpm = strtod(o->bpm_text, &end);
-        if (end == o->bpm_text || *end)
-            return cli_error(prog, "--bpm '%s': not a number", o->bpm_text), 0;
+        double bpm;
+        if (!cli_parse_bpm(prog, o->bpm_text, &bpm))
+            return 0;
         if (fer_heart_from_bpm(bpm, &ho, &cx->heart, &err) != FER_OK)
             return cli_error(prog, "--bpm %s: %s", o->bpm_text, err.msg), 0;
     } else if (o->hr_file) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -85,8 +86,7 @@ static int parse_value(options *o, int k, const char *v)
                          "or neutral", v), 0);
     case 1: o->have_intensity = 1; return cli_parse_double(v, 0, 1, &o->intensity) ||
         (cli_error(prog, "--intensity '%s': expected a number in 0..1", v), 0);
-    case 2: o->have_bpm = 1; return cli_parse_double(v, 1, 250, &o->bpm) ||
-        (cli_error(prog, "--bpm '%s': expected a heart rate in 1..250", v), 0);
+    case 2: o->have_bpm = 1; return cli_parse_bpm(prog, v, &o->bpm);
     case 3: o->have_age = 1; return cli_parse_long(v, 1, 120, &o->age) ||
         (cli_error(prog, "--age '%s': expected years in 1..120", v), 0);
     case 4:
@@ -421,6 +421,10 @@ static void put_cell(const char *s, int width)
         putchar(' ');
 }
 
+/* x rounded as printed with 1/scale resolution, so that a difference that
+ * rounds to zero prints "+0.00", not "-0.00". */
+static double as_shown(double x, double scale) { return round(x * scale) / scale + 0.0; }
+
 static void why_text(const row *r, const fer_music_target *t, char *buf, size_t cap)
 {
     const fer_track *f = r->features;
@@ -432,8 +436,9 @@ static void why_text(const row *r, const fer_music_target *t, char *buf, size_t 
                   fabs(f->energy - t->energy) <= t->tol_energy &&
                   fabs(f->tempo - t->tempo) <= t->tol_tempo;
     snprintf(buf, cap, "valence %.2f (%+.2f) energy %.2f (%+.2f) %3.0f BPM (%+.0f)%s", f->valence,
-             f->valence - t->valence, f->energy, f->energy - t->energy, f->tempo,
-             f->tempo - t->tempo, in_band ? " \xE2\x9C\x93" : "");
+             as_shown(f->valence - t->valence, 100), f->energy,
+             as_shown(f->energy - t->energy, 100), f->tempo, as_shown(f->tempo - t->tempo, 1),
+             in_band ? " \xE2\x9C\x93" : "");
 }
 
 static const char *strategy_name(const options *o) { return o->strategy ? "uplift" : "match"; }
@@ -654,6 +659,9 @@ static int output_dir_writable(const char *path)
         slash[slash == dir] = 0;
     if (access(slash ? dir : ".", W_OK) != 0)
         return cli_error(prog, "%s: cannot write there: %s", path, strerror(errno)), 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(prog, "%s: is a directory", path), 0;
     return 1;
 }
 

@@ -143,7 +143,7 @@ else
 fi
 
 # Impossible or malformed heart rates: exit 2, exactly one stderr line, no output.
-for b in -5 0 999 abc nan 1e400 ''; do
+for b in -5 0 999 abc nan 1e400 0x50 ''; do
     run bpm "${W[@]}" --no-detect --bpm "$b" "$tmp/face48.pgm"
     [ $rc -eq 2 ] || fail "--bpm '$b' exit $rc"
     [ "$(lines "$tmp/bpm.err")" = 1 ] || fail "--bpm '$b' stderr: $(cat "$tmp/bpm.err")"

@@ -121,6 +121,7 @@ one_line_error "--limit x" "$R" --emotion sad --limit x
 one_line_error "--emotion foo" "$R" --emotion foo
 one_line_error "--intensity 2" "$R" --emotion sad --intensity 2
 one_line_error "--bpm -5" "$R" --emotion sad --bpm -5
+one_line_error "--bpm 0x50" "$R" --emotion sad --bpm 0x50
 one_line_error "--strategy" "$R" --emotion sad --strategy sideways
 one_line_error "--source" "$R" --emotion sad --source radio
 one_line_error "unknown option" "$R" --emotion sad --frobnicate
@@ -130,6 +131,7 @@ one_line_error "empty stdin" "$R"
 one_line_error "no catalogue" "$R" --emotion sad --catalog "$tmp/none.csv"
 one_line_error "unknown genre" "$R" --emotion sad --genre polka
 one_line_error "m3u in missing dir" "$R" --emotion sad --m3u "$tmp/no/dir/x.m3u"
+one_line_error "m3u a directory" "$R" --emotion sad --m3u "$tmp"
 one_line_error "spotify without credentials" "$R" --emotion sad --source spotify
 for garbage in 'garbage' '{"state":' '[1,2]' '{"state":{"emotion":"Bored","arousal":0.5}}' \
     '{"state":{"emotion":"Sad","arousal":7}}' '{"state":{"emotion":"Sad","intensity":"Hugely","arousal":0.5}}' \
