@@ -293,6 +293,9 @@ static fer_status request_retrying(fer_spotify *s, const request *q, response *r
             if (rc != CURLE_OK)
                 return fer_fail(err, FER_ENET, "%s: %s (gave up after %d retries)", q->what,
                                 curl_easy_strerror(rc), retries);
+            if (is_429 && out_of_retries)
+                return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited on %d attempts",
+                                q->what, attempt + 1);
             if (is_429)
                 return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited (Retry-After %.0f s "
                                 "would exceed the %ld ms wait budget)", q->what,
