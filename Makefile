@@ -124,7 +124,9 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 
-# `make bench`: fer-bench's gemm mode, then torch.mm and oneDNN on the same shapes.
+# `make bench`: GEMM against torch.mm and oneDNN on the same shapes, the network
+# against PyTorch (bench/compare-pytorch), the predict pipeline, and the face
+# detector against OpenCV's detectMultiScale on the same photo (docs/performance.md).
 BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c \
 	bench/bench_net.c
 BENCH_SRC += bench/bench_detect.c
@@ -139,6 +141,8 @@ bench: $(BUILD)/bench/fer-bench
 	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench predict --image datasets/demo/face.png
 	$(BUILD)/bench/fer-bench predict
+	$(BUILD)/bench/fer-bench detect --json > $(BUILD)/bench/detect.json
+	/usr/bin/python3 bench/compare-detect.py --ours $(BUILD)/bench/detect.json
 
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
@@ -199,4 +203,4 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-clang build-fuzz
