@@ -4,7 +4,6 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plot.h"
 
 static const char *prog = "fer-eval";
 
@@ -418,128 +418,19 @@ static int print_json(const eval *ev, const fer_model *m)
 
 /* ------------------------------------------------------------ SVG heat map */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->failed || len < 0)
-        return;
-    if (b->n + (size_t)len + 1 > b->cap) {
-        size_t cap = (b->n + (size_t)len + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)len;
-}
-
-/* Text content with &, <, > and quotes escaped, cut to max characters. */
-static void sb_escaped(sbuf *b, const char *s, size_t max)
-{
-    for (size_t i = 0; s[i] && i < max; i++) {
-        char c = s[i];
-        sb_printf(b, "%s", c == '&'   ? "&amp;"
-                           : c == '<' ? "&lt;"
-                           : c == '>' ? "&gt;"
-                           : c == '"' ? "&quot;"
-                                      : (char[2]){c, 0});
-    }
-}
-
-enum { CELL = 72, LEFT = 130, TOP = 110 };
-
-/* White to dark blue as the row share f goes 0 to 1. */
-static void cell_colour(double f, char out[8])
-{
-    int r = (int)(247 + (8 - 247) * f), g = (int)(251 + (48 - 251) * f),
-        b = (int)(255 + (107 - 255) * f);
-    snprintf(out, 8, "#%02x%02x%02x", r, g, b);
-}
-
-static void svg_cell(sbuf *b, const eval *ev, int t, int p, long row_total)
-{
-    long count = ev->confusion[t * ev->k + p];
-    double f = row_total ? (double)count / (double)row_total : 0;
-    char fill[8];
-    cell_colour(f, fill);
-    int x = LEFT + p * CELL, y = TOP + t * CELL;
-    const char *ink = f > 0.5 ? "#ffffff" : "#000000";
-    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#cccccc\"/>\n",
-              x, y, CELL, CELL, fill);
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"15\" fill=\"%s\">%ld</text>\n",
-              x + CELL / 2, y + CELL / 2 - 2, ink, count);
-    if (row_total)
-        sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"11\" fill=\"%s\">%.1f%%</text>\n",
-                  x + CELL / 2, y + CELL / 2 + 14, ink, 100 * f);
-}
-
-static void svg_labels(sbuf *b, const eval *ev, const fer_model *m)
-{
-    int size = ev->k * CELL;
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\">predicted class</text>\n",
-              LEFT + size / 2, TOP - 32);
-    sb_printf(b, "<text transform=\"translate(18 %d) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">true class</text>\n",
-              TOP + size / 2);
-    for (int c = 0; c < ev->k; c++) {
-        sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\">",
-                  LEFT + c * CELL + CELL / 2, TOP - 10);
-        sb_escaped(b, fer_model_class_name(m, c), 10);
-        sb_printf(b, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"12\">",
-                  LEFT - 8, TOP + c * CELL + CELL / 2 + 4);
-        sb_escaped(b, fer_model_class_name(m, c), 14);
-        sb_printf(b, "</text>\n");
-    }
-}
-
 static int write_svg(const eval *ev, const fer_model *m, const char *path, int usage, int tta)
 {
-    sbuf b = {0};
-    int size = ev->k * CELL, width = LEFT + size + 24, height = TOP + size + 40;
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                  "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-                  "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
-              width, height, width, height);
-    sb_printf(&b, "<text x=\"%d\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" "
-                  "font-weight=\"bold\">Confusion matrix: accuracy %.2f%% (n = %zu, Usage %s%s)</text>\n",
-              width / 2, 100 * accuracy(ev), ev->n, usage_name(usage), tta ? ", flip TTA" : "");
-    sb_printf(&b, "<text x=\"%d\" y=\"48\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555555\">"
-                  "colour and %% = share of the true class's row</text>\n", width / 2);
-    svg_labels(&b, ev, m);
-    for (int t = 0; t < ev->k; t++) {
-        long row = 0;
-        for (int p = 0; p < ev->k; p++)
-            row += ev->confusion[t * ev->k + p];
-        for (int p = 0; p < ev->k; p++)
-            svg_cell(&b, ev, t, p, row);
-    }
-    for (int c = 0; c < ev->k; c++) /* outlines last, so no neighbour paints over them */
-        sb_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-                      "stroke=\"#222222\" stroke-width=\"2\"/>\n",
-                  LEFT + c * CELL, TOP + c * CELL, CELL, CELL);
-    sb_printf(&b, "</svg>\n");
+    const char *names[MAX_CLASSES];
+    for (int c = 0; c < ev->k; c++)
+        names[c] = fer_model_class_name(m, c);
+    char title[160];
+    snprintf(title, sizeof title, "Confusion matrix: accuracy %.2f%% (n = %zu, Usage %s%s)",
+             100 * accuracy(ev), ev->n, usage_name(usage), tta ? ", flip TTA" : "");
     fer_error err = {0};
-    int ok = !b.failed && fer_file_write_atomic(path, b.s, b.n, &err) == FER_OK;
-    if (!ok)
-        cli_error(prog, "%s", b.failed ? "out of memory" : err.msg);
-    free(b.s);
-    return ok;
+    if (plot_confusion_svg(path, title, ev->k, names, ev->confusion, &err) == FER_OK)
+        return 1;
+    cli_error(prog, "%s", err.msg);
+    return 0;
 }
 
 /* ------------------------------------------------------------ main */

@@ -11,4 +11,9 @@ fer_status plot_curves_svg(const char *path, const char *title, int n, const dou
                            const double *val_loss, const double *acc, const double *val_acc,
                            fer_error *err);
 
+/* Confusion matrix as a heat map: k x k counts (row = true class), cells
+ * coloured by their share of the row. Written atomically. */
+fer_status plot_confusion_svg(const char *path, const char *title, int k,
+                              const char *const *names, const long *confusion, fer_error *err);
+
 #endif
