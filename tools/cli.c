@@ -58,6 +58,16 @@ int cli_parse_bpm(const char *prog, const char *s, double *out)
     return 1;
 }
 
+int cli_threads_env_ok(const char *prog)
+{
+    const char *env = getenv("FER_THREADS");
+    long n;
+    if (!env || cli_parse_long(env, 1, 256, &n))
+        return 1;
+    cli_error(prog, "FER_THREADS='%s': expected a thread count 1..256", env);
+    return 0;
+}
+
 int cli_is_option(const char *arg, const char *name)
 {
     size_t n = strlen(name);

@@ -14,6 +14,9 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* A --bpm value: a decimal number that fer_heart_from_bpm accepts, so every
  * tool refuses the same impossible rates. Prints the error and returns 0. */
 int cli_parse_bpm(const char *prog, const char *s, double *out);
+/* 0 after an error line when FER_THREADS is set but not a count 1..256 (the
+ * library would ignore it and use every CPU). */
+int cli_threads_env_ok(const char *prog);
 double cli_now(void); /* monotonic seconds */
 
 /* For hand-written option loops: 1 if arg is --name or --name=value. */

@@ -441,6 +441,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (!cli_threads_env_ok(prog))
+        return 2;
     fer_model *m = NULL;
     fer_dataset ds = {0};
     selection sel = {0};

@@ -504,6 +504,8 @@ int main(int argc, char **argv)
 {
     context cx = {0};
     int rc = parse_args(argc, argv, &cx.opt);
+    if (rc == 0 && !cli_threads_env_ok(prog))
+        rc = EXIT_USAGE;
     if (rc == 0)
         rc = load_heart(&cx) && load_model(&cx) && load_cascade(&cx) ? 0 : EXIT_USAGE;
     if (rc == 0) {

@@ -609,6 +609,8 @@ int main(int argc, char **argv)
     int r = parse_args(argc, argv, &c);
     if (r <= 0)
         return r == 0 ? 0 : 2;
+    if (!cli_threads_env_ok(prog))
+        return 2;
     fer_dataset ds;
     split sp = {0};
     int ok = load_data(&c, &ds) && make_split(&c, &ds, &sp) && run(&c, &ds, &sp);

@@ -133,6 +133,11 @@ expect fail fer-predict "$tmp/ok.png" --bpm                  # value missing
 expect fail fer-train --data tests/data/fer2013-sample.csv --epochs
 expect fail fer-eval --data
 expect fail fer-recommend --emotion
+# A thread count in the environment that is not one is an error, not ignored.
+FER_THREADS=abc expect fail fer-train --data tests/data/fer2013-sample.csv --epochs 1 --quiet \
+    --out "$tmp/train-out.safetensors"
+FER_THREADS=0 expect fail fer-eval "${W[@]}" --data tests/data/fer2013-sample.csv
+FER_THREADS=999 expect fail fer-predict "${W[@]}" --no-detect "$tmp/ok.png"
 
 # ------------------------------------------------------------ fer-predict
 for k in "${FILES[@]}" half.png half.jpg header-only.jpg huge.png; do
@@ -175,10 +180,15 @@ for k in "${FILES[@]}" bad-row.csv imgdir; do
 done
 expect fail fer-train "${TR[@]}" --data "$tmp/bad-row.csv"
 grep -q ':11:' "$tmp/err" || fail "fer-train: the bad-row error does not name line 11: $(cat "$tmp/err")"
-for k in "${FILES[@]}" w.safetensors w-trunc5 w-flip-len; do
+for k in "${FILES[@]}" w.safetensors "${WEIGHTS_BAD[@]}"; do
     f=$(path_of "$k")
     [ -e "$tmp/$k.safetensors" ] && f="$tmp/$k.safetensors"
     expect fail fer-train "${TR[@]}" --data tests/data/fer2013-sample.csv --resume "$f"
+done
+for k in "${FILES[@]}" w-trunc5 w-flip-len; do
+    f=$(path_of "$k")
+    [ -e "$tmp/$k.safetensors" ] && f="$tmp/$k.safetensors"
+    expect fail fer-train "${TR[@]}" --data tests/data/fer2013-sample.csv --init "$f"
 done
 [ ! -e "$tmp/train-out.safetensors" ] || fail "fer-train wrote its output although it failed"
 
