@@ -614,6 +614,8 @@ int main(int argc, char **argv)
     fer_dataset ds;
     split sp = {0};
     int ok = load_data(&c, &ds) && make_split(&c, &ds, &sp) && run(&c, &ds, &sp);
+    if (ok && ds.n_bad) /* said at load time too; repeated where a long run's log ends */
+        fprintf(stderr, "%s: %zu bad rows were skipped (--skip-bad; the first is named above)\n", prog, ds.n_bad);
     fer_dataset_free(&ds);
     free(sp.train);
     free(sp.val);
