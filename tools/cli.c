@@ -163,10 +163,12 @@ void cli_progress_finish(cli_progress *p, long done, const char *extra) { draw(p
 const char *cli_data_path(const char *rel, char *buf, size_t cap)
 {
     const char *env = getenv("FER_DATA_DIR");
-    const char *roots[] = {env, FER_SOURCE_DIR, FER_SHARE_DIR};
-    for (int i = 0; i < 3; i++) {
-        if (!roots[i])
-            continue;
+    if (env && *env) { /* an explicit choice: no silent fallback elsewhere */
+        snprintf(buf, cap, "%s/%s", env, rel);
+        return access(buf, R_OK) == 0 ? buf : NULL;
+    }
+    const char *roots[] = {FER_SOURCE_DIR, FER_SHARE_DIR};
+    for (int i = 0; i < 2; i++) {
         snprintf(buf, cap, "%s/%s", roots[i], rel);
         if (access(buf, R_OK) == 0)
             return buf;

@@ -40,9 +40,10 @@ void cli_progress_update(cli_progress *p, long done, const char *extra);
 void cli_progress_finish(cli_progress *p, long done, const char *extra);
 
 /* Locates a shipped data file such as "weights/fer-7class.safetensors" or
- * "datasets/catalog.csv": under $FER_DATA_DIR, else the source tree the tools
- * were built from, else $(PREFIX)/share/libfer. Returns buf, or NULL if none
- * exists (buf then holds the source-tree path, for the error message). */
+ * "datasets/catalog.csv": only under $FER_DATA_DIR when that is set, else in
+ * the source tree the tools were built from, else $(PREFIX)/share/libfer.
+ * Returns buf, or NULL if none exists (buf then holds the path to name in the
+ * error message). */
 const char *cli_data_path(const char *rel, char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"

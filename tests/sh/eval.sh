@@ -196,10 +196,9 @@ grep -q 'bad.csv:4: ' "$tmp/err" || fail "bad row: no line number: $(cat "$tmp/e
 grep -q 'skipped 1 bad rows' "$tmp/err" || fail "--skip-bad: no warning"
 check_json "$tmp/skip.json" 2 "$ALL7" || fail "--skip-bad JSON"
 expect_error "unwritable SVG" "${W7[@]}" --data "$SAMPLE" --usage all --confusion "$tmp/no/such/dir/cm.svg"
-if [ ! -e weights/fer-7class.safetensors ] && [ -z "${FER_DATA_DIR:-}" ]; then
-    expect_error "no default weights" --data "$SAMPLE"
-    grep -q -- '--weights' "$tmp/err" || fail "no default weights: message does not mention --weights"
-fi
+# No --weights and no model where FER_DATA_DIR points: say so and how to fix it.
+FER_DATA_DIR="$tmp" expect_error "no default weights" --data "$SAMPLE"
+grep -q -- '--weights' "$tmp/err" || fail "no default weights: message does not mention --weights"
 "$EVAL" --help | grep -q '^usage: fer-eval' || fail "--help"
 
 [ $fails -eq 0 ] && echo "eval.sh: all checks passed"

@@ -226,13 +226,14 @@ for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pg
     [ $rc -eq 2 ] || fail "'$args' exit $rc"
     [ "$(lines "$tmp/usage.err")" = 1 ] || fail "'$args' stderr: $(cat "$tmp/usage.err")"
 done
-# No --weights and no shipped weights: say so and how to fix it (only checkable
-# while the source tree and the install prefix have no trained model).
-if [ ! -e weights/fer-7class.safetensors ] && [ ! -e /usr/local/share/libfer/weights/fer-7class.safetensors ]; then
-    FER_DATA_DIR="$tmp" run now --no-detect "$tmp/face48.pgm"
-    [ $rc -eq 2 ] && grep -q 'no weights found: .*fer-7class.safetensors does not exist (train a model, or pass --weights FILE)' \
-        "$tmp/now.err" || fail "no weights: $rc $(cat "$tmp/now.err")"
-fi
+# No --weights and no model where FER_DATA_DIR points: say so and how to fix it.
+FER_DATA_DIR="$tmp" run now --no-detect "$tmp/face48.pgm"
+[ $rc -eq 2 ] && grep -q "no weights found: $tmp/weights/fer-7class.safetensors does not exist (train a model, or pass --weights FILE)" \
+    "$tmp/now.err" || fail "no weights: $rc $(cat "$tmp/now.err")"
+# The shipped model is the default: the same output as naming it.
+run dflt --no-detect --json "$tmp/face48.pgm"
+"$bin" --weights weights/fer-7class.safetensors --no-detect --json "$tmp/face48.pgm" >"$tmp/named.out" 2>/dev/null
+[ $rc -eq 0 ] && cmp -s "$tmp/dflt.out" "$tmp/named.out" || fail "default weights differ from weights/fer-7class.safetensors"
 run help --help
 [ $rc -eq 0 ] && grep -q -- '--heart-weight' "$tmp/help.out" || fail "--help"
 
