@@ -44,17 +44,14 @@ int cli_parse_double(const char *s, double lo, double hi, double *out)
     return 1;
 }
 
-int cli_parse_bpm(const char *prog, const char *s, double *out)
+int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out)
 {
-    fer_hr_opts defaults = {0};
-    fer_heart h;
     fer_error err;
     double v;
     if (!cli_parse_double(s, -HUGE_VAL, HUGE_VAL, &v))
         return cli_error(prog, "--bpm '%s': not a number", s), 0;
-    if (fer_heart_from_bpm(v, &defaults, &h, &err) != FER_OK)
+    if (fer_heart_from_bpm(v, o, out, &err) != FER_OK)
         return cli_error(prog, "--bpm %s: %s", s, err.msg), 0;
-    *out = v;
     return 1;
 }
 

@@ -11,9 +11,10 @@ void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(pri
 /* Strict parsing: the whole string must be a number within [lo, hi]. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
-/* A --bpm value: a decimal number that fer_heart_from_bpm accepts, so every
- * tool refuses the same impossible rates. Prints the error and returns 0. */
-int cli_parse_bpm(const char *prog, const char *s, double *out);
+/* A --bpm value: a decimal number, scored by fer_heart_from_bpm with o into
+ * out, so every tool refuses the same impossible rates. Prints the error and
+ * returns 0. */
+int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out);
 /* 0 after an error line when FER_THREADS is set but not a count 1..256 (the
  * library would ignore it and use every CPU). */
 int cli_threads_env_ok(const char *prog);

@@ -184,11 +184,8 @@ static int load_heart(context *cx)
     fer_hr_opts ho = {.age = o->age, .resting_bpm = o->resting_bpm};
     fer_error err = {0};
     if (o->bpm_text) {
-        double bpm;
-        if (!cli_parse_bpm(prog, o->bpm_text, &bpm))
+        if (!cli_parse_bpm(prog, o->bpm_text, &ho, &cx->heart))
             return 0;
-        if (fer_heart_from_bpm(bpm, &ho, &cx->heart, &err) != FER_OK)
-            return cli_error(prog, "--bpm %s: %s", o->bpm_text, err.msg), 0;
     } else if (o->hr_file) {
         if (fer_heart_from_file(o->hr_file, &ho, &cx->heart, &err) != FER_OK)
             return cli_error(prog, "%s", err.msg), 0;

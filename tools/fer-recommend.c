@@ -86,7 +86,12 @@ static int parse_value(options *o, int k, const char *v)
                          "or neutral", v), 0);
     case 1: o->have_intensity = 1; return cli_parse_double(v, 0, 1, &o->intensity) ||
         (cli_error(prog, "--intensity '%s': expected a number in 0..1", v), 0);
-    case 2: o->have_bpm = 1; return cli_parse_bpm(prog, v, &o->bpm);
+    case 2: { /* checked here; scored again once --age is known (heart_from_bpm) */
+        fer_hr_opts defaults = {0};
+        fer_heart h;
+        o->have_bpm = 1;
+        return cli_parse_bpm(prog, v, &defaults, &h) && (o->bpm = h.bpm, 1);
+    }
     case 3: o->have_age = 1; return cli_parse_long(v, 1, 120, &o->age) ||
         (cli_error(prog, "--age '%s': expected years in 1..120", v), 0);
     case 4:
