@@ -17,8 +17,10 @@
 static const char *prog = "fer-train";
 
 typedef struct config {
-    const char *data, *out, *ckpt, *resume, *init, *log, *plot;
-    char *class_names[FER_N_EMOTIONS];
+    const char *data, *out, *ckpt, *resume, *init, *arch, *log, *plot;
+    const char *class_names[FER_N_EMOTIONS];
+    char *class_list; /* --classes as given: folder names, or FER2013 names for a CSV */
+    fer_model *arch_model; /* --arch: the new model (main owns it, run() trains it) */
     int n_classes;
     int epochs, batch, threads, augment, balanced, skip_bad, patience, lr_patience, quiet;
     double lr, decay, val_split, lr_factor, min_lr;
@@ -48,17 +50,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: fer-train --data FILE|-|DIR [options]\n"
-            "Trains the paper CNN on FER2013 (Kaggle CSV emotion,pixels,Usage; - reads stdin)\n"
-            "or on DIR/<class>/<images>. Training rows train, PublicTest rows validate.\n\n"
+            "Trains the paper CNN (or --arch) on FER2013 (Kaggle CSV emotion,pixels,Usage; - reads\n"
+            "stdin) or on DIR/<class>/<images>. Training rows train, PublicTest rows validate.\n\n"
             "  --out FILE            best model by validation accuracy (default model.safetensors)\n"
             "  --checkpoint FILE     checkpoint written every epoch (default OUT.ckpt)\n"
             "  --resume FILE         continue from a checkpoint\n"
             "  --init FILE           start from these weights (fine-tuning) with a fresh optimiser\n"
+            "  --arch FILE.json      train this architecture (docs/weights-format.md) from scratch;\n"
+            "                        its classes are the classes trained\n"
             "  --epochs N            (default 50)      --batch N   (default 64)\n"
             "  --lr X                Adam learning rate (default 1e-4)\n"
             "  --decay X             Keras time decay lr/(1+decay*t) (default 0)\n"
             "  --seed N              (default 1)       --threads N (default: FER_THREADS or CPUs)\n"
             "  --classes a,b,...     train on a subset, e.g. neutral,happy,sad,angry,disgust\n"
+            "                        (for a DIR: any folder names, e.g. face,nonface)\n"
             "  --class-weight balanced  weight classes by inverse frequency\n"
             "  --augment[=LIST]      all of, or the listed ones of: flip,shift,rotate,zoom,brightness\n"
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
@@ -100,7 +105,15 @@ static int parse_augment(const char *list, fer_augment_opts *o)
     return 1;
 }
 
-static int parse_classes(config *c, char *list)
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return strcmp(p, "-") && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --classes: for a CSV each name must be a FER2013 emotion (and is stored as
+ * its canonical name); a DIR's class folders may have any names. */
+static int parse_classes(config *c, char *list, int folders)
 {
     c->n_classes = 0;
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -109,17 +122,18 @@ static int parse_classes(config *c, char *list)
             cli_error(prog, "--classes: at most %d classes", FER_N_EMOTIONS);
             return 0;
         }
-        if (idx < 0) {
+        if (idx < 0 && !folders) {
             cli_error(prog, "--classes: unknown class \"%s\" (FER2013 names: angry, disgust, "
                       "fear, happy, sad, surprise, neutral)", tok);
             return 0;
         }
+        const char *name = folders ? tok : fer_emotion_names[idx];
         for (int i = 0; i < c->n_classes; i++)
-            if (fer_emotion_index(c->class_names[i]) == idx) {
+            if (!strcasecmp(c->class_names[i], name)) {
                 cli_error(prog, "--classes: \"%s\" given twice", tok);
                 return 0;
             }
-        c->class_names[c->n_classes++] = (char *)fer_emotion_names[idx];
+        c->class_names[c->n_classes++] = name;
     }
     if (c->n_classes < 2) {
         cli_error(prog, "--classes: need at least two classes");
@@ -137,7 +151,7 @@ static int parse_args(int argc, char **argv, config *c)
         {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'}, {"decay", 1, 0, 'D'},
         {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'}, {"classes", 1, 0, 'C'},
         {"class-weight", 1, 0, 'w'}, {"augment", 2, 0, 'a'}, {"val-split", 1, 0, 'v'},
-        {"init", 1, 0, 'i'},
+        {"init", 1, 0, 'i'}, {"arch", 1, 0, 'A'},
         {"patience", 1, 0, 'p'}, {"lr-patience", 1, 0, 'P'}, {"lr-factor", 1, 0, 'f'},
         {"min-lr", 1, 0, 'm'}, {"log", 1, 0, 'L'}, {"plot", 1, 0, 'S'}, {"skip-bad", 0, 0, 'k'},
         {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -145,7 +159,7 @@ static int parse_args(int argc, char **argv, config *c)
                   .val_split = 0.1, .patience = 10, .lr_patience = 5, .lr_factor = 0.5,
                   .min_lr = 1e-6, .n_classes = FER_N_EMOTIONS};
     for (int i = 0; i < FER_N_EMOTIONS; i++)
-        c->class_names[i] = (char *)fer_emotion_names[i];
+        c->class_names[i] = fer_emotion_names[i];
     int ch;
     long v;
     opterr = 0;
@@ -162,10 +176,11 @@ static int parse_args(int argc, char **argv, config *c)
         case 'D': ok = cli_parse_double(optarg, 0, 1, &c->decay); break;
         case 's': ok = cli_parse_long(optarg, 0, 0x7fffffffL, &v); c->seed = (uint64_t)v; break;
         case 't': ok = cli_parse_long(optarg, 1, 256, &v); c->threads = (int)v; break;
-        case 'C': if (!parse_classes(c, optarg)) return -1; break;
+        case 'C': c->class_list = optarg; break;
         case 'w': ok = !strcmp(optarg, "balanced"); c->balanced = 1; break;
         case 'a': c->augment = 1; ok = parse_augment(optarg, &c->aug); break;
         case 'i': c->init = optarg; break;
+        case 'A': c->arch = optarg; break;
         case 'v': ok = cli_parse_double(optarg, 0.01, 0.9, &c->val_split); break;
         case 'p': ok = cli_parse_long(optarg, 0, 100000, &v); c->patience = (int)v; break;
         case 'P': ok = cli_parse_long(optarg, 0, 100000, &v); c->lr_patience = (int)v; break;
@@ -201,6 +216,12 @@ static int parse_args(int argc, char **argv, config *c)
         cli_error(prog, "--init and --resume exclude each other (a checkpoint has its own weights)");
         return -1;
     }
+    if (c->arch && (c->init || c->resume)) {
+        cli_error(prog, "--arch starts a new model: it excludes --init and --resume");
+        return -1;
+    }
+    if (c->class_list && !parse_classes(c, c->class_list, is_dir(c->data)))
+        return -1;
     if (!c->ckpt) {
         snprintf(default_ckpt, sizeof default_ckpt, "%s.ckpt", c->out);
         c->ckpt = default_ckpt;
@@ -208,17 +229,11 @@ static int parse_args(int argc, char **argv, config *c)
     return 1;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return strcmp(p, "-") && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int load_data(const config *c, fer_dataset *ds)
 {
     fer_error err = {0};
     fer_status s = is_dir(c->data)
-                       ? fer_dataset_load_dir(c->data, c->n_classes, (const char *const *)c->class_names, ds, &err)
+                       ? fer_dataset_load_dir(c->data, c->n_classes, c->class_names, ds, &err)
                        : fer_dataset_load_csv(c->data, c->skip_bad, ds, &err);
     if (s) {
         cli_error(prog, "%s", err.msg);
@@ -570,9 +585,11 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
         ok = (m = resume_from(c, &p, &opt)) != NULL;
     else if (ok) {
         fer_rng_seed(&p.rng, c->seed);
-        ok = c->init ? !fer_model_load(c->init, &m, &err)
-                     : !fer_model_paper_cnn(c->n_classes, (const char *const *)c->class_names,
-                                            c->seed, &m, &err);
+        if (c->arch_model)
+            m = c->arch_model, ok = 1;
+        else
+            ok = c->init ? !fer_model_load(c->init, &m, &err)
+                         : !fer_model_paper_cnn(c->n_classes, c->class_names, c->seed, &m, &err);
         ok = ok && !fer_adam_new(m, (float)c->lr, (float)c->decay, &opt, &err);
         if (!ok)
             cli_error(prog, "%s", err.msg);
@@ -595,12 +612,52 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
     if (ok)
         fprintf(stderr, "%s: %s after %d epochs; best validation accuracy %.4f in %s\n", prog,
                 stop ? "early stop" : "done", p.epoch, p.best_val_acc, c->out);
-    fer_model_free(m);
+    if (m != c->arch_model) /* main owns that one */
+        fer_model_free(m);
     fer_adam_free(opt);
     free(p.rows);
     free(x);
     free(y);
     return ok;
+}
+
+/* --arch: the model is built before the data is read, because its classes
+ * name the class folders (or must be FER2013 emotions for a CSV). */
+static int load_arch(config *c)
+{
+    char *json = NULL;
+    size_t len;
+    fer_error err;
+    if (fer_file_read(c->arch, 1 << 20, &json, &len, &err) ||
+        fer_model_from_json(json, c->seed, &c->arch_model, &err)) {
+        if (strstr(err.msg, c->arch))
+            cli_error(prog, "%s", err.msg);
+        else
+            cli_error(prog, "%s: %s", c->arch, err.msg);
+        free(json);
+        return 0;
+    }
+    free(json);
+    int n = fer_model_n_classes(c->arch_model);
+    if (c->class_list)
+        return same_classes(c, c->arch_model, c->arch);
+    if (n > FER_N_EMOTIONS) {
+        cli_error(prog, "%s: %d classes; fer-train takes at most %d", c->arch, n, FER_N_EMOTIONS);
+        return 0;
+    }
+    int folders = is_dir(c->data);
+    c->n_classes = n;
+    for (int i = 0; i < n; i++) {
+        const char *name = fer_model_class_name(c->arch_model, i);
+        int idx = fer_emotion_index(name);
+        if (!folders && idx < 0) {
+            cli_error(prog, "%s: class \"%s\" is not a FER2013 emotion (a CSV has only those)",
+                      c->arch, name);
+            return 0;
+        }
+        c->class_names[i] = folders ? name : fer_emotion_names[idx];
+    }
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -611,12 +668,17 @@ int main(int argc, char **argv)
         return r == 0 ? 0 : 2;
     if (!cli_threads_env_ok(prog))
         return 2;
+    if (c.arch && !load_arch(&c)) {
+        fer_model_free(c.arch_model);
+        return 2;
+    }
     fer_dataset ds;
     split sp = {0};
     int ok = load_data(&c, &ds) && make_split(&c, &ds, &sp) && run(&c, &ds, &sp);
     if (ok && ds.n_bad) /* said at load time too; repeated where a long run's log ends */
         fprintf(stderr, "%s: %zu bad rows were skipped (--skip-bad; the first is named above)\n", prog, ds.n_bad);
     fer_dataset_free(&ds);
+    fer_model_free(c.arch_model);
     free(sp.train);
     free(sp.val);
     free(sp.order);

@@ -53,5 +53,37 @@ losses=$(for f in "$tmp"/aug*.csv; do awk -F, 'NR == 2 { print $2 }' "$f"; done 
 "$TRAIN" "${ARGS[@]}" --augment=flip,tilt 2>"$tmp/err" && fail "--augment=flip,tilt succeeded"
 grep -q 'flip,tilt' "$tmp/err" || fail "bad --augment message: $(cat "$tmp/err")"
 
-[ "$fails" -eq 0 ] && echo "train-options.sh: --init and --augment=LIST behave"
+# --arch: a small network of its own on class folders with names of their
+# own (a face/non-face verifier); the model file has that architecture and
+# those classes. A bad architecture file or a mismatched --classes is refused.
+mkdir -p "$tmp/dir/face" "$tmp/dir/nonface"
+for i in 1 2 3 4 5 6; do
+    { printf 'P5\n48 48\n255\n'; head -c 2304 /dev/urandom; } >"$tmp/dir/face/$i.pgm"
+    { printf 'P5\n48 48\n255\n'; head -c 2304 /dev/zero | tr '\0' "\\$((100 + i))"; } >"$tmp/dir/nonface/$i.pgm"
+done
+cat >"$tmp/arch.json" <<'JSON'
+{"input":[1,48,48],"classes":["face","nonface"],"layers":[
+ {"type":"conv2d","filters":4,"kernel":3,"padding":"same","activation":"relu"},
+ {"type":"maxpool2d","size":4,"stride":4},{"type":"flatten"},
+ {"type":"dense","units":2,"activation":"softmax"}]}
+JSON
+DARGS=(--data "$tmp/dir" --epochs 1 --batch 4 --threads 1 --quiet --val-split 0.34)
+"$TRAIN" "${DARGS[@]}" --arch "$tmp/arch.json" --out "$tmp/v.safetensors" 2>"$tmp/err" ||
+    fail "--arch: $(tail -n 1 "$tmp/err")"
+grep -q "fer-train: 8 training, 4 validation images, 2 classes, 1194 parameters" "$tmp/err" ||
+    fail "--arch summary: $(cat "$tmp/err")"
+head -c 2000 "$tmp/v.safetensors" | grep -q '"classes":"face,nonface"' || fail "--arch classes not saved"
+"$TRAIN" "${DARGS[@]}" --arch "$tmp/arch.json" --classes nonface,face --out "$tmp/w.safetensors" \
+    2>"$tmp/err" && fail "--arch with other --classes succeeded"
+grep -q "arch.json: the model's classes differ from --classes" "$tmp/err" || fail "--arch/--classes message: $(cat "$tmp/err")"
+printf '{"input":[1,48,48],"classes":["a","b"],"layers":[{"type":"conv9"}]}' >"$tmp/bad.json"
+"$TRAIN" "${DARGS[@]}" --arch "$tmp/bad.json" --out "$tmp/w.safetensors" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "^fer-train: .*bad.json: " "$tmp/err" || fail "bad --arch: $(cat "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --arch "$tmp/arch.json" --out "$tmp/w.safetensors" 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q 'class "face" is not a FER2013 emotion' "$tmp/err" || fail "--arch on a CSV: $(cat "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --arch "$tmp/arch.json" --init "$tmp/a.safetensors" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--arch with --init: not a usage error"
+[ ! -e "$tmp/w.safetensors" ] || fail "a refused --arch run wrote its output"
+
+[ "$fails" -eq 0 ] && echo "train-options.sh: --init, --augment=LIST and --arch behave"
 exit $((fails > 0))
