@@ -26,6 +26,7 @@ LDFLAGS += $(SANFLAGS)
 LIB_SRC := \
 	libfer/image.c \
 	libfer/jpeg_check.c \
+	libfer/exif.c \
 	libfer/resize.c \
 	libfer/cascade.c \
 	libfer/linear.c \

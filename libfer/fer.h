@@ -227,11 +227,32 @@ typedef struct fer_image {
 
 /* Decodes any format stb_image reads (8/16-bit, alpha) to grey with the
  * BT.601 weights exactly as OpenCV's cvtColor(BGR2GRAY) rounds them; alpha
- * is ignored. Images of more than max_pixels (0: 64 MP) are refused
- * before decoding (FER_ERANGE); truncated or corrupt files are FER_EFORMAT. */
+ * is ignored. A JPEG's EXIF orientation (all 8 values) is applied: the
+ * image is the photo as a viewer shows it. Images of more than max_pixels
+ * (0: 64 MP) are refused before decoding (FER_ERANGE); truncated or
+ * corrupt files, and headers declaring more pixels than the file's data
+ * can hold, are FER_EFORMAT. */
 fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err);
 fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, fer_image *img,
                               fer_error *err);
+
+/* Byte order of colour pixels; alpha, when there are 4 channels, is last
+ * and ignored. */
+typedef enum fer_pixel_order {
+    FER_PIXEL_RGB,              /* R,G,B (FFmpeg's RGB24) */
+    FER_PIXEL_BGR,              /* B,G,R (FFmpeg's BGR24, OpenCV's Mat) */
+    FER_PIXEL_RGBA = FER_PIXEL_RGB,
+    FER_PIXEL_BGRA = FER_PIXEL_BGR
+} fer_pixel_order;
+
+/* Grey image from pixels in memory (a video frame, an upload): w x h
+ * pixels of `channels` bytes (1 grey, 2 grey + alpha, 3 colour, 4 colour +
+ * alpha; colour in `order`), rows `stride` bytes apart (0: w * channels),
+ * turned grey exactly as fer_image_load does. w, h > 0, w * h at most
+ * 2^31 - 1 (FER_ERANGE); other bad arguments are FER_EINVAL. px is only
+ * read; img gets its own copy. */
+fer_status fer_image_from_pixels(const uint8_t *px, int w, int h, int channels, size_t stride,
+                                 fer_pixel_order order, fer_image *img, fer_error *err);
 void fer_image_free(fer_image *img);
 /* Area-averaged resize of the box (x,y,w,h), clipped to the image, to ow x oh. */
 fer_status fer_image_crop_resize(const fer_image *img, int x, int y, int w, int h, int ow, int oh,

@@ -6,7 +6,17 @@
  * the process dies (fuzzer finds: tests/fuzz/known/image/). Debian's libstb
  * cannot be changed, so libfer refuses such files first. A conforming JPEG
  * defines every table before the scan that uses it, so nothing valid is
- * lost. The walk also refuses segments that run past the end of the data. */
+ * lost. The walk also refuses segments that run past the end of the data.
+ *
+ * stb_image also reads past the end of the entropy-coded data as zeros, so
+ * a few hundred bytes declaring 8000x8000 make it allocate and fill ~300 MB.
+ * Every 8x8 block of every component costs at least one bit in the scans
+ * (a Huffman code for its DC coefficient in a baseline scan or in the first
+ * DC scan of a progressive image is at least one bit long), so fewer than
+ * blocks/8 bytes of scan data cannot be a complete image: refused.
+ *
+ * The walk itself (fer_jpeg_next) is shared with the EXIF reader (exif.c). */
+#include <inttypes.h>
 #include <string.h>
 
 #include "internal.h"
@@ -14,11 +24,73 @@
 enum { SOF0 = 0xC0, SOF1 = 0xC1, SOF2 = 0xC2, DHT = 0xC4, SOI = 0xD8, EOI = 0xD9,
        SOS = 0xDA, DQT = 0xDB };
 
+/* Entropy-coded data ends at the first marker that is neither a stuffed
+ * zero (FF 00), a restart marker (FF D0-D7) nor fill (FF FF). */
+static size_t skip_entropy_data(const uint8_t *p, size_t i, size_t len)
+{
+    for (; i + 1 < len; i++)
+        if (p[i] == 0xFF && p[i + 1] != 0 && p[i + 1] != 0xFF &&
+            !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7))
+            return i;
+    return len;
+}
+
+void fer_jpeg_walk_init(fer_jpeg_walk *w, const uint8_t *p, size_t len)
+{
+    w->p = p;
+    w->len = len;
+    w->pos = len < 2 ? len : 2; /* after SOI */
+    w->scan_bytes = 0;
+}
+
+int fer_jpeg_next(fer_jpeg_walk *w, fer_jpeg_segment *s)
+{
+    const uint8_t *p = w->p;
+    size_t len = w->len, i = w->pos;
+    for (;;) {
+        while (i < len && p[i] != 0xFF)
+            i++; /* stray bytes: stb_image skips them too, so we must see what it sees */
+        while (i < len && p[i] == 0xFF)
+            i++;
+        if (i >= len) {
+            w->pos = len;
+            return FER_JPEG_END;
+        }
+        int marker = p[i++];
+        if (marker == EOI) {
+            w->pos = i;
+            return FER_JPEG_END;
+        }
+        if (marker == SOI || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7))
+            continue; /* no length field */
+        if (i + 2 > len)
+            break;
+        size_t seg = (size_t)p[i] << 8 | p[i + 1];
+        if (seg < 2 || seg > len - i)
+            break;
+        s->marker = marker;
+        s->body = p + i + 2;
+        s->n = seg - 2;
+        i += seg;
+        if (marker == SOS) {
+            size_t end = skip_entropy_data(p, i, len);
+            w->scan_bytes += end - i;
+            i = end;
+        }
+        w->pos = i;
+        return FER_JPEG_SEGMENT;
+    }
+    w->pos = len;
+    return FER_JPEG_BAD;
+}
+
 typedef struct tables {
     int huff[2][4]; /* [0: DC, 1: AC][id]: defined by a DHT */
     int quant[4];   /* defined by a DQT */
     int quant_of[256]; /* frame component id -> its quantisation table, -1: none */
     int progressive, have_frame;
+    int width, height; /* of the first frame header */
+    uint64_t blocks;   /* 8x8 blocks of all its components */
 } tables;
 
 static const char *read_dht(const uint8_t *p, size_t n, tables *t)
@@ -51,16 +123,40 @@ static const char *read_dqt(const uint8_t *p, size_t n, tables *t)
     return NULL;
 }
 
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Component i of Nf covers ceil(X * Hi / Hmax) x ceil(Y * Vi / Vmax)
+ * samples, so ceil(that / 8) blocks each way (ITU T.81 A.1.1). */
 static const char *read_sof(const uint8_t *p, size_t n, int marker, tables *t)
 {
     if (n < 6 || n < 6 + 3 * (size_t)p[5])
         return "corrupt JPEG (short frame header)";
-    t->have_frame = 1;
-    t->progressive = marker == SOF2;
-    for (int i = 0; i < p[5]; i++) {
+    int nf = p[5], hmax = 1, vmax = 1;
+    for (int i = 0; i < nf; i++) {
+        int hs = p[7 + 3 * i] >> 4, vs = p[7 + 3 * i] & 15;
+        if (hs < 1 || hs > 4 || vs < 1 || vs > 4)
+            return "corrupt JPEG (bad sampling factor)"; /* stb refuses them too */
+        hmax = hs > hmax ? hs : hmax;
+        vmax = vs > vmax ? vs : vmax;
         if (p[8 + 3 * i] > 3)
             return "corrupt JPEG (bad quantisation table id)";
+    }
+    t->progressive = marker == SOF2;
+    for (int i = 0; i < nf; i++)
         t->quant_of[p[6 + 3 * i]] = p[8 + 3 * i];
+    if (t->have_frame)
+        return NULL; /* stb decodes the first frame: its size is what counts */
+    t->have_frame = 1;
+    t->height = p[1] << 8 | p[2];
+    t->width = p[3] << 8 | p[4];
+    for (int i = 0; i < nf; i++) {
+        uint64_t hs = (uint64_t)(p[7 + 3 * i] >> 4), vs = (uint64_t)(p[7 + 3 * i] & 15);
+        uint64_t cw = ceil_div((uint64_t)t->width * hs, (uint64_t)hmax);
+        uint64_t ch = ceil_div((uint64_t)t->height * vs, (uint64_t)vmax);
+        t->blocks += ceil_div(cw, 8) * ceil_div(ch, 8);
     }
     return NULL;
 }
@@ -86,57 +182,36 @@ static const char *read_sos(const uint8_t *p, size_t n, const tables *t)
     return NULL;
 }
 
-/* Entropy-coded data ends at the first marker that is neither a stuffed
- * zero (FF 00), a restart marker (FF D0-D7) nor fill (FF FF). */
-static size_t skip_entropy_data(const uint8_t *p, size_t i, size_t len)
-{
-    for (; i + 1 < len; i++)
-        if (p[i] == 0xFF && p[i + 1] != 0 && p[i + 1] != 0xFF &&
-            !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7))
-            return i;
-    return len;
-}
-
-const char *fer_jpeg_check(const uint8_t *p, size_t len)
+fer_status fer_jpeg_check(const char *name, const uint8_t *p, size_t len, fer_error *err)
 {
     tables t = {0};
     memset(t.quant_of, -1, sizeof t.quant_of);
-    size_t i = 2; /* after SOI */
-    while (i < len) {
-        while (i < len && p[i] != 0xFF)
-            i++; /* stray bytes: stb_image skips them too, so we must see what it sees */
-        while (i < len && p[i] == 0xFF)
-            i++;
-        if (i >= len)
-            break;
-        int marker = p[i++];
-        if (marker == EOI)
-            return NULL;
-        if (marker == SOI || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7))
-            continue; /* no length field */
-        if (i + 2 > len)
-            return "corrupt JPEG (segment past the end of the data)";
-        size_t seg = (size_t)p[i] << 8 | p[i + 1];
-        if (seg < 2 || i + seg > len)
-            return "corrupt JPEG (segment past the end of the data)";
-        const uint8_t *body = p + i + 2;
-        size_t n = seg - 2;
+    fer_jpeg_walk w;
+    fer_jpeg_segment s;
+    fer_jpeg_walk_init(&w, p, len);
+    int r;
+    while ((r = fer_jpeg_next(&w, &s)) == FER_JPEG_SEGMENT) {
         const char *bad = NULL;
-        if ((marker >= 0xC3 && marker <= 0xCF && marker != DHT && marker != 0xCC))
-            return "unsupported JPEG type (only baseline and progressive are decoded)";
-        if (marker == DHT)
-            bad = read_dht(body, n, &t);
-        else if (marker == DQT)
-            bad = read_dqt(body, n, &t);
-        else if (marker == SOF0 || marker == SOF1 || marker == SOF2)
-            bad = read_sof(body, n, marker, &t);
-        else if (marker == SOS)
-            bad = read_sos(body, n, &t);
+        if (s.marker >= 0xC3 && s.marker <= 0xCF && s.marker != DHT && s.marker != 0xCC)
+            bad = "unsupported JPEG type (only baseline and progressive are decoded)";
+        else if (s.marker == DHT)
+            bad = read_dht(s.body, s.n, &t);
+        else if (s.marker == DQT)
+            bad = read_dqt(s.body, s.n, &t);
+        else if (s.marker == SOF0 || s.marker == SOF1 || s.marker == SOF2)
+            bad = read_sof(s.body, s.n, s.marker, &t);
+        else if (s.marker == SOS)
+            bad = read_sos(s.body, s.n, &t);
         if (bad)
-            return bad;
-        i += seg;
-        if (marker == SOS)
-            i = skip_entropy_data(p, i, len);
+            return fer_fail(err, FER_EFORMAT, "%s: %s", name, bad);
     }
-    return NULL; /* no EOI: fer's truncation check reports that */
+    if (r == FER_JPEG_BAD)
+        return fer_fail(err, FER_EFORMAT, "%s: corrupt JPEG (segment past the end of the data)",
+                        name);
+    /* At the end-of-image marker, or at the end of the data (a missing EOI
+     * is image.c's truncation check's to report). */
+    if (t.have_frame && t.width > 0 && t.height > 0 && (uint64_t)w.scan_bytes * 8 < t.blocks)
+        return fer_fail(err, FER_EFORMAT, "%s: JPEG data too short for its %dx%d frame (%zu bytes)",
+                        name, t.width, t.height, len);
+    return FER_OK;
 }

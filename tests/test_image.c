@@ -7,6 +7,7 @@
 #include <stb_image_write.h>
 
 #include "testutil.h"
+#include "internal.h" /* fer_exif_orientation, fer_jpeg_check */
 
 static char tmpdir[64];
 
@@ -479,6 +480,596 @@ START_TEST(face_crop_box_keeps_proportions)
 END_TEST
 END_TEST
 
+
+/* ---- EXIF orientation (libfer/exif.c) */
+
+/* A w x h RGB pattern with no symmetry: every turn or mirror of it differs. */
+static uint8_t *pattern_asym(int w, int h)
+{
+    uint8_t *p = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *q = p + ((size_t)y * w + x) * 3;
+            int v = x < w / 3 && y < h / 4 ? 250 : (x * 9 + y * y * 2) % 200;
+            q[0] = (uint8_t)v, q[1] = (uint8_t)(v / 2 + x), q[2] = (uint8_t)(255 - v);
+        }
+    return p;
+}
+
+static uint8_t *jpeg_of(const uint8_t *rgb, int w, int h, size_t *len)
+{
+    uint8_t *buf[2] = {NULL, NULL};
+    ck_assert(stbi_write_jpg_to_func(append, buf, w, h, 3, rgb, 95));
+    *len = (size_t)buf[1];
+    return buf[0];
+}
+
+/* How to build (or break) an APP1 EXIF segment: IFD0 holds a Make entry
+ * then the orientation entry. */
+typedef struct exif_spec {
+    int be;                  /* MM rather than II */
+    unsigned orientation;    /* the value */
+    unsigned type;           /* 3: SHORT */
+    uint32_t count;          /* 1 */
+    uint32_t ifd;            /* offset of IFD0 in the TIFF data, 8 */
+    unsigned entries;        /* IFD0's entry count, 2 */
+    size_t cut;              /* keep only this many TIFF bytes (0: all) */
+    const char *magic;       /* "II"/"MM" when NULL */
+    unsigned tiff_42;        /* 42 */
+    const char *exif_id;     /* "Exif\0\0" when NULL */
+} exif_spec;
+
+static exif_spec exif_default(int be, unsigned orientation)
+{
+    return (exif_spec){be, orientation, 3, 1, 8, 2, 0, NULL, 42, NULL};
+}
+
+static void put_u(uint8_t *p, uint32_t v, int bytes, int be)
+{
+    for (int i = 0; i < bytes; i++)
+        p[be ? bytes - 1 - i : i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The whole segment, FF E1 included, into out; returns its length. */
+static size_t exif_segment(uint8_t *out, const exif_spec *e)
+{
+    uint8_t t[64] = {0};
+    memcpy(t, e->magic ? e->magic : e->be ? "MM" : "II", 2);
+    put_u(t + 2, e->tiff_42, 2, e->be);
+    put_u(t + 4, e->ifd, 4, e->be);
+    put_u(t + 8, e->entries, 2, e->be);
+    uint8_t *make = t + 10, *ori = t + 22;
+    put_u(make, 0x010F, 2, e->be), put_u(make + 2, 2, 2, e->be), put_u(make + 4, 4, 4, e->be);
+    memcpy(make + 8, "fer", 4);
+    put_u(ori, 0x0112, 2, e->be), put_u(ori + 2, e->type, 2, e->be);
+    put_u(ori + 4, e->count, 4, e->be), put_u(ori + 8, e->orientation, 2, e->be);
+    /* next IFD offset 0 at t + 34 */
+    size_t tiff = e->cut ? e->cut : 38;
+    memcpy(out + 4, e->exif_id ? e->exif_id : "Exif\0\0", 6);
+    memcpy(out + 10, t, tiff);
+    size_t seg = 2 + 6 + tiff;
+    out[0] = 0xFF, out[1] = 0xE1, out[2] = (uint8_t)(seg >> 8), out[3] = (uint8_t)seg;
+    return 2 + seg;
+}
+
+/* jpg with `seg` inserted at byte `at` (2: right after SOI). */
+static uint8_t *splice(const uint8_t *jpg, size_t len, size_t at, const uint8_t *seg, size_t n,
+                       size_t *out_len)
+{
+    uint8_t *b = malloc(len + n);
+    memcpy(b, jpg, at);
+    memcpy(b + at, seg, n);
+    memcpy(b + at + n, jpg + at, len - at);
+    *out_len = len + n;
+    return b;
+}
+
+/* The EXIF table itself (EXIF 2.3, Orientation): for each value, where the
+ * stored image's 0th row and 0th column are shown. T top, B bottom,
+ * L left, R right. */
+static const char exif_row[9] = " TTBBLRRL", exif_col[9] = " LRRLTTBB";
+
+/* Expected display of the stored w x h grey image g under orientation o. */
+static uint8_t *expected_display(const uint8_t *g, int w, int h, int o, int *dw, int *dh)
+{
+    int side = exif_row[o] == 'L' || exif_row[o] == 'R';
+    *dw = side ? h : w, *dh = side ? w : h;
+    uint8_t *d = malloc((size_t)w * h);
+    for (int sy = 0; sy < h; sy++)
+        for (int sx = 0; sx < w; sx++) {
+            int x, y;
+            if (!side) { /* stored rows stay rows */
+                y = exif_row[o] == 'T' ? sy : h - 1 - sy;
+                x = exif_col[o] == 'L' ? sx : w - 1 - sx;
+            } else { /* stored rows become columns */
+                x = exif_row[o] == 'L' ? sy : h - 1 - sy;
+                y = exif_col[o] == 'T' ? sx : w - 1 - sx;
+            }
+            d[(size_t)y * *dw + x] = g[(size_t)sy * w + sx];
+        }
+    return d;
+}
+
+/* Loads `b` (a copy of exactly len bytes, so ASan sees any overread). */
+static fer_status load_exact(const uint8_t *b, size_t len, fer_image *img, fer_error *err)
+{
+    uint8_t *c = malloc(len);
+    memcpy(c, b, len);
+    fer_status s = fer_image_load_mem(c, len, 0, img, err);
+    free(c);
+    return s;
+}
+
+START_TEST(exif_all_orientations_both_byte_orders)
+{
+    int w = 24, h = 16;
+    uint8_t *rgb = pattern_asym(w, h);
+    size_t len;
+    uint8_t *jpg = jpeg_of(rgb, w, h, &len);
+    fer_image plain, img;
+    fer_error err;
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &plain, &err), FER_OK);
+    ck_assert_int_eq(fer_exif_orientation(jpg, len), 1);
+    /* after SOI, and after stb's JFIF APP0 (where cameras put it) */
+    size_t app0 = jpg[3] == 0xE0 ? 4 + (size_t)(jpg[4] << 8 | jpg[5]) : 2;
+    size_t places[2] = {2, app0};
+    for (int be = 0; be < 2; be++)
+        for (int o = 1; o <= 8; o++)
+            for (int pl = 0; pl < 2; pl++) {
+                uint8_t seg[64];
+                exif_spec e = exif_default(be, (unsigned)o);
+                size_t n = exif_segment(seg, &e), blen;
+                uint8_t *b = splice(jpg, len, places[pl], seg, n, &blen);
+                ck_assert_int_eq(fer_exif_orientation(b, blen), o);
+                ck_assert_msg(load_exact(b, blen, &img, &err) == FER_OK, "%s", err.msg);
+                int dw, dh;
+                uint8_t *want = expected_display(plain.px, w, h, o, &dw, &dh);
+                ck_assert_int_eq(img.w, dw);
+                ck_assert_int_eq(img.h, dh);
+                ck_assert_msg(memcmp(img.px, want, (size_t)w * h) == 0,
+                              "orientation %d (%s) differs", o, be ? "MM" : "II");
+                if (o > 1) /* and the pattern is asymmetric enough to tell */
+                    ck_assert(dw != w || memcmp(img.px, plain.px, (size_t)w * h) != 0);
+                free(want);
+                fer_image_free(&img);
+                free(b);
+            }
+    fer_image_free(&plain);
+    free(jpg);
+    free(rgb);
+}
+END_TEST
+
+/* The same through fer_image_load, a photo 6 (rotate 90 clockwise) on disk. */
+START_TEST(exif_rotated_file)
+{
+    make_tmpdir();
+    char path[128];
+    int w = 40, h = 24;
+    uint8_t *rgb = pattern_asym(w, h);
+    size_t len, blen;
+    uint8_t *jpg = jpeg_of(rgb, w, h, &len), seg[64];
+    exif_spec e = exif_default(1, 6);
+    uint8_t *b = splice(jpg, len, 2, seg, exif_segment(seg, &e), &blen);
+    write_bytes(tmp_path("rot6.jpg", path, sizeof path), b, blen);
+    fer_image plain, img;
+    fer_error err;
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &plain, &err), FER_OK);
+    ck_assert_int_eq(fer_image_load(path, 0, &img, &err), FER_OK);
+    ck_assert(img.w == h && img.h == w);
+    /* the stored bottom-left pixel is shown top-left, the top-left top-right */
+    ck_assert_int_eq(img.px[0], plain.px[(size_t)(h - 1) * w]);
+    ck_assert_int_eq(img.px[h - 1], plain.px[0]);
+    fer_image_free(&img);
+    /* the pixel limit counts pixels, whichever way up */
+    ck_assert_int_eq(fer_image_load(path, (size_t)w * h - 1, &img, &err), FER_ERANGE);
+    fer_image_free(&plain);
+    free(b);
+    free(jpg);
+    free(rgb);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Broken EXIF never fails the load and never turns the image: 1. */
+START_TEST(exif_broken_means_orientation_1)
+{
+    int w = 24, h = 16;
+    uint8_t *rgb = pattern_asym(w, h);
+    size_t len;
+    uint8_t *jpg = jpeg_of(rgb, w, h, &len);
+    fer_image plain, img;
+    fer_error err;
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &plain, &err), FER_OK);
+    exif_spec bad[24];
+    int nb = 0;
+    for (int be = 0; be < 2; be++) {
+        exif_spec e = exif_default(be, 6);
+        exif_spec b;
+        b = e, b.cut = 30, bad[nb++] = b;              /* truncated inside the entry */
+        b = e, b.cut = 9, bad[nb++] = b;               /* truncated inside the count */
+        b = e, b.cut = 5, bad[nb++] = b;               /* truncated inside the header */
+        b = e, b.ifd = 0xFFFFFFF0u, bad[nb++] = b;     /* IFD offset past the end */
+        b = e, b.ifd = 37, bad[nb++] = b;              /* count's second byte past the end */
+        b = e, b.ifd = 4, bad[nb++] = b;               /* IFD inside the TIFF header */
+        b = e, b.entries = 0xFFFF, bad[nb++] = b;      /* huge entry count */
+        b = e, b.entries = 3, bad[nb++] = b;           /* one entry more than fits */
+        b = e, b.count = 2, bad[nb++] = b;             /* wrong value count */
+        b = e, b.count = 0xFFFFFFFFu, bad[nb++] = b;   /* huge value count */
+        b = e, b.type = 4, bad[nb++] = b;              /* LONG, not SHORT */
+        b = e, b.orientation = 9, bad[nb++] = b;       /* no such orientation */
+    }
+    ck_assert_int_eq(nb, 24);
+    for (int i = 0; i < nb; i++) {
+        uint8_t seg[64];
+        size_t blen;
+        uint8_t *b = splice(jpg, len, 2, seg, exif_segment(seg, &bad[i]), &blen);
+        ck_assert_msg(fer_exif_orientation(b, blen) == 1, "case %d", i);
+        ck_assert_msg(load_exact(b, blen, &img, &err) == FER_OK, "case %d: %s", i, err.msg);
+        ck_assert(img.w == w && img.h == h && memcmp(img.px, plain.px, (size_t)w * h) == 0);
+        fer_image_free(&img);
+        free(b);
+    }
+    /* byte order, 42, the "Exif" id, value 0, an empty APP1 */
+    exif_spec e = exif_default(0, 6), odd[5];
+    odd[0] = e, odd[0].magic = "IM";
+    odd[1] = e, odd[1].tiff_42 = 43;
+    odd[2] = e, odd[2].exif_id = "Exif\0x";
+    odd[3] = e, odd[3].orientation = 0;
+    odd[4] = e, odd[4].cut = 0, odd[4].exif_id = "Exig\0\0";
+    for (int i = 0; i < 5; i++) {
+        uint8_t seg[64];
+        size_t blen;
+        uint8_t *b = splice(jpg, len, 2, seg, exif_segment(seg, &odd[i]), &blen);
+        ck_assert_msg(fer_exif_orientation(b, blen) == 1, "odd case %d", i);
+        free(b);
+    }
+    static const uint8_t empty_app1[4] = {0xFF, 0xE1, 0, 2};
+    size_t blen;
+    uint8_t *b = splice(jpg, len, 2, empty_app1, 4, &blen);
+    ck_assert_int_eq(fer_exif_orientation(b, blen), 1);
+    ck_assert_int_eq(load_exact(b, blen, &img, &err), FER_OK);
+    fer_image_free(&img);
+    free(b);
+    /* An APP1 whose length runs past the end of the file: a JPEG error, not a read. */
+    uint8_t seg[64];
+    e = exif_default(1, 6);
+    size_t n = exif_segment(seg, &e);
+    b = splice(jpg, len, 2, seg, n, &blen);
+    b[4] = 0xFF;
+    ck_assert_int_eq(fer_exif_orientation(b, blen), 1);
+    ck_assert_int_eq(load_exact(b, blen, &img, &err), FER_EFORMAT);
+    /* Every prefix of a good EXIF JPEG: never a read past the end (ASan). */
+    b[4] = 0;
+    for (size_t cut = 0; cut <= 2 + n + 4; cut++) {
+        uint8_t *c = malloc(cut ? cut : 1);
+        memcpy(c, b, cut);
+        int o = fer_exif_orientation(c, cut);
+        ck_assert_msg(o == (cut >= 2 + n ? 6 : 1), "prefix %zu: %d", cut, o);
+        free(c);
+    }
+    ck_assert_int_eq(fer_exif_orientation(NULL, 0), 1);
+    free(b);
+    fer_image_free(&plain);
+    free(jpg);
+    free(rgb);
+}
+END_TEST
+
+/* Random bytes in the TIFF part of an EXIF segment (fixed seed): the
+ * reader answers 1..8 and never reads outside the data (ASan builds). */
+START_TEST(exif_random_damage)
+{
+    int w = 16, h = 8;
+    uint8_t *rgb = pattern_asym(w, h);
+    size_t len;
+    uint8_t *jpg = jpeg_of(rgb, w, h, &len);
+    fer_rng r;
+    fer_rng_seed(&r, 2024);
+    for (int it = 0; it < 4000; it++) {
+        uint8_t seg[64];
+        exif_spec e = exif_default(it & 1, (unsigned)(1 + it % 8));
+        size_t n = exif_segment(seg, &e), blen;
+        int hits = 1 + (int)fer_rng_below(&r, 6);
+        for (int k = 0; k < hits; k++) /* the TIFF data starts at byte 10 */
+            seg[10 + fer_rng_below(&r, n - 10)] = (uint8_t)fer_rng_below(&r, 256);
+        uint8_t *b = splice(jpg, len, 2, seg, n, &blen);
+        uint8_t *c = malloc(blen);
+        memcpy(c, b, blen);
+        int o = fer_exif_orientation(c, blen);
+        ck_assert(o >= 1 && o <= 8);
+        free(c);
+        free(b);
+    }
+    free(jpg);
+    free(rgb);
+}
+END_TEST
+
+/* Non-JPEG formats carry no EXIF here: a PNG stays as stored. */
+START_TEST(exif_only_for_jpeg)
+{
+    uint8_t png[] = {0x89, 'P', 'N', 'G'};
+    ck_assert_int_eq(fer_exif_orientation(png, sizeof png), 1);
+}
+END_TEST
+
+/* ---- pixel buffers in (fer_image_from_pixels) */
+
+START_TEST(from_pixels_matches_file_path)
+{
+    make_tmpdir();
+    char path[128];
+    int w = 37, h = 23;
+    uint8_t *rgb = pattern_rgb(w, h);
+    fer_rng r;
+    fer_rng_seed(&r, 5);
+    size_t n = (size_t)w * h;
+    uint8_t *rgba = malloc(n * 4), *grey = malloc(n), *ga = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(rgba + 4 * i, rgb + 3 * i, 3);
+        rgba[4 * i + 3] = (uint8_t)fer_rng_below(&r, 256);
+        grey[i] = (uint8_t)(rgb[3 * i] ^ rgb[3 * i + 2]);
+        ga[2 * i] = grey[i], ga[2 * i + 1] = rgba[4 * i + 3];
+    }
+    fer_image want_rgb, want_rgba, want_grey, want_ga, img;
+    fer_error err;
+    ck_assert(stbi_write_png(tmp_path("c.png", path, sizeof path), w, h, 3, rgb, w * 3));
+    ck_assert_int_eq(fer_image_load(path, 0, &want_rgb, &err), FER_OK);
+    ck_assert(stbi_write_png(tmp_path("ca.png", path, sizeof path), w, h, 4, rgba, w * 4));
+    ck_assert_int_eq(fer_image_load(path, 0, &want_rgba, &err), FER_OK);
+    ck_assert(stbi_write_png(tmp_path("g.png", path, sizeof path), w, h, 1, grey, w));
+    ck_assert_int_eq(fer_image_load(path, 0, &want_grey, &err), FER_OK);
+    ck_assert(stbi_write_png(tmp_path("ga.png", path, sizeof path), w, h, 2, ga, w * 2));
+    ck_assert_int_eq(fer_image_load(path, 0, &want_ga, &err), FER_OK);
+
+    /* Every layout, packed (stride 0) and with 5 junk bytes after each row. */
+    struct { int ch; fer_pixel_order order; const uint8_t *src; const fer_image *want; } lay[] = {
+        {3, FER_PIXEL_RGB, rgb, &want_rgb}, {3, FER_PIXEL_BGR, NULL, &want_rgb},
+        {4, FER_PIXEL_RGBA, rgba, &want_rgba}, {4, FER_PIXEL_BGRA, NULL, &want_rgba},
+        {1, FER_PIXEL_RGB, grey, &want_grey}, {2, FER_PIXEL_RGB, ga, &want_ga}};
+    for (size_t l = 0; l < sizeof lay / sizeof lay[0]; l++)
+        for (int pad = 0; pad <= 5; pad += 5) {
+            int ch = lay[l].ch;
+            size_t row = (size_t)w * ch, stride = row + (size_t)pad;
+            uint8_t *buf = malloc(stride * h);
+            memset(buf, 0xA5, stride * h);
+            const uint8_t *src = lay[l].src ? lay[l].src : ch == 3 ? rgb : rgba;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    const uint8_t *s = src + ((size_t)y * w + x) * ch;
+                    uint8_t *d = buf + (size_t)y * stride + (size_t)x * ch;
+                    memcpy(d, s, (size_t)ch);
+                    if (!lay[l].src) /* BGR(A): swap R and B */
+                        d[0] = s[2], d[2] = s[0];
+                }
+            ck_assert_int_eq(fer_image_from_pixels(buf, w, h, ch, pad ? stride : 0, lay[l].order,
+                                                   &img, &err), FER_OK);
+            ck_assert(img.w == w && img.h == h);
+            ck_assert_msg(memcmp(img.px, lay[l].want->px, n) == 0, "layout %zu pad %d", l, pad);
+            fer_image_free(&img);
+            free(buf);
+        }
+    /* alpha is ignored: the RGBA image is the RGB one */
+    ck_assert_mem_eq(want_rgba.px, want_rgb.px, n);
+    fer_image_free(&want_rgb);
+    fer_image_free(&want_rgba);
+    fer_image_free(&want_grey);
+    fer_image_free(&want_ga);
+    free(rgb);
+    free(rgba);
+    free(grey);
+    free(ga);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(from_pixels_refuses_bad_arguments)
+{
+    uint8_t px[64] = {0};
+    fer_image img = {1, 1, px}; /* overwritten, never freed */
+    fer_error err;
+    ck_assert_int_eq(fer_image_from_pixels(NULL, 4, 4, 1, 0, FER_PIXEL_RGB, &img, &err),
+                     FER_EINVAL);
+    ck_assert_ptr_null(img.px);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fer_image_from_pixels"));
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 1, 0, FER_PIXEL_RGB, NULL, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_image_from_pixels(px, 0, 4, 1, 0, FER_PIXEL_RGB, &img, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "0x4"));
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, -1, 1, 0, FER_PIXEL_RGB, &img, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 0, 0, FER_PIXEL_RGB, &img, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 5, 0, FER_PIXEL_RGB, &img, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "5 channels"));
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 3, 11, FER_PIXEL_RGB, &img, &err),
+                     FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "stride 11"));
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 3, 0, (fer_pixel_order)7, &img, &err),
+                     FER_EINVAL);
+    ck_assert_int_eq(fer_image_from_pixels(px, 65536, 65536, 1, 0, FER_PIXEL_RGB, &img, &err),
+                     FER_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "65536x65536"));
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 3, 1, SIZE_MAX / 2, FER_PIXEL_RGB, &img, &err),
+                     FER_ERANGE);
+    ck_assert_int_eq(fer_image_from_pixels(px, 4, 4, 3, 0, FER_PIXEL_BGR, &img, NULL), FER_OK);
+    ck_assert(img.w == 4 && img.h == 4 && img.px != px);
+    fer_image_free(&img);
+}
+END_TEST
+
+/* ---- headers that declare more than the file holds */
+
+/* A tiny 8x8 JPEG whose frame header says W x H: stb would allocate and
+ * fill W*H*3 bytes from a few hundred (found: 631 bytes, 8000x8000, 309 MB). */
+static uint8_t *jpeg_claiming(int W, int H, size_t *len)
+{
+    uint8_t *rgb = pattern_rgb(8, 8);
+    uint8_t *jpg = jpeg_of(rgb, 8, 8, len);
+    free(rgb);
+    size_t sof = find_segment(jpg, *len, 0xC0);
+    jpg[sof + 5] = (uint8_t)(H >> 8), jpg[sof + 6] = (uint8_t)H;
+    jpg[sof + 7] = (uint8_t)(W >> 8), jpg[sof + 8] = (uint8_t)W;
+    return jpg;
+}
+
+START_TEST(jpeg_frame_larger_than_its_data)
+{
+    make_tmpdir();
+    char path[128], want[160];
+    size_t len;
+    uint8_t *jpg = jpeg_claiming(8000, 8000, &len);
+    write_bytes(tmp_path("x.jpg", path, sizeof path), jpg, len);
+    fer_image img;
+    fer_error err;
+    ck_assert_int_eq(fer_image_load(path, 0, &img, &err), FER_EFORMAT);
+    snprintf(want, sizeof want, "x.jpg: JPEG data too short for its 8000x8000 frame (%zu bytes)",
+             len);
+    ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+    ck_assert_ptr_null(img.px);
+    free(jpg);
+    /* 64x64 needs 3 * 64 blocks, 24 bytes; the 8x8 image has more than that */
+    jpg = jpeg_claiming(64, 64, &len);
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &img, &err), FER_OK);
+    fer_image_free(&img);
+    free(jpg);
+    jpg = jpeg_claiming(256, 256, &len); /* 3072 blocks: 384 bytes */
+    ck_assert_int_eq(fer_image_load_mem(jpg, len, 0, &img, &err), FER_EFORMAT);
+    free(jpg);
+    /* The most compressible real image, one colour, still loads: a baseline
+     * block costs at least 2 bits, the bound assumes 1. */
+    int w = 1024, h = 768;
+    uint8_t *flat = malloc((size_t)w * h * 3);
+    memset(flat, 90, (size_t)w * h * 3);
+    for (int q = 10; q <= 100; q += 90) {
+        uint8_t *buf[2] = {NULL, NULL};
+        ck_assert(stbi_write_jpg_to_func(append, buf, w, h, 3, flat, q));
+        ck_assert_msg(fer_image_load_mem(buf[0], (size_t)buf[1], 0, &img, &err) == FER_OK, "%s",
+                      err.msg);
+        ck_assert(img.w == w && img.h == h);
+        fer_image_free(&img);
+        free(buf[0]);
+    }
+    free(flat);
+    remove_tmpdir();
+}
+END_TEST
+
+/* PNM files are made here: header text then n bytes of pixel data. */
+static uint8_t *pnm_file(const char *header, size_t n, uint8_t fill, size_t *len)
+{
+    size_t hl = strlen(header);
+    uint8_t *b = malloc(hl + n + 1);
+    memcpy(b, header, hl);
+    for (size_t i = 0; i < n; i++)
+        b[hl + i] = (uint8_t)(fill + i * 7);
+    *len = hl + n;
+    return b;
+}
+
+START_TEST(pnm_data_shorter_than_header)
+{
+    make_tmpdir();
+    char path[128];
+    const char *hdr[2] = {"P6\n8000 8000\n255\n", "P5\n8000 8000\n255\n"};
+    const char *name[2] = {"big.ppm", "big.pgm"};
+    fer_image img;
+    fer_error err;
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *b = pnm_file(hdr[i], 100, 1, &len);
+        write_bytes(tmp_path(name[i], path, sizeof path), b, len);
+        ck_assert_int_eq(fer_image_load(path, 0, &img, &err), FER_EFORMAT);
+        ck_assert_msg(strstr(err.msg, name[i]) && strstr(err.msg, "PNM data too short") &&
+                      strstr(err.msg, "8000x8000"), "%s", err.msg);
+        ck_assert_ptr_null(img.px);
+        free(b);
+    }
+    /* Exactly enough loads, one byte less does not; 16-bit samples count 2 bytes. */
+    struct { const char *h; size_t need; } exact[] = {
+        {"P5 5 3 255\n", 15}, {"P6 5 3 255\n", 45}, {"P5 5 3 65535\n", 30}, {"P6 5 3 256\n", 90}};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        size_t len;
+        uint8_t *b = pnm_file(exact[i].h, exact[i].need, 3, &len);
+        ck_assert_msg(fer_image_load_mem(b, len, 0, &img, &err) == FER_OK, "%s", err.msg);
+        ck_assert(img.w == 5 && img.h == 3);
+        fer_image_free(&img);
+        ck_assert_int_eq(fer_image_load_mem(b, len - 1, 0, &img, &err), FER_EFORMAT);
+        free(b);
+    }
+    /* the pixel limit comes first, from the header */
+    size_t len;
+    uint8_t *b = pnm_file("P5 100000 100000 255\n", 10, 0, &len);
+    ck_assert_int_eq(fer_image_load_mem(b, len, 0, &img, &err), FER_ERANGE);
+    free(b);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(pnm_dimensions_that_do_not_fit)
+{
+    make_tmpdir();
+    char path[128];
+    fer_image img;
+    fer_error err;
+    /* stb's parser wraps: 4294967297 x 2 was read as 1 x 2 */
+    size_t len;
+    uint8_t *b = pnm_file("P5\n4294967297 2\n255\n", 2, 9, &len);
+    write_bytes(tmp_path("wide.pgm", path, sizeof path), b, len);
+    ck_assert_int_eq(fer_image_load(path, 0, &img, &err), FER_ERANGE);
+    ck_assert_msg(strstr(err.msg, "wide.pgm: PNM width 4294967297 is out of range"), "%s",
+                  err.msg);
+    free(b);
+    const char *bad[] = {"P5 0 2 255\n", "P5 2 0 255\n", "P5 2 2147483648 255\n",
+                         "P6 99999999999999999999999999999 2 255\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        b = pnm_file(bad[i], 16, 0, &len);
+        ck_assert_msg(fer_image_load_mem(b, len, 0, &img, &err) == FER_ERANGE, "%s", bad[i]);
+        ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
+        free(b);
+    }
+    /* maxval outside 1..65535, missing fields, no whitespace after maxval */
+    const char *corrupt[] = {"P5 2 2 0\n", "P5 2 2 65536\n", "P5 2 2\n", "P5 2 2 255",
+                             "P5 2 2 255#\n", "P5\n2 x 255\n", "P52 2 255\n", "P5 -2 2 255\n"};
+    for (size_t i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
+        b = pnm_file(corrupt[i], i == 3 ? 0 : 16, 0, &len);
+        ck_assert_msg(fer_image_load_mem(b, len, 0, &img, &err) == FER_EFORMAT, "%s: %s",
+                      corrupt[i], err.msg);
+        free(b);
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+/* Comments and any whitespace between fields; P6 to luma; 16-bit samples
+ * are big-endian and keep their high byte (stb took the low one). */
+START_TEST(pnm_pixels)
+{
+    fer_image img;
+    fer_error err;
+    size_t len;
+    uint8_t *b = pnm_file("P5 # a comment\n3\t# another\r2\n\n255 ", 6, 10, &len);
+    ck_assert_int_eq(fer_image_load_mem(b, len, 0, &img, &err), FER_OK);
+    ck_assert(img.w == 3 && img.h == 2);
+    size_t hl = len - 6;
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(img.px[i], b[hl + i]);
+    fer_image_free(&img);
+    free(b);
+    b = pnm_file("P6\n2 2\n255\n", 12, 40, &len);
+    ck_assert_int_eq(fer_image_load_mem(b, len, 0, &img, &err), FER_OK);
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *q = b + len - 12 + 3 * i;
+        ck_assert_int_eq(img.px[i], luma_ref(q[0], q[1], q[2]));
+    }
+    fer_image_free(&img);
+    free(b);
+    static const uint8_t p16[] = {'P', '5', ' ', '2', ' ', '1', ' ', '6', '5', '5', '3', '5', '\n',
+                                  0x12, 0x34, 0xAB, 0xCD};
+    ck_assert_int_eq(fer_image_load_mem(p16, sizeof p16, 0, &img, &err), FER_OK);
+    ck_assert(img.px[0] == 0x12 && img.px[1] == 0xAB);
+    fer_image_free(&img);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("image");
@@ -495,6 +1086,17 @@ static Suite *suite(void)
     tcase_add_test(tc, crop_resize_fractional_matches_reference);
     tcase_add_test(tc, crop_resize_clips_and_refuses);
     tcase_add_test(tc, face_crop_box_keeps_proportions);
+    tcase_add_test(tc, exif_all_orientations_both_byte_orders);
+    tcase_add_test(tc, exif_rotated_file);
+    tcase_add_test(tc, exif_broken_means_orientation_1);
+    tcase_add_test(tc, exif_random_damage);
+    tcase_add_test(tc, exif_only_for_jpeg);
+    tcase_add_test(tc, from_pixels_matches_file_path);
+    tcase_add_test(tc, from_pixels_refuses_bad_arguments);
+    tcase_add_test(tc, jpeg_frame_larger_than_its_data);
+    tcase_add_test(tc, pnm_data_shorter_than_header);
+    tcase_add_test(tc, pnm_dimensions_that_do_not_fit);
+    tcase_add_test(tc, pnm_pixels);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -77,6 +77,30 @@ def images():
     put("image", "progressive.jpg", buf.tobytes())
 
 
+def exif_app1(orientation, big_endian):
+    """An APP1 "Exif" segment whose IFD0 holds only the orientation tag."""
+    e = ">" if big_endian else "<"
+    tiff = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8) + \
+        struct.pack(e + "HHHI", 1, 0x0112, 3, 1) + struct.pack(e + "HHI", orientation, 0, 0)
+    body = b"Exif\0\0" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+
+
+def image_headers():
+    """JPEGs turned by their EXIF orientation (libfer/exif.c), and binary PNM
+    read by libfer itself: 16-bit samples, comments in the header."""
+    rng = np.random.default_rng(11)
+    colour = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", colour)
+    jpg = buf.tobytes()
+    put("image", "exif-orientation-6-ii.jpg", jpg[:2] + exif_app1(6, False) + jpg[2:])
+    put("image", "exif-orientation-7-mm.jpg", jpg[:2] + exif_app1(7, True) + jpg[2:])
+    grey16 = rng.integers(0, 65536, (6, 9), dtype=np.uint16)
+    put("image", "grey16.pgm", b"P5\n9 6\n65535\n" + grey16.astype(">u2").tobytes())
+    put("image", "comments.ppm", b"P6 # made by make-seeds.py\n4\t3\r# maxval next\n255\n" +
+        colour[:3, :4].tobytes())
+
+
 def safetensors(arch, tensors, metadata_extra=None):
     """A libfer weights file as docs/weights-format.md describes it."""
     md = {"format": "libfer", "libfer_version": "0.1.0", "arch": json.dumps(arch),
@@ -163,6 +187,6 @@ def spotify():
 
 if __name__ == "__main__":
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    for make in (fer2013, heart, catalog, images, models, cascade, spotify):
+    for make in (fer2013, heart, catalog, images, image_headers, models, cascade, spotify):
         make()
     print("seeds written under", ROOT, file=sys.stderr)
