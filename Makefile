@@ -28,12 +28,14 @@ LIB_SRC := \
 	libfer/jpeg_check.c \
 	libfer/exif.c \
 	libfer/resize.c \
+	libfer/rotate.c \
 	libfer/cascade.c \
 	libfer/linear.c \
 	libfer/scan.c \
 	libfer/group.c \
 	libfer/detect.c \
 	libfer/annotate.c \
+	libfer/analyze.c \
 	libfer/csv.c \
 	libfer/catalog.c \
 	libfer/recommend.c \
@@ -73,6 +75,7 @@ TOOLS := \
 TESTS := \
 	test_image \
 	test_detect \
+	test_analyze \
 	test_predict_model \
 	test_model \
 	test_torch \
@@ -131,7 +134,7 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 BENCH_SRC := bench/fer-bench.c bench/bench_gemm.c \
 	bench/bench_net.c
 BENCH_SRC += bench/bench_detect.c
-BENCH_SRC += bench/bench_predict.c
+BENCH_SRC += bench/bench_predict.c bench/bench_faces.c
 $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
@@ -144,6 +147,16 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench predict
 	$(BUILD)/bench/fer-bench detect --json > $(BUILD)/bench/detect.json
 	/usr/bin/python3 bench/compare-detect.py --ours $(BUILD)/bench/detect.json
+	$(BUILD)/bench/fer-bench faces --image /usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg --json > $(BUILD)/bench/faces.json
+	/usr/bin/python3 bench/compare-detect.py --faces $(BUILD)/bench/faces.json
+	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 1920 --iters 5 --json > $(BUILD)/bench/faces-1920.json
+	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 8000 --iters 5 --json > $(BUILD)/bench/faces-8000.json
+	/usr/bin/python3 bench/compare-detect.py --resolution $(BUILD)/bench/faces-1920.json $(BUILD)/bench/faces-8000.json
+
+# The face verifier's training crops (scripts/train-verifier): a program on the public API.
+$(BUILD)/scripts/verifier-data: scripts/verifier-data.c libfer/fer.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c

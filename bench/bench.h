@@ -4,6 +4,7 @@
 #define FER_BENCH_H
 
 int bench_detect_main(int argc, char **argv);
+int bench_faces_main(int argc, char **argv);
 int bench_gemm_main(int argc, char **argv);
 int bench_train_main(int argc, char **argv);
 int bench_infer_main(int argc, char **argv);

@@ -8,6 +8,16 @@ cascade and settings are run through cv2.CascadeClassifier with
 cv2.setNumThreads(1), timed in thread CPU time (median of N runs), and the
 ratio ours/OpenCV is printed (below 1: ours is faster).
 
+The analyzer's whole detection against OpenCV's defaults (one thread):
+  compare-detect.py --faces FACES.json [--iters N]
+FACES.json is `fer-bench faces --json`; OpenCV runs detectMultiScale with
+its default settings (scale 1.1, 3 neighbours, no minimum size) on the same
+photo; prints the ratio ours/OpenCV (target: <= 1).
+
+Resolution: compare-detect.py --resolution SMALL.json BIG.json
+prints BIG's time over SMALL's (the same photo at 1920 and 8000 px wide;
+target: <= 1.5).
+
 Boxes, photo by photo:
   compare-detect.py --photos [--bench build/bench/fer-bench] [--cascade XML] IMAGE...
 Each image is loaded in colour and converted to grey by OpenCV, written as
@@ -55,6 +65,37 @@ def timing(a):
     return 0
 
 
+def faces(a):
+    ours = json.load(open(a.faces))
+    cv2.setNumThreads(1)
+    cc = cv2.CascadeClassifier(DEFAULT_CASCADE)
+    grey = cv2.cvtColor(cv2.imread(ours["image"], cv2.IMREAD_COLOR), cv2.COLOR_BGR2GRAY)
+    found = cc.detectMultiScale(grey)
+    times = []
+    for _ in range(a.iters):
+        t0 = time.thread_time()
+        cc.detectMultiScale(grey)
+        times.append(time.thread_time() - t0)
+    cv_ms = statistics.median(times) * 1e3
+    print(f"photo {ours['image']} ({ours['width']}x{ours['height']})")
+    print(f"OpenCV {cv2.__version__} detectMultiScale, default settings: {cv_ms:.2f} ms, "
+          f"{len(found)} boxes")
+    print(f"libfer fer_analyze (proposals upright and turned, verifier): {ours['median_ms']:.2f} ms, "
+          f"{ours['faces']} faces")
+    print(f"ratio ours/OpenCV: {ours['median_ms'] / cv_ms:.2f} (target <= 1)")
+    return 0
+
+
+def resolution(a):
+    small, big = (json.load(open(p)) for p in a.resolution)
+    print(f"fer_analyze on {small['image']} at {small['width']}x{small['height']}: "
+          f"{small['median_ms']:.2f} ms, {small['faces']} faces; at {big['width']}x{big['height']}: "
+          f"{big['median_ms']:.2f} ms, {big['faces']} faces")
+    print(f"ratio {big['width']}/{small['width']} px: {big['median_ms'] / small['median_ms']:.2f} "
+          f"(target <= 1.5)")
+    return 0
+
+
 def photos(a):
     cv2.setNumThreads(1)
     cc = cv2.CascadeClassifier(a.cascade)
@@ -88,12 +129,18 @@ def main():
     ap.add_argument("--ours")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--photos", action="store_true")
+    ap.add_argument("--faces")
+    ap.add_argument("--resolution", nargs=2)
     ap.add_argument("--bench", default="build/bench/fer-bench")
     ap.add_argument("--cascade", default=DEFAULT_CASCADE)
     ap.add_argument("images", nargs="*")
     a = ap.parse_args()
     if a.photos:
         return photos(a)
+    if a.faces:
+        return faces(a)
+    if a.resolution:
+        return resolution(a)
     if not a.ours:
         ap.error("--ours or --photos is required")
     return timing(a)

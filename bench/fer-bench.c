@@ -14,6 +14,8 @@ typedef struct bench_mode {
 static const bench_mode modes[] = {
     {"detect", bench_detect_main,
      "[--image PATH] [--iters 20] [--json]  face detection ms on a 640x480 photo (1 thread)"},
+    {"faces", bench_faces_main,
+     "[--image PATH] [--width W] [--iters 20] [--json]  the analyzer's face detection ms (1 thread)"},
     {"gemm", bench_gemm_main, "[--json]  single-thread SGEMM GFLOP/s per CNN shape and path"},
     {"train", bench_train_main,
      "[--batch 64] [--threads N] [--steps 20] [--json]  paper CNN training images/s, GFLOP/s, peak RSS"},

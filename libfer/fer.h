@@ -236,6 +236,19 @@ fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, f
 fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, fer_image *img,
                               fer_error *err);
 
+/* Colour 8-bit image, for drawing on. */
+typedef struct fer_rgb_image {
+    int w, h;
+    uint8_t *px; /* w*h*3, R,G,B, row-major, malloc'd */
+} fer_rgb_image;
+
+/* The same photo as fer_image_load (same checks, limits and EXIF
+ * orientation) in colour; fer_image_from_pixels(px, w, h, 3, 0,
+ * FER_PIXEL_RGB, ...) gives exactly fer_image_load's grey image. */
+fer_status fer_image_load_rgb(const char *path, size_t max_pixels, fer_rgb_image *img,
+                              fer_error *err);
+void fer_rgb_image_free(fer_rgb_image *img);
+
 /* Byte order of colour pixels; alpha, when there are 4 channels, is last
  * and ignored. */
 typedef enum fer_pixel_order {
@@ -287,11 +300,16 @@ void fer_cascade_free(fer_cascade *c);
  * malloc'd (free()), NULL when none, sorted by area, largest first. */
 fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fer_detect_opts *o,
                             fer_box **boxes, size_t *n, fer_error *err);
-/* Loads the original colour photo, draws each box with its label (labels
- * may be NULL, or hold NULL entries) above it, and writes a PNG atomically. */
-fer_status fer_image_annotate(const char *src_path, const fer_box *boxes,
-                              const char *const *labels, size_t n, const char *out_png,
-                              fer_error *err);
+/* Draws each box, with line width and text size that grow with the photo,
+ * and its label (labels may be NULL, or hold NULL entries) on a band beside
+ * it: above, else below, else inside its top edge, moved to stay inside the
+ * image and off the labels drawn before (earlier boxes first: put the one
+ * that matters first). Labels are printable ASCII (others drawn as '?'). */
+fer_status fer_image_annotate(fer_rgb_image *img, const fer_box *boxes, const char *const *labels,
+                              size_t n, fer_error *err);
+/* Writes the image atomically as JPEG (quality 90) when the path ends in .jpg
+ * or .jpeg (any case), else as PNG. */
+fer_status fer_rgb_image_save(const fer_rgb_image *img, const char *path, fer_error *err);
 
 /* -------------------------------------------------------------- heart rate */
 
@@ -357,6 +375,79 @@ void fer_fusion_opts_default(fer_fusion_opts *o);
  * The tables are in docs/heart-and-fusion.md. */
 fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion_opts *o,
                     fer_state *out, fer_error *err);
+
+/* ----------------------------------------------------------- face analysis */
+
+/* The face pipeline behind fer-predict (docs/face-detection.md, "The
+ * analyzer"): Haar proposals on a working copy of bounded size, a verifier CNN
+ * that scores each proposal as a face (score in [0, 1]), the emotion CNN on the
+ * faces that pass, and the fusion of the chosen face with the heart rate. */
+typedef struct fer_analyzer fer_analyzer;
+
+typedef enum fer_face_pick {
+    FER_FACE_BEST,   /* highest score, the larger face on a tie */
+    FER_FACE_LARGEST /* largest box */
+} fer_face_pick;
+
+/* The verifier sees the inside of a proposal: this fraction of its width and
+ * height cut off each side (its training crops are cut the same way). */
+#define FER_VERIFY_INSET 0.1
+
+typedef struct fer_analyzer_opts {
+    const char *emotion_model;  /* weights file (NULL: faces only, no emotion nor state) */
+    const char *verifier_model; /* face/non-face weights (required unless no_detect) */
+    const char *cascade;        /* NULL: FER_DEFAULT_CASCADE */
+    fer_detect_opts detect;     /* proposals: 1.1, 1 neighbour, 24 px (of the working copy) */
+    int no_detect;              /* the whole image is one face (a ready crop) */
+    double margin;              /* emotion crop margin, fraction of the box (0.1) */
+    double min_score;           /* faces scoring below are dropped (0.5) */
+    int max_side;               /* detection on a copy with this long side at most (1280; 0: none) */
+    double tilt;                /* also search the copy turned by +-tilt degrees, for tilted
+                                   heads (25; 0: upright faces only), at scale step >= 1.2 */
+    fer_face_pick pick;         /* which face gives the state (FER_FACE_BEST) */
+    fer_fusion_opts fusion;     /* fer_fusion_opts_default */
+    int threads;                /* CNN threads (0: fer_threads_default()) */
+} fer_analyzer_opts;
+
+typedef struct fer_face {
+    fer_box box;                 /* in the pixels of the image analysed; for a tilted face,
+                                    the upright box of its size around its centre */
+    float angle;                 /* degrees the face's crops were turned by (0, +-tilt) */
+    float score;                 /* verifier's P(face); 1 with no_detect */
+    float probs[FER_N_EMOTIONS]; /* FER2013 order; 0 for classes the model lacks */
+    int emotion;                 /* argmax of probs */
+} fer_face;
+
+typedef struct fer_faces {
+    fer_face *face;    /* n faces, best score first */
+    size_t n;
+    size_t n_rejected; /* proposals below min_score or overlapping a better face */
+    int state_face;    /* the face the state came from, -1 when n == 0 */
+    fer_state state;   /* valid when state_face >= 0 */
+} fer_faces;
+
+void fer_analyzer_opts_default(fer_analyzer_opts *o);
+/* Loads the models and the cascade (o NULL: defaults, which name no model, so
+ * that fails); the paths are not kept. */
+fer_status fer_analyzer_new(const fer_analyzer_opts *o, fer_analyzer **out, fer_error *err);
+void fer_analyzer_free(fer_analyzer *a);
+/* The emotion model (class names, input shape); owned by the analyzer. */
+const fer_model *fer_analyzer_emotion_model(const fer_analyzer *a);
+/* Faces of one grey image (a photo, or a frame from fer_image_from_pixels);
+ * heart may be NULL. A photo where no face passes is not an error: out->n
+ * is 0 and out->state_face -1. Free out with fer_faces_free. Not thread-safe
+ * on one analyzer (it reuses the models' buffers): one analyzer a thread. */
+fer_status fer_analyze(fer_analyzer *a, const fer_image *img, const fer_heart *heart,
+                       fer_faces *out, fer_error *err);
+/* The crop the analyzer feeds a model: f's box grown by `grow` times its size
+ * on each side (as fer_face_crop_box grows it), or shrunk when grow < 0 (the
+ * verifier's -FER_VERIFY_INSET), cut upright (turned by f->angle) and
+ * area-resized to ow x oh. grow in (-0.5, 1]. */
+fer_status fer_face_crop(const fer_image *img, const fer_face *f, double grow, int ow, int oh,
+                         uint8_t *out, fer_error *err);
+/* The index of the face `how` chooses, -1 when there is none. */
+int fer_faces_pick(const fer_faces *f, fer_face_pick how);
+void fer_faces_free(fer_faces *f);
 
 /* --------------------------------------------------------------- catalogue */
 

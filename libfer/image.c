@@ -345,6 +345,30 @@ fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, f
     return s;
 }
 
+fer_status fer_image_load_rgb(const char *path, size_t max_pixels, fer_rgb_image *img,
+                              fer_error *err)
+{
+    if (!path || !img)
+        return fer_fail(err, FER_EINVAL, "fer_image_load_rgb: NULL argument");
+    memset(img, 0, sizeof *img);
+    char *data;
+    size_t len;
+    fer_status s = fer_file_read(path, MAX_FILE_BYTES, &data, &len, err);
+    if (s != FER_OK)
+        return s;
+    s = fer_image_decode(path, data, len, max_pixels, 3, &img->px, &img->w, &img->h, err);
+    free(data);
+    return s;
+}
+
+void fer_rgb_image_free(fer_rgb_image *img)
+{
+    if (!img)
+        return;
+    free(img->px);
+    memset(img, 0, sizeof *img);
+}
+
 fer_status fer_image_from_pixels(const uint8_t *px, int w, int h, int channels, size_t stride,
                                  fer_pixel_order order, fer_image *img, fer_error *err)
 {

@@ -13,6 +13,24 @@
 /* Fills err (if any) and returns code, so callers write `return fer_fail(...)`. */
 fer_status fer_fail(fer_error *err, fer_status code, const char *fmt, ...) FER_PRINTF(3, 4);
 
+/* ---- resize.c */
+
+/* src shrunk by the whole factor q: each pixel the rounded mean of a q x q
+ * block (of what is left at the right and bottom edges), a cheap first step
+ * before fer_image_crop_resize on a big photo. */
+fer_status fer_image_shrink(const fer_image *src, int q, fer_image *dst, fer_error *err);
+
+/* ---- in-plane rotation (rotate.c): see the convention there */
+
+/* src turned by deg into a new image of the same size (edges repeated). */
+fer_status fer_image_turn(const fer_image *src, double deg, fer_image *dst, fer_error *err);
+/* The source point of point (x, y) of a w x h image turned by deg. */
+void fer_turn_point(int w, int h, double deg, double x, double y, double *sx, double *sy);
+/* The upright ow x oh crop of the bw x bh box centred on (cx, cy) and turned
+ * by deg in img (area-reduced, then bilinear; edges repeated). */
+fer_status fer_image_crop_turned(const fer_image *img, double cx, double cy, double bw, double bh,
+                                 double deg, int ow, int oh, uint8_t *out, fer_error *err);
+
 /* ---- images (image.c, jpeg_check.c, exif.c) */
 
 /* Decodes an image file's bytes as fer_image_load does (every header check

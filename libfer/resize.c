@@ -112,3 +112,40 @@ fer_box fer_face_crop_box(const fer_image *img, fer_box b, double margin)
     fer_box c = {b.x - mx, b.y - my, b.w + 2 * mx, b.h + 2 * my};
     return c;
 }
+
+fer_status fer_image_shrink(const fer_image *src, int q, fer_image *dst, fer_error *err)
+{
+    if (q < 1 || q > 4096)
+        return fer_fail(err, FER_ERANGE, "fer_image_shrink: factor %d is not 1..4096", q);
+    *dst = (fer_image){(src->w + q - 1) / q, (src->h + q - 1) / q, NULL};
+    dst->px = malloc((size_t)dst->w * (size_t)dst->h);
+    uint32_t *acc = malloc((size_t)dst->w * sizeof *acc);
+    if (!dst->px || !acc) {
+        free(acc);
+        fer_image_free(dst);
+        return fer_fail(err, FER_ENOMEM, "out of memory for a %dx%d image", dst->w, dst->h);
+    }
+    for (int oy = 0; oy < dst->h; oy++) {
+        int y0 = oy * q, y1 = y0 + q < src->h ? y0 + q : src->h;
+        for (int ox = 0; ox < dst->w; ox++)
+            acc[ox] = 0;
+        for (int y = y0; y < y1; y++) {
+            const uint8_t *row = src->px + (size_t)y * (size_t)src->w;
+            for (int ox = 0, x = 0; ox < dst->w; ox++) {
+                int x1 = x + q < src->w ? x + q : src->w;
+                uint32_t sum = 0;
+                for (; x < x1; x++)
+                    sum += row[x];
+                acc[ox] += sum;
+            }
+        }
+        uint8_t *out = dst->px + (size_t)oy * (size_t)dst->w;
+        for (int ox = 0; ox < dst->w; ox++) {
+            uint32_t n = (uint32_t)(y1 - y0) *
+                         (uint32_t)((ox + 1) * q < src->w ? q : src->w - ox * q);
+            out[ox] = (uint8_t)((acc[ox] + n / 2) / n);
+        }
+    }
+    free(acc);
+    return FER_OK;
+}

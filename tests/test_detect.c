@@ -556,39 +556,96 @@ START_TEST(demo_photo_has_one_face)
 }
 END_TEST
 
-START_TEST(annotate_writes_png)
+/* Count of pixels in [x0,x1) x [y0,y1) whose green channel is below 30 (text). */
+static int dark_pixels(const fer_rgb_image *img, int x0, int y0, int x1, int y1)
 {
-    make_tmpdir();
-    char src[128], out[128], bad[160];
-    snprintf(src, sizeof src, "%s/src.png", tmpdir);
-    snprintf(out, sizeof out, "%s/out.png", tmpdir);
-    int w = 160, h = 120;
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    memset(rgb, 200, (size_t)w * h * 3);
-    ck_assert(stbi_write_png(src, w, h, 3, rgb, w * 3));
+    int n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            n += img->px[((size_t)y * img->w + x) * 3 + 1] < 30;
+    return n;
+}
+
+static fer_rgb_image flat_rgb(int w, int h)
+{
+    fer_rgb_image img = {w, h, malloc((size_t)w * h * 3)};
+    ck_assert_ptr_nonnull(img.px);
+    memset(img.px, 200, (size_t)w * h * 3);
+    return img;
+}
+
+/* Boxes and labels drawn on a buffer: the edge drawn and the inside
+ * untouched, a label above its box, one at the top edge moved below its box,
+ * labels of touching boxes kept apart, lines thicker on a big photo. */
+START_TEST(annotate_draws_on_the_buffer)
+{
+    fer_rgb_image img = flat_rgb(160, 120);
     fer_box boxes[] = {{40, 50, 60, 50}, {-20, -20, 50, 40}, {150, 100, 100, 100}};
     const char *labels[] = {"Happy and excited", "caf\xc3\xa9 \x01\x7f", NULL};
     fer_error err;
-    ck_assert_int_eq(fer_image_annotate(src, boxes, labels, 3, out, &err), FER_OK);
-    int ow, oh, comp;
-    uint8_t *px = stbi_load(out, &ow, &oh, &comp, 3);
-    ck_assert_ptr_nonnull(px);
-    ck_assert_int_eq(ow, w);
-    ck_assert_int_eq(oh, h);
-    const uint8_t *left_edge = px + ((size_t)75 * w + 40) * 3, *inside = px + ((size_t)75 * w + 70) * 3;
+    ck_assert_int_eq(fer_image_annotate(&img, boxes, labels, 3, &err), FER_OK);
+    const uint8_t *left_edge = img.px + ((size_t)75 * img.w + 40) * 3;
+    const uint8_t *inside = img.px + ((size_t)75 * img.w + 70) * 3;
     ck_assert_msg(left_edge[1] > 200 && left_edge[0] < 50, "box edge is drawn");
     ck_assert_int_eq(inside[0], 200); /* the inside is untouched */
-    int dark = 0; /* label text above the first box */
-    for (int y = 38; y < 50; y++)
-        for (int x = 40; x < 100; x++)
-            dark += px[((size_t)y * w + x) * 3 + 1] < 30;
-    ck_assert_int_gt(dark, 20);
-    stbi_image_free(px);
-    snprintf(bad, sizeof bad, "%s/missing.png", tmpdir);
-    ck_assert_int_eq(fer_image_annotate(bad, boxes, labels, 1, out, &err), FER_EIO);
+    ck_assert_int_gt(dark_pixels(&img, 40, 36, 100, 50), 20); /* the label above box 0 */
+    /* Box 1 touches the top edge: its label goes below it (y >= 20), inside the image. */
+    ck_assert_int_gt(dark_pixels(&img, 0, 20, 60, 36), 10);
+    ck_assert_int_eq(dark_pixels(&img, 0, 0, 30, 19), 0);
+    fer_rgb_image_free(&img);
+
+    /* Two boxes side by side: their labels would overlap above them; the
+     * second goes below its box instead. */
+    img = flat_rgb(200, 200);
+    fer_box pair[] = {{20, 60, 60, 60}, {50, 60, 60, 60}};
+    const char *two[] = {"first label", "second label"};
+    ck_assert_int_eq(fer_image_annotate(&img, pair, two, 2, &err), FER_OK);
+    ck_assert_int_gt(dark_pixels(&img, 20, 46, 100, 60), 20); /* first above */
+    ck_assert_int_gt(dark_pixels(&img, 50, 120, 150, 136), 20); /* second below */
+    fer_rgb_image_free(&img);
+
+    /* Line width grows with the photo: 2 px at 160x120, 6 px at 2000x1600. */
+    img = flat_rgb(2000, 1600);
+    fer_box big = {500, 500, 400, 400};
+    ck_assert_int_eq(fer_image_annotate(&img, &big, NULL, 1, &err), FER_OK);
+    ck_assert_int_lt(img.px[((size_t)700 * img.w + 505) * 3], 50);
+    ck_assert_int_eq(img.px[((size_t)700 * img.w + 506) * 3], 200);
+    fer_rgb_image_free(&img);
+    ck_assert_int_eq(fer_image_annotate(NULL, &big, NULL, 1, &err), FER_EINVAL);
+}
+END_TEST
+
+/* PNG by default, JPEG for .jpg/.jpeg; the PNG reads back the same pixels;
+ * an unwritable path is FER_EIO. */
+START_TEST(annotate_saves_png_and_jpeg)
+{
+    make_tmpdir();
+    char png[128], jpg[128], bad[160];
+    snprintf(png, sizeof png, "%s/out.png", tmpdir);
+    snprintf(jpg, sizeof jpg, "%s/out.JPG", tmpdir);
     snprintf(bad, sizeof bad, "%s/no/such/dir/out.png", tmpdir);
-    ck_assert_int_eq(fer_image_annotate(src, boxes, labels, 1, bad, &err), FER_EIO);
-    free(rgb);
+    fer_rgb_image img = flat_rgb(64, 48), back;
+    for (size_t i = 0; i < (size_t)64 * 48 * 3; i++)
+        img.px[i] = (uint8_t)(i * 7);
+    fer_error err;
+    ck_assert_int_eq(fer_rgb_image_save(&img, png, &err), FER_OK);
+    ck_assert_int_eq(fer_rgb_image_save(&img, jpg, &err), FER_OK);
+    ck_assert_int_eq(fer_image_load_rgb(png, 0, &back, &err), FER_OK);
+    ck_assert(back.w == 64 && back.h == 48);
+    ck_assert_mem_eq(back.px, img.px, (size_t)64 * 48 * 3);
+    fer_rgb_image_free(&back);
+    FILE *f = fopen(jpg, "rb");
+    uint8_t magic[3] = {0};
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fread(magic, 1, 3, f), 3);
+    fclose(f);
+    ck_assert(magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF);
+    ck_assert_int_eq(fer_image_load_rgb(jpg, 0, &back, &err), FER_OK);
+    ck_assert(back.w == 64 && back.h == 48);
+    fer_rgb_image_free(&back);
+    ck_assert_int_eq(fer_rgb_image_save(&img, bad, &err), FER_EIO);
+    ck_assert_int_eq(fer_image_load_rgb(bad, 0, &back, &err), FER_EIO);
+    fer_rgb_image_free(&img);
     remove_tmpdir();
 }
 END_TEST
@@ -609,7 +666,8 @@ static Suite *suite(void)
     tcase_add_test(tc, matches_opencv_tilted);
     tcase_add_test(tc, composite_recall);
     tcase_add_test(tc, demo_photo_has_one_face);
-    tcase_add_test(tc, annotate_writes_png);
+    tcase_add_test(tc, annotate_draws_on_the_buffer);
+    tcase_add_test(tc, annotate_saves_png_and_jpeg);
     suite_add_tcase(s, tc);
     return s;
 }

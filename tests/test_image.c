@@ -7,7 +7,7 @@
 #include <stb_image_write.h>
 
 #include "testutil.h"
-#include "internal.h" /* fer_exif_orientation, fer_jpeg_check */
+#include "internal.h" /* fer_exif_orientation, fer_jpeg_check, fer_image_shrink */
 
 static char tmpdir[64];
 
@@ -416,6 +416,35 @@ START_TEST(crop_resize_halves_exactly)
             int sum = p[0] + p[1] + p[96] + p[97];
             ck_assert_int_eq(out[y * 48 + x], (sum + 2) / 4); /* mean, halves up */
         }
+    fer_image_free(&img);
+}
+END_TEST
+
+/* fer_image_shrink is the area resize for a whole factor (exactly, where the
+ * factor divides the size), and averages what is left at the edges. */
+START_TEST(shrink_is_the_area_resize)
+{
+    fer_rng r;
+    fer_rng_seed(&r, 3);
+    fer_image img = {64, 48, malloc(64 * 48)}, s;
+    for (int i = 0; i < 64 * 48; i++)
+        img.px[i] = (uint8_t)fer_rng_below(&r, 256);
+    fer_error e;
+    uint8_t want[16 * 12];
+    ck_assert_int_eq(fer_image_shrink(&img, 4, &s, &e), FER_OK);
+    ck_assert(s.w == 16 && s.h == 12);
+    ck_assert_int_eq(fer_image_crop_resize(&img, 0, 0, 64, 48, 16, 12, want, &e), FER_OK);
+    ck_assert_mem_eq(s.px, want, sizeof want);
+    fer_image_free(&s);
+    ck_assert_int_eq(fer_image_shrink(&img, 5, &s, &e), FER_OK); /* 64x48 -> 13x10 */
+    ck_assert(s.w == 13 && s.h == 10);
+    unsigned sum = 0; /* the bottom-right pixel: the 4x3 block left over */
+    for (int y = 45; y < 48; y++)
+        for (int x = 60; x < 64; x++)
+            sum += img.px[y * 64 + x];
+    ck_assert_int_eq(s.px[9 * 13 + 12], (sum + 6) / 12);
+    fer_image_free(&s);
+    ck_assert_int_eq(fer_image_shrink(&img, 0, &s, &e), FER_ERANGE);
     fer_image_free(&img);
 }
 END_TEST
@@ -1083,6 +1112,7 @@ static Suite *suite(void)
     tcase_add_test(tc, jpeg_undefined_tables);
     tcase_add_test(tc, garbage_missing_directory);
     tcase_add_test(tc, crop_resize_halves_exactly);
+    tcase_add_test(tc, shrink_is_the_area_resize);
     tcase_add_test(tc, crop_resize_fractional_matches_reference);
     tcase_add_test(tc, crop_resize_clips_and_refuses);
     tcase_add_test(tc, face_crop_box_keeps_proportions);

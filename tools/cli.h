@@ -49,6 +49,7 @@ const char *cli_data_path(const char *rel, char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"
+#define CLI_VERIFIER "weights/face-verifier.safetensors"
 #define CLI_CATALOG "datasets/catalog.csv"
 
 #endif

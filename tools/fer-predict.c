@@ -10,13 +10,16 @@
 
 static const char *prog = "fer-predict";
 
-enum { EXIT_FAILED = 1, EXIT_USAGE = 2, MAX_CLASSES = 64 };
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_FACE = 3 };
+
+/* --face: the analyzer's best or largest face, every face, or face N (PICK_INDEX + N - 1). */
+enum { PICK_BEST, PICK_LARGEST, PICK_ALL, PICK_INDEX };
 
 typedef struct options {
-    const char *weights, *cascade, *hr_file, *annotate;
+    const char *weights, *verifier, *cascade, *hr_file, *annotate;
     const char *bpm_text;
-    int no_detect, json, age, age_set;
-    double margin, resting_bpm, face_weight, heart_weight;
+    int no_detect, json, age, age_set, pick;
+    double margin, min_score, resting_bpm, face_weight, heart_weight;
     long threads;
     fer_detect_opts detect;
     char **images;
@@ -27,15 +30,21 @@ static void usage_text(FILE *out)
 {
     fprintf(out,
             "usage: fer-predict [options] IMAGE...\n"
-            "Finds the faces in each image, classifies their emotion with the CNN and fuses\n"
-            "the largest face with an optional heart rate into a state such as\n"
-            "\"Happy and excited\" (docs/heart-and-fusion.md).\n"
-            "  --weights W          model (default: the shipped %s)\n"
+            "Finds the faces in each image (Haar proposals scored by a face verifier CNN),\n"
+            "classifies their emotion with the CNN and fuses the best face with an optional\n"
+            "heart rate into a state such as \"Happy and excited\" (docs/heart-and-fusion.md).\n"
+            "  --weights W          emotion model (default: the shipped %s)\n"
+            "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --no-detect          the whole image is the face (e.g. a 48x48 crop)\n"
+            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --face best|largest|all|N  the face that gives the state: the best score\n"
+            "                       (default; size breaks ties), the largest, each face its\n"
+            "                       own state, or face N of the listing\n"
             "  --scale-factor F     detector pyramid step, > 1 (default 1.1)\n"
-            "  --min-neighbors N    detections needed to keep a face (default 3)\n"
-            "  --min-size PX        smallest face in pixels (default 30)\n"
+            "  --min-neighbors N    raw detections a proposal needs (default 1)\n"
+            "  --min-size PX        smallest proposal, in pixels of the working copy (default 24;\n"
+            "                       photos are searched at 1280 px on the long side)\n"
             "  --margin M           crop margin around each face, fraction of its size\n"
             "                       (default 0.1)\n"
             "  --bpm N              heart rate now, in beats per minute\n"
@@ -45,21 +54,25 @@ static void usage_text(FILE *out)
             "  --face-weight W      weight of the face's arousal in the fusion (default 1)\n"
             "  --heart-weight W     weight of heart-rate arousal (default 2)\n"
             "  --json               one JSON object per image and line\n"
-            "  --annotate OUT.png   draw boxes and labels (one image only)\n"
+            "  --annotate OUT       draw boxes, scores and labels (one image only): JPEG when\n"
+            "                       OUT ends in .jpg or .jpeg, else PNG\n"
             "  --threads N          inference threads (default: all CPUs or $FER_THREADS)\n"
-            "Exit status: 0 all images done, 1 an image failed or had no face, 2 usage error.\n",
-            CLI_WEIGHTS_7, FER_DEFAULT_CASCADE);
+            "Exit status: 0 every image gave a state, 1 an image could not be read or analysed,\n"
+            "2 usage error, 3 no failure but some image had no face (no state; the others\n"
+            "are still reported).\n",
+            CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE);
 }
 
 /* ------------------------------------------------------------ arguments */
 
-enum { O_WEIGHTS, O_CASCADE, O_SCALE, O_NEIGH, O_MINSIZE, O_MARGIN, O_BPM, O_HR, O_AGE,
-       O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS, O_COUNT };
+enum { O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_FACE, O_SCALE, O_NEIGH, O_MINSIZE,
+       O_MARGIN, O_BPM, O_HR, O_AGE, O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS,
+       O_COUNT };
 
 static const char *const value_options[O_COUNT] = {
-    "--weights", "--cascade", "--scale-factor", "--min-neighbors", "--min-size",
-    "--margin", "--bpm", "--hr", "--age", "--resting-bpm", "--face-weight",
-    "--heart-weight", "--annotate", "--threads"};
+    "--weights", "--verifier", "--cascade", "--min-score", "--face", "--scale-factor",
+    "--min-neighbors", "--min-size", "--margin", "--bpm", "--hr", "--age", "--resting-bpm",
+    "--face-weight", "--heart-weight", "--annotate", "--threads"};
 
 /* Stores one option's value; 0 (with a message) when it is not acceptable. */
 static int set_option(options *o, int k, const char *v)
@@ -70,7 +83,19 @@ static int set_option(options *o, int k, const char *v)
         return cli_error(prog, "%s: empty value", name), 0;
     switch (k) {
     case O_WEIGHTS: o->weights = v; return 1;
+    case O_VERIFIER: o->verifier = v; return 1;
     case O_CASCADE: o->cascade = v; return 1;
+    case O_MINSCORE:
+        if (cli_parse_double(v, 0, 1, &o->min_score))
+            return 1;
+        return cli_error(prog, "%s '%s': expected a score 0..1", name, v), 0;
+    case O_FACE:
+        if (!strcmp(v, "best") || !strcmp(v, "largest") || !strcmp(v, "all"))
+            return o->pick = !strcmp(v, "best") ? PICK_BEST : !strcmp(v, "largest") ? PICK_LARGEST
+                                                                                  : PICK_ALL, 1;
+        if (cli_parse_long(v, 1, 100000, &l))
+            return o->pick = PICK_INDEX + (int)l - 1, 1;
+        return cli_error(prog, "%s '%s': expected best, largest, all or a face number", name, v), 0;
     case O_HR: o->hr_file = v; return 1;
     case O_ANNOTATE: o->annotate = v; return 1;
     case O_BPM: o->bpm_text = v; return 1; /* judged by the heart module */
@@ -129,12 +154,11 @@ static int check_combinations(const options *o)
 /* Returns 0 to go on, -1 after --help, else an exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.margin = 0.1, .face_weight = 1, .heart_weight = 2};
-    fer_detect_opts_default(&o->detect);
-    fer_fusion_opts f;
-    fer_fusion_opts_default(&f);
-    o->face_weight = f.face_weight;
-    o->heart_weight = f.heart_weight;
+    fer_analyzer_opts ao;
+    fer_analyzer_opts_default(&ao);
+    *o = (options){.margin = ao.margin, .min_score = ao.min_score, .detect = ao.detect};
+    o->face_weight = ao.fusion.face_weight;
+    o->heart_weight = ao.fusion.heart_weight;
     o->images = calloc((size_t)argc, sizeof *o->images);
     if (!o->images)
         return cli_error(prog, "out of memory"), EXIT_USAGE;
@@ -170,10 +194,8 @@ static int parse_args(int argc, char **argv, options *o)
 
 typedef struct context {
     options opt;
-    fer_model *model;
-    fer_cascade *cascade;
-    int c, h, w, n_classes;
-    int slot[MAX_CLASSES]; /* FER2013 index of each model class */
+    fer_analyzer *an;
+    const fer_model *model; /* the analyzer's emotion model */
     fer_heart heart;
     int has_heart;
 } context;
@@ -196,54 +218,43 @@ static int load_heart(context *cx)
     return 1;
 }
 
-/* Every model class must be a different one of the seven FER2013 emotions. */
-static int map_classes(context *cx, const char *path)
+/* A shipped file unless the user named one; NULL after the error line. */
+static const char *data_file(const char *given, const char *rel, const char *what, char *buf,
+                             size_t cap)
 {
-    for (int j = 0; j < cx->n_classes; j++) {
-        const char *name = fer_model_class_name(cx->model, j);
-        cx->slot[j] = fer_emotion_index(name);
-        if (cx->slot[j] < 0)
-            return cli_error(prog, "%s: class '%s' is not a FER2013 emotion", path,
-                             name ? name : "(null)"), 0;
-        for (int i = 0; i < j; i++)
-            if (cx->slot[i] == cx->slot[j])
-                return cli_error(prog, "%s: classes %d and %d are both '%s'", path, i, j,
-                                 fer_emotion_names[cx->slot[j]]), 0;
-    }
-    return 1;
+    if (given)
+        return given;
+    const char *path = cli_data_path(rel, buf, cap);
+    if (!path)
+        cli_error(prog, "no %s found: %s does not exist (pass --%s FILE)", what, buf, what);
+    return path;
 }
 
-static int load_model(context *cx)
+static int load_analyzer(context *cx)
 {
-    char buf[4096];
-    const char *path = cx->opt.weights;
-    if (!path && !(path = cli_data_path(CLI_WEIGHTS_7, buf, sizeof buf)))
-        return cli_error(prog, "no weights found: %s does not exist (train a model, or pass "
-                         "--weights FILE)", buf), 0;
+    const options *o = &cx->opt;
+    char wbuf[4096], vbuf[4096];
+    fer_analyzer_opts ao;
+    fer_analyzer_opts_default(&ao);
+    ao.emotion_model = data_file(o->weights, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
+    ao.verifier_model = o->no_detect ? NULL
+                        : data_file(o->verifier, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
+    if (!ao.emotion_model || (!o->no_detect && !ao.verifier_model))
+        return 0;
+    ao.cascade = o->cascade;
+    ao.detect = o->detect;
+    ao.no_detect = o->no_detect;
+    ao.margin = o->margin;
+    ao.min_score = o->min_score;
+    ao.pick = o->pick == PICK_LARGEST ? FER_FACE_LARGEST : FER_FACE_BEST;
+    ao.fusion = (fer_fusion_opts){o->face_weight, o->heart_weight};
+    ao.threads = (int)o->threads;
     fer_error err = {0};
-    if (fer_model_load(path, &cx->model, &err) != FER_OK ||
-        (cx->opt.threads && fer_model_set_threads(cx->model, (int)cx->opt.threads, &err)))
-        return cli_error(prog, "%s", err.msg), 0;
-    fer_model_input_shape(cx->model, &cx->c, &cx->h, &cx->w);
-    cx->n_classes = fer_model_n_classes(cx->model);
-    if (cx->c != 1 || cx->h < 1 || cx->w < 1 || cx->h > 1024 || cx->w > 1024 ||
-        cx->n_classes < 2 || cx->n_classes > MAX_CLASSES)
-        return cli_error(prog, "%s: model takes %dx%dx%d input with %d classes; fer-predict "
-                         "needs grey (1-channel) input and 2..%d classes", path, cx->c, cx->h,
-                         cx->w, cx->n_classes, MAX_CLASSES), 0;
-    return map_classes(cx, path);
-}
-
-static int load_cascade(context *cx)
-{
-    if (cx->opt.no_detect)
-        return 1;
-    fer_error err = {0};
-    const char *path = cx->opt.cascade ? cx->opt.cascade : FER_DEFAULT_CASCADE;
-    if (fer_cascade_load(path, &cx->cascade, &err) != FER_OK)
+    if (fer_analyzer_new(&ao, &cx->an, &err) != FER_OK)
         return cli_error(prog, "%s%s", err.msg,
-                         cx->opt.cascade ? "" : " (install opencv-data, or pass --cascade XML)"),
-               0;
+                         !o->cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
+                             ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
+    cx->model = fer_analyzer_emotion_model(cx->an);
     return 1;
 }
 
@@ -251,17 +262,10 @@ static int load_cascade(context *cx)
 
 typedef struct result {
     const char *path;
-    fer_box *boxes;
-    size_t n;
-    float *probs7; /* n x 7, FER2013 order */
-    fer_state state; /* for the largest face (boxes[0]) when n > 0 */
+    fer_faces f;
+    int state_face;  /* the face of the state shown, -1: none */
+    fer_state state; /* fer_faces' own, or that of --face N */
 } result;
-
-static void result_free(result *r)
-{
-    free(r->boxes);
-    free(r->probs7);
-}
 
 /* Prints "prog: path: msg" unless msg already names the path. */
 static void image_error(const char *path, const char *msg)
@@ -272,98 +276,65 @@ static void image_error(const char *path, const char *msg)
         cli_error(prog, "%s: %s", path, msg);
 }
 
-static int find_faces(const context *cx, const fer_image *img, result *r)
-{
-    if (cx->opt.no_detect) {
-        r->boxes = malloc(sizeof *r->boxes);
-        if (!r->boxes)
-            return image_error(r->path, "out of memory"), 0;
-        r->boxes[0] = (fer_box){0, 0, img->w, img->h};
-        r->n = 1;
-        return 1;
-    }
-    fer_error err = {0};
-    if (fer_detect_faces(cx->cascade, img, &cx->opt.detect, &r->boxes, &r->n, &err) != FER_OK)
-        return image_error(r->path, err.msg), 0;
-    return 1;
-}
-
-/* The crop fed to the model: the face box grown by the margin. */
-static fer_status crop_face(const context *cx, const fer_image *img, fer_box b, uint8_t *px,
-                            fer_error *err)
-{
-    fer_box c = fer_face_crop_box(img, b, cx->opt.margin);
-    return fer_image_crop_resize(img, c.x, c.y, c.w, c.h, cx->w, cx->h, px, err);
-}
-
-static int classify_faces(context *cx, const fer_image *img, result *r)
-{
-    size_t hw = (size_t)cx->h * (size_t)cx->w, k = (size_t)cx->n_classes;
-    uint8_t *px = malloc(hw);
-    float *x = malloc(r->n * hw * sizeof *x), *p = malloc(r->n * k * sizeof *p);
-    r->probs7 = calloc(r->n * FER_N_EMOTIONS, sizeof *r->probs7);
-    fer_error err = {0};
-    fer_status st = px && x && p && r->probs7 ? FER_OK : FER_ENOMEM;
-    if (st)
-        snprintf(err.msg, sizeof err.msg, "out of memory for %zu faces", r->n);
-    for (size_t i = 0; !st && i < r->n; i++) {
-        st = crop_face(cx, img, r->boxes[i], px, &err);
-        if (!st)
-            fer_preprocess(px, hw, x + i * hw);
-    }
-    if (!st)
-        st = fer_model_predict(cx->model, x, (int)r->n, p, &err);
-    for (size_t i = 0; !st && i < r->n; i++)
-        for (size_t j = 0; j < k; j++)
-            r->probs7[i * FER_N_EMOTIONS + (size_t)cx->slot[j]] = p[i * k + j];
-    free(px);
-    free(x);
-    free(p);
-    if (st)
-        image_error(r->path, err.msg);
-    return !st;
-}
-
-static int fuse_largest(const context *cx, result *r)
+static int fuse(const context *cx, const float *probs, fer_state *st, const char *path)
 {
     fer_fusion_opts fo = {cx->opt.face_weight, cx->opt.heart_weight};
     fer_error err = {0};
-    if (fer_fuse(r->probs7, cx->has_heart ? &cx->heart : NULL, &fo, &r->state, &err) != FER_OK)
-        return image_error(r->path, err.msg), 0;
+    if (fer_fuse(probs, cx->has_heart ? &cx->heart : NULL, &fo, st, &err) != FER_OK)
+        return image_error(path, err.msg), 0;
     return 1;
+}
+
+/* The face of the state: the analyzer's choice, or --face N when the photo has one. */
+static int choose_face(const context *cx, result *r)
+{
+    r->state_face = r->f.state_face;
+    r->state = r->f.state;
+    if (cx->opt.pick < PICK_INDEX)
+        return 1;
+    r->state_face = (size_t)(cx->opt.pick - PICK_INDEX) < r->f.n ? cx->opt.pick - PICK_INDEX : -1;
+    return r->state_face < 0 || fuse(cx, r->f.face[r->state_face].probs, &r->state, r->path);
 }
 
 /* ------------------------------------------------------------ output */
 
 static double round4(double v) { return round(v * 1e4) / 1e4; }
 
-static int argmax7(const float *p)
-{
-    int best = 0;
-    for (int e = 1; e < FER_N_EMOTIONS; e++)
-        if (p[e] > p[best])
-            best = e;
-    return best;
-}
-
 static const char *intensity_json(fer_intensity i)
 {
     return i == FER_MILDLY ? "Mildly" : i == FER_VERY ? "Very" : "plain";
 }
 
-static cJSON *face_json(const context *cx, const fer_box *b, const float *p7)
+static cJSON *state_json(const fer_state *st, int face)
+{
+    cJSON *s = cJSON_CreateObject();
+    if (face >= 0)
+        cJSON_AddNumberToObject(s, "face", face);
+    cJSON_AddStringToObject(s, "emotion", st->emotion_name);
+    cJSON_AddStringToObject(s, "intensity", intensity_json(st->intensity));
+    cJSON_AddStringToObject(s, "label", st->label);
+    cJSON_AddNumberToObject(s, "valence", round4(st->valence));
+    cJSON_AddNumberToObject(s, "arousal", round4(st->arousal));
+    return s;
+}
+
+static cJSON *face_json(const context *cx, const fer_face *fc, const char *path, int *ok)
 {
     cJSON *f = cJSON_CreateObject(), *probs = cJSON_CreateObject();
-    int box[4] = {b->x, b->y, b->w, b->h};
+    int box[4] = {fc->box.x, fc->box.y, fc->box.w, fc->box.h};
     cJSON_AddItemToObject(f, "box", cJSON_CreateIntArray(box, 4));
+    cJSON_AddNumberToObject(f, "angle", fc->angle);
+    cJSON_AddNumberToObject(f, "score", round4(fc->score));
     for (int e = 0; e < FER_N_EMOTIONS; e++) /* the model's classes, in FER2013 order */
-        for (int j = 0; j < cx->n_classes; j++)
-            if (cx->slot[j] == e)
-                cJSON_AddNumberToObject(probs, fer_emotion_names[e], round4(p7[e]));
+        for (int j = 0; j < fer_model_n_classes(cx->model); j++)
+            if (fer_emotion_index(fer_model_class_name(cx->model, j)) == e)
+                cJSON_AddNumberToObject(probs, fer_emotion_names[e], round4(fc->probs[e]));
     cJSON_AddItemToObject(f, "probabilities", probs);
-    int best = argmax7(p7);
-    cJSON_AddStringToObject(f, "emotion", fer_emotion_names[best]);
-    cJSON_AddNumberToObject(f, "confidence", round4(p7[best]));
+    cJSON_AddStringToObject(f, "emotion", fer_emotion_names[fc->emotion]);
+    cJSON_AddNumberToObject(f, "confidence", round4(fc->probs[fc->emotion]));
+    fer_state st;
+    if (cx->opt.pick == PICK_ALL && (*ok = *ok && fuse(cx, fc->probs, &st, path)))
+        cJSON_AddItemToObject(f, "state", state_json(&st, -1));
     return f;
 }
 
@@ -378,32 +349,24 @@ static cJSON *heart_json(const context *cx)
     return h;
 }
 
-static cJSON *state_json(const result *r)
-{
-    if (r->n == 0)
-        return cJSON_CreateNull();
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "emotion", r->state.emotion_name);
-    cJSON_AddStringToObject(s, "intensity", intensity_json(r->state.intensity));
-    cJSON_AddStringToObject(s, "label", r->state.label);
-    cJSON_AddNumberToObject(s, "valence", round4(r->state.valence));
-    cJSON_AddNumberToObject(s, "arousal", round4(r->state.arousal));
-    return s;
-}
-
 static int print_json(const context *cx, const result *r)
 {
     cJSON *o = cJSON_CreateObject(), *faces = cJSON_CreateArray();
+    int ok = 1;
     cJSON_AddStringToObject(o, "image", r->path);
-    for (size_t i = 0; i < r->n; i++)
-        cJSON_AddItemToArray(faces, face_json(cx, &r->boxes[i], r->probs7 + i * FER_N_EMOTIONS));
+    for (size_t i = 0; i < r->f.n; i++)
+        cJSON_AddItemToArray(faces, face_json(cx, &r->f.face[i], r->path, &ok));
     cJSON_AddItemToObject(o, "faces", faces);
     cJSON_AddItemToObject(o, "heart", heart_json(cx));
-    cJSON_AddItemToObject(o, "state", state_json(r));
-    char *text = cJSON_PrintUnformatted(o);
+    cJSON_AddItemToObject(o, "state", r->state_face < 0 ? cJSON_CreateNull()
+                                                        : state_json(&r->state, r->state_face));
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
-    if (!text)
-        return image_error(r->path, "out of memory building JSON"), 0;
+    if (!text) {
+        if (ok)
+            image_error(r->path, "out of memory building JSON");
+        return 0;
+    }
     puts(text);
     cJSON_free(text);
     return 1;
@@ -423,78 +386,128 @@ static void print_heart_text(const fer_heart *h)
     putchar('\n');
 }
 
-static void print_text(const context *cx, const result *r)
+static void print_state_text(const char *indent, const fer_state *st)
 {
-    printf("%s: %zu face%s\n", r->path, r->n, r->n == 1 ? "" : "s");
-    for (size_t i = 0; i < r->n; i++) {
-        const fer_box *b = &r->boxes[i];
-        const float *p = r->probs7 + i * FER_N_EMOTIONS;
-        int best = argmax7(p);
-        printf("  face %zu at %d,%d %dx%d: %s %.0f%% (", i + 1, b->x, b->y, b->w, b->h,
-               fer_emotion_names[best], 100.0 * p[best]);
-        for (int j = 0; j < cx->n_classes; j++)
-            printf("%s%s %.2f", j ? ", " : "", fer_emotion_names[cx->slot[j]], p[cx->slot[j]]);
-        printf(")\n");
+    printf("%sstate: %s (emotion %s, intensity %s, arousal %s; valence %+.2f, arousal %.2f)\n",
+           indent, st->label, st->emotion_name, intensity_json(st->intensity),
+           st->arousal_phrase, st->valence, st->arousal);
+}
+
+static int print_text(const context *cx, const result *r)
+{
+    printf("%s: %zu face%s\n", r->path, r->f.n, r->f.n == 1 ? "" : "s");
+    for (size_t i = 0; i < r->f.n; i++) {
+        const fer_face *fc = &r->f.face[i];
+        const fer_box *b = &fc->box;
+        printf("  face %zu at %d,%d %dx%d", i + 1, b->x, b->y, b->w, b->h);
+        if (fc->angle != 0)
+            printf(" turned %+.0f deg", fc->angle);
+        printf(", score %.2f: %s %.0f%% (", fc->score, fer_emotion_names[fc->emotion],
+               100.0 * fc->probs[fc->emotion]);
+        for (int j = 0; j < fer_model_n_classes(cx->model); j++) {
+            int e = fer_emotion_index(fer_model_class_name(cx->model, j));
+            printf("%s%s %.2f", j ? ", " : "", fer_emotion_names[e], fc->probs[e]);
+        }
+        printf(")%s\n", (int)i == r->state_face ? " <- state" : "");
+        fer_state st;
+        if (cx->opt.pick == PICK_ALL) {
+            if (!fuse(cx, fc->probs, &st, r->path))
+                return 0;
+            print_state_text("    ", &st);
+        }
     }
     if (cx->has_heart)
         print_heart_text(&cx->heart);
-    if (r->n > 0)
-        printf("  state: %s (emotion %s, intensity %s, arousal %s; valence %+.2f, "
-               "arousal %.2f)\n", r->state.label, r->state.emotion_name,
-               intensity_json(r->state.intensity), r->state.arousal_phrase, r->state.valence,
-               r->state.arousal);
+    if (r->state_face >= 0)
+        print_state_text("  ", &r->state);
+    return 1;
 }
 
-/* Boxes labelled with their emotion; the largest face with the fused state. */
-static int annotate(const context *cx, const result *r)
+/* Boxes labelled with their emotion, the state's face (drawn first, so its
+ * label is placed first) with the fused state; written to --annotate. */
+static int annotate(const context *cx, const result *r, fer_rgb_image *rgb)
 {
-    char (*text)[128] = calloc(r->n ? r->n : 1, sizeof *text);
-    const char **labels = calloc(r->n ? r->n : 1, sizeof *labels);
+    size_t n = r->f.n;
+    char (*text)[128] = calloc(n ? n : 1, sizeof *text);
+    const char **labels = calloc(n ? n : 1, sizeof *labels);
+    fer_box *boxes = calloc(n ? n : 1, sizeof *boxes);
     fer_error err = {0};
-    fer_status st = text && labels ? FER_OK : FER_ENOMEM;
-    for (size_t i = 0; !st && i < r->n; i++) {
-        const float *p = r->probs7 + i * FER_N_EMOTIONS;
-        int best = argmax7(p);
-        if (i == 0)
-            snprintf(text[i], sizeof text[i], "%s", r->state.label);
+    fer_status st = text && labels && boxes ? FER_OK : FER_ENOMEM;
+    for (size_t i = 0, k = 0; !st && i < n; i++) {
+        /* the state's face first, then the others in score order */
+        size_t j = r->state_face < 0 ? i : i == 0 ? (size_t)r->state_face
+                                               : i <= (size_t)r->state_face ? i - 1 : i;
+        const fer_face *fc = &r->f.face[j];
+        if ((int)j == r->state_face)
+            snprintf(text[k], sizeof text[k], "%s", r->state.label);
         else
-            snprintf(text[i], sizeof text[i], "%s %.0f%%", fer_emotion_names[best], 100.0 * p[best]);
-        labels[i] = text[i];
+            snprintf(text[k], sizeof text[k], "%s %.0f%%", fer_emotion_names[fc->emotion],
+                     100.0 * fc->probs[fc->emotion]);
+        labels[k] = text[k];
+        boxes[k++] = fc->box;
     }
     if (!st)
-        st = fer_image_annotate(r->path, r->boxes, labels, r->n, cx->opt.annotate, &err);
+        st = fer_image_annotate(rgb, boxes, labels, n, &err);
     else
         snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (!st)
+        st = fer_rgb_image_save(rgb, cx->opt.annotate, &err);
     free(text);
     free(labels);
+    free(boxes);
     if (st)
         image_error(cx->opt.annotate, err.msg);
     return !st;
 }
 
-/* Returns 1 when the image gave a state, 0 on a failure or when no face was found. */
+/* The grey image to analyse, and with --annotate the colour one to draw on
+ * (decoded once). */
+static int load_image(const context *cx, const char *path, fer_image *img, fer_rgb_image *rgb)
+{
+    fer_error err = {0};
+    fer_status s = cx->opt.annotate ? fer_image_load_rgb(path, 0, rgb, &err)
+                                    : fer_image_load(path, 0, img, &err);
+    if (!s && cx->opt.annotate)
+        s = fer_image_from_pixels(rgb->px, rgb->w, rgb->h, 3, 0, FER_PIXEL_RGB, img, &err);
+    if (s)
+        image_error(path, err.msg);
+    return !s;
+}
+
+/* EXIT_OK, EXIT_FAILED (unreadable image, write error, ...) or EXIT_NO_FACE. */
 static int predict_image(context *cx, const char *path)
 {
-    result r = {.path = path};
+    result r = {.path = path, .state_face = -1};
     fer_image img = {0};
+    fer_rgb_image rgb = {0};
     fer_error err = {0};
-    if (fer_image_load(path, 0, &img, &err) != FER_OK)
-        return image_error(path, err.msg), 0;
-    int ok = find_faces(cx, &img, &r) && (r.n == 0 || classify_faces(cx, &img, &r)) &&
-             (r.n == 0 || fuse_largest(cx, &r));
-    fer_image_free(&img);
-    if (ok)
-        ok = cx->opt.json ? print_json(cx, &r) : (print_text(cx, &r), 1);
-    if (ok && cx->opt.annotate)
-        ok = annotate(cx, &r);
-    if (ok && r.n == 0) {
-        image_error(path, cx->opt.no_detect ? "no face"
-                                            : "no face found (try a smaller --min-size, or "
-                                              "--no-detect for a cropped face)");
-        ok = 0;
+    if (!load_image(cx, path, &img, &rgb)) {
+        fer_rgb_image_free(&rgb);
+        return EXIT_FAILED;
     }
-    result_free(&r);
-    return ok;
+    int ok = fer_analyze(cx->an, &img, cx->has_heart ? &cx->heart : NULL, &r.f, &err) == FER_OK;
+    fer_image_free(&img);
+    if (!ok)
+        image_error(path, err.msg);
+    ok = ok && choose_face(cx, &r);
+    if (ok)
+        ok = cx->opt.json ? print_json(cx, &r) : print_text(cx, &r);
+    if (ok && cx->opt.annotate)
+        ok = annotate(cx, &r, &rgb);
+    fer_rgb_image_free(&rgb);
+    int rc = ok ? EXIT_OK : EXIT_FAILED;
+    if (ok && r.state_face < 0) {
+        if (r.f.n == 0)
+            image_error(path, cx->opt.no_detect ? "no face"
+                                                : "no face found (see --min-score, --min-size; "
+                                                  "--no-detect for a cropped face)");
+        else
+            cli_error(prog, "%s: --face %d: the photo has %zu face%s", path,
+                      cx->opt.pick - PICK_INDEX + 1, r.f.n, r.f.n == 1 ? "" : "s");
+        rc = EXIT_NO_FACE;
+    }
+    fer_faces_free(&r.f);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -504,15 +517,16 @@ int main(int argc, char **argv)
     if (rc == 0 && !cli_threads_env_ok(prog))
         rc = EXIT_USAGE;
     if (rc == 0)
-        rc = load_heart(&cx) && load_model(&cx) && load_cascade(&cx) ? 0 : EXIT_USAGE;
+        rc = load_heart(&cx) && load_analyzer(&cx) ? 0 : EXIT_USAGE;
     if (rc == 0) {
-        for (int i = 0; i < cx.opt.n_images; i++)
-            if (!predict_image(&cx, cx.opt.images[i]))
-                rc = EXIT_FAILED;
+        for (int i = 0; i < cx.opt.n_images; i++) {
+            int r = predict_image(&cx, cx.opt.images[i]);
+            if (r == EXIT_FAILED || (r == EXIT_NO_FACE && rc == 0))
+                rc = r;
+        }
         fflush(stdout);
     }
-    fer_cascade_free(cx.cascade);
-    fer_model_free(cx.model);
+    fer_analyzer_free(cx.an);
     free(cx.opt.images);
     return rc < 0 ? 0 : rc;
 }

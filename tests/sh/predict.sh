@@ -41,8 +41,9 @@ for line in lines:
     o = json.loads(line)
     assert list(o) == ["image", "faces", "heart", "state"], list(o)
     for f in o["faces"]:
-        assert list(f) == ["box", "probabilities", "emotion", "confidence"], list(f)
+        assert list(f) == ["box", "angle", "score", "probabilities", "emotion", "confidence"], list(f)
         assert len(f["box"]) == 4 and all(isinstance(v, int) for v in f["box"])
+        assert 0 <= f["score"] <= 1
         p = f["probabilities"]
         assert len(p) == k, p
         assert abs(sum(p.values()) - 1) < 2e-3, sum(p.values())
@@ -57,7 +58,8 @@ for line in lines:
     if not o["faces"]:
         assert s is None
         continue
-    assert list(s) == ["emotion", "intensity", "label", "valence", "arousal"], list(s)
+    assert list(s) == ["face", "emotion", "intensity", "label", "valence", "arousal"], list(s)
+    assert 0 <= s["face"] < len(o["faces"])
     assert s["intensity"] in ("Mildly", "plain", "Very")
     assert s["emotion"] in ("Angry", "Disgusted", "Fearful", "Happy", "Sad", "Surprised", "Neutral")
     assert s["label"].lower().find(s["emotion"].lower()) >= 0, s
@@ -164,10 +166,10 @@ check_json "$tmp/many.out" 7 0 || fail "several images JSON"
 grep -q "^fer-predict: .*missing.png" "$tmp/many.err" || fail "missing file message"
 grep -q "^fer-predict: .*bad.jpg" "$tmp/many.err" || fail "bad image message"
 
-# Detection on a flat image finds no face: JSON with "faces":[] and state null, exit 1.
+# Detection on a flat image finds no face: JSON with "faces":[] and state null, exit 3.
 if [ -r /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml ]; then
     run flat "${W[@]}" --json "$tmp/flat.pgm"
-    [ $rc -eq 1 ] || fail "no-face exit $rc"
+    [ $rc -eq 3 ] || fail "no-face exit $rc"
     check_json "$tmp/flat.out" 7 0 || fail "no-face JSON"
     grep -q '"faces":\[\],"heart":null,"state":null' "$tmp/flat.out" || fail "no-face JSON content"
     grep -q "no face found" "$tmp/flat.err" || fail "no-face message: $(cat "$tmp/flat.err")"
@@ -185,12 +187,45 @@ lines = open(sys.argv[2]).read().splitlines()
 assert len(lines) == 1
 o = json.loads(lines[0])
 assert (len(ref) > 0) == (len(o["faces"]) > 0), (ref, o["faces"])
-assert (sys.argv[3] == "0") == (len(o["faces"]) > 0)
+assert (sys.argv[3] == "0") == (len(o["faces"]) > 0), sys.argv[3]
 for f in o["faces"]:
     x, y, w, h = f["box"]
     assert x >= 0 and y >= 0 and w > 0 and h > 0
     assert x + w <= img.shape[1] and y + h <= img.shape[0]
 EOF
+        # Face choice and scores on the same photo, with the shipped models.
+        run all --json --face all --bpm 72 "$photo"
+        "$py" - "$tmp/all.out" <<'EOF' || fail "--face all: $(cat "$tmp/all.out" "$tmp/all.err")"
+import json, sys
+o = json.loads(open(sys.argv[1]).read())
+fs = o["faces"]
+assert fs and all("state" in f and "face" not in f["state"] for f in fs), fs
+assert [f["score"] for f in fs] == sorted((f["score"] for f in fs), reverse=True)
+best = max(range(len(fs)), key=lambda i: (fs[i]["score"], fs[i]["box"][2] * fs[i]["box"][3]))
+assert o["state"]["face"] == best and o["state"]["label"] == fs[best]["state"]["label"], o["state"]
+EOF
+        run n1 --json --face 1 "$photo"
+        grep -q '"state":{"face":0,' "$tmp/n1.out" || fail "--face 1: $(cat "$tmp/n1.out")"
+        run n99 --json --face 99 "$photo"
+        [ $rc -eq 3 ] && grep -q '"state":null' "$tmp/n99.out" && grep -q -- "--face 99: the photo has" "$tmp/n99.err" ||
+            fail "--face 99: $rc $(cat "$tmp/n99.out" "$tmp/n99.err")"
+        # --min-score: every face listed scores at least it; 0 keeps the most.
+        for ms in 0 0.5 0.99; do
+            run ms$ms --json --min-score $ms "$photo"
+        done
+        "$py" - "$tmp"/ms0.out "$tmp"/ms0.5.out "$tmp"/ms0.99.out <<'EOF' || fail "--min-score: $(cat "$tmp"/ms*.out)"
+import json, sys
+counts = []
+for path, ms in zip(sys.argv[1:], (0, 0.5, 0.99)):
+    fs = json.loads(open(path).read())["faces"]
+    assert all(f["score"] >= ms for f in fs), (ms, fs)
+    counts.append(len(fs))
+assert counts[0] >= counts[1] >= counts[2] and counts[0] > counts[2], counts
+EOF
+        # A batch goes on past a photo without a face: both printed, exit 3.
+        run batch --json "$tmp/flat.pgm" "$photo"
+        [ $rc -eq 3 ] && [ "$(lines "$tmp/batch.out")" = 2 ] && [ "$(lines "$tmp/batch.err")" = 1 ] ||
+            fail "batch with a faceless photo: $rc $(cat "$tmp/batch.out" "$tmp/batch.err")"
     else
         echo "predict.sh: opencv-doc photo or python3-opencv absent, real-photo check skipped"
     fi
@@ -220,7 +255,9 @@ for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pg
     "--margin 2 $tmp/face48.pgm" "--scale-factor 1 $tmp/face48.pgm" "--threads 0 $tmp/face48.pgm" \
     "--frobnicate $tmp/face48.pgm" "" "--weights $tmp/missing.safetensors $tmp/face48.pgm" \
     "--weights $tmp/bad.jpg $tmp/face48.pgm" "--annotate $tmp/a.png $tmp/face48.pgm $tmp/face48.pgm" \
-    "--face-weight 0 --heart-weight 0 $tmp/face48.pgm" "--cascade $tmp/bad.jpg $tmp/face48.pgm"; do
+    "--face-weight 0 --heart-weight 0 $tmp/face48.pgm" "--cascade $tmp/bad.jpg $tmp/face48.pgm" \
+    "--min-score 1.5 $tmp/face48.pgm" "--face 0 $tmp/face48.pgm" "--face worst $tmp/face48.pgm" \
+    "--verifier $tmp/m7.safetensors $tmp/flat.pgm"; do
     # shellcheck disable=SC2086
     run usage "${W[@]}" $args
     [ $rc -eq 2 ] || fail "'$args' exit $rc"
@@ -228,7 +265,7 @@ for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pg
 done
 # No --weights and no model where FER_DATA_DIR points: say so and how to fix it.
 FER_DATA_DIR="$tmp" run now --no-detect "$tmp/face48.pgm"
-[ $rc -eq 2 ] && grep -q "no weights found: $tmp/weights/fer-7class.safetensors does not exist (train a model, or pass --weights FILE)" \
+[ $rc -eq 2 ] && grep -q "no weights found: $tmp/weights/fer-7class.safetensors does not exist (pass --weights FILE)" \
     "$tmp/now.err" || fail "no weights: $rc $(cat "$tmp/now.err")"
 # The shipped model is the default: the same output as naming it.
 run dflt --no-detect --json "$tmp/face48.pgm"

@@ -1,0 +1,370 @@
+/* verifier-data: the training set of the face verifier (docs/training.md).
+ *
+ *   verifier-data [--mine VERIFIER] OUT FER2013.csv|- PHOTO...
+ *
+ * writes OUT/face/NNNNNN.pgm and OUT/nonface/NNNNNN.pgm, 48x48 grey crops cut
+ * exactly as fer_analyze cuts a proposal for its verifier (fer_face_crop with
+ * -FER_VERIFY_INSET: the inside of the box, upright), so the verifier learns
+ * on what it will judge. The proposals come from
+ *  - round 1 (no --mine): the Haar cascade's raw hits (no grouping), upright;
+ *  - round 2 (--mine VERIFIER): fer_analyze itself with its default settings
+ *    (grouped proposals, upright and turned by +-tilt) scored by the round-1
+ *    VERIFIER, hardest first: the mistakes the pipeline would make.
+ * Faces: each FER2013 Training face is pasted (feathered edges, random size,
+ * position, rotation, flip, contrast, blur and noise) onto a patch of a
+ * people-free PHOTO; proposals that overlap it (IoU >= 0.5, at most two) are
+ * faces, faces the detector misses never reach the verifier either.
+ * Non-faces: proposals on the PHOTOs at four scales and on the canvases away
+ * from the face, random boxes of every size (round 1), and (round 2)
+ * proposals on photo patches overlaid with stripes (window blinds, striped
+ * clothes) or a checkerboard, regular structure the wallpapers lack.
+ * Round 2 writes into round 1's OUT (names starting with "m"), so OUT then
+ * holds the training set of the shipped verifier. One seed a round, one
+ * thread: the same inputs give the same files. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <fer.h>
+
+/* Round 2 (slower: three searches and the verifier per image) pastes every
+ * ROUND2_EVERY-th face only. */
+enum { SIDE = 48, MAX_PHOTO_SIDE = 1600, HITS_PER_SCALE = 60, RANDOM_PER_SCALE = 40,
+       N_PATTERNS = 2000, PATTERN_SIDE = 320, HITS_PER_PATTERN = 6, ROUND2_EVERY = 8 };
+
+typedef struct ctx {
+    const char *dir;
+    long n_face, n_nonface;
+    fer_cascade *cascade;    /* round 1 */
+    fer_analyzer *analyzer;  /* round 2 */
+    double max_tilt;         /* pasted faces turn by up to this many degrees */
+    fer_rng rng;
+} ctx;
+
+static int die(const char *what, const char *msg)
+{
+    fprintf(stderr, "verifier-data: %s: %s\n", what, msg);
+    exit(1);
+}
+
+static void write_pgm(ctx *c, int face, const uint8_t *px)
+{
+    char path[4096];
+    long n = face ? c->n_face++ : c->n_nonface++;
+    /* Round 2 adds its crops beside round 1's, under names of its own. */
+    snprintf(path, sizeof path, "%s/%s/%s%06ld.pgm", c->dir, face ? "face" : "nonface",
+             c->analyzer ? "m" : "", n);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        die(path, strerror(errno));
+    fprintf(f, "P5\n%d %d\n255\n", SIDE, SIDE);
+    fwrite(px, 1, SIDE * SIDE, f);
+    if (fclose(f) != 0)
+        die(path, strerror(errno));
+}
+
+/* The crop the analyzer feeds the verifier: no trace of a pasted face's
+ * square edges survives the inset. */
+static void emit(ctx *c, int face, const fer_image *img, const fer_face *f)
+{
+    uint8_t px[SIDE * SIDE];
+    fer_error err;
+    if (fer_face_crop(img, f, -FER_VERIFY_INSET, SIDE, SIDE, px, &err) == FER_OK)
+        write_pgm(c, face, px);
+}
+
+static double uniform(fer_rng *r, double a, double b) { return a + (b - a) * fer_rng_uniform(r); }
+
+static double gauss(fer_rng *r)
+{
+    double u = fer_rng_uniform(r) + 1e-12, v = fer_rng_uniform(r);
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+static double iou(fer_box a, fer_box b, double *inter_frac_b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
+    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    double in = x1 > x0 && y1 > y0 ? (double)(x1 - x0) * (y1 - y0) : 0;
+    if (inter_frac_b)
+        *inter_frac_b = in / ((double)b.w * b.h);
+    return in / ((double)a.w * a.h + (double)b.w * b.h - in);
+}
+
+static fer_image scaled(const fer_image *src, double s)
+{
+    fer_image d = {(int)lround(src->w * s), (int)lround(src->h * s), NULL};
+    fer_error err;
+    if (d.w < 24 || d.h < 24)
+        return (fer_image){0};
+    if (!(d.px = malloc((size_t)d.w * d.h)) ||
+        fer_image_crop_resize(src, 0, 0, src->w, src->h, d.w, d.h, d.px, &err))
+        die("resize", "failed");
+    return d;
+}
+
+static int by_score(const void *pa, const void *pb)
+{
+    const fer_face *a = pa, *b = pb;
+    return (a->score < b->score) - (a->score > b->score);
+}
+
+/* The proposals on img, shuffled, then (round 2) hardest first: raw Haar
+ * hits of min_size..max_size (0: any) pixels, or fer_analyze's proposals. */
+static void propose(ctx *c, const fer_image *img, int min_size, int max_size, fer_face **f,
+                    size_t *n)
+{
+    fer_error err;
+    if (c->analyzer) {
+        fer_faces ff;
+        if (fer_analyze(c->analyzer, img, NULL, &ff, &err))
+            die("analyze", err.msg);
+        *f = ff.face, *n = ff.n;
+    } else {
+        fer_detect_opts o;
+        fer_detect_opts_default(&o);
+        o.min_neighbors = 0;
+        o.min_size = min_size;
+        o.max_size = max_size;
+        fer_box *b;
+        if (fer_detect_faces(c->cascade, img, &o, &b, n, &err))
+            die("detect", err.msg);
+        *f = calloc(*n ? *n : 1, sizeof **f);
+        for (size_t i = 0; *f && i < *n; i++)
+            (*f)[i] = (fer_face){.box = b[i]};
+        free(b);
+        if (!*f)
+            die("proposals", "out of memory");
+    }
+    for (size_t i = 0; i < *n; i++) {
+        size_t j = i + fer_rng_below(&c->rng, (uint32_t)(*n - i));
+        fer_face t = (*f)[i];
+        (*f)[i] = (*f)[j];
+        (*f)[j] = t;
+    }
+    if (c->analyzer) /* qsort is not stable, but the ties are random anyway */
+        qsort(*f, *n, sizeof **f, by_score);
+}
+
+/* Up to k proposals on img as non-faces. */
+static void negatives(ctx *c, const fer_image *img, size_t k)
+{
+    fer_face *f;
+    size_t n;
+    propose(c, img, 24, 0, &f, &n);
+    for (size_t i = 0; i < n && i < k; i++)
+        emit(c, 0, img, &f[i]);
+    free(f);
+}
+
+static void mine_photo(ctx *c, const fer_image *photo)
+{
+    static const int sides[4] = {1600, 1000, 640, 400};
+    for (int s = 0; s < 4; s++) {
+        int long_side = photo->w > photo->h ? photo->w : photo->h;
+        if (sides[s] > long_side)
+            continue;
+        fer_image img = scaled(photo, (double)sides[s] / long_side);
+        if (!img.px)
+            continue;
+        negatives(c, &img, HITS_PER_SCALE);
+        int short_side = img.w < img.h ? img.w : img.h;
+        for (int i = 0; !c->analyzer && i < RANDOM_PER_SCALE; i++) {
+            int side = (int)exp(uniform(&c->rng, log(24), log(short_side)));
+            fer_face f = {.box = {(int)fer_rng_below(&c->rng, (uint32_t)(img.w - side + 1)),
+                                  (int)fer_rng_below(&c->rng, (uint32_t)(img.h - side + 1)), side,
+                                  side}};
+            emit(c, 0, &img, &f);
+        }
+        fer_image_free(&img);
+    }
+}
+
+/* Bilinear sample of the 48x48 face at (u, v), edges clamped. */
+static double sample48(const uint8_t *f, double u, double v)
+{
+    u = u < 0 ? 0 : u > SIDE - 1 ? SIDE - 1 : u;
+    v = v < 0 ? 0 : v > SIDE - 1 ? SIDE - 1 : v;
+    int x = (int)u, y = (int)v, x1 = x + 1 < SIDE ? x + 1 : x, y1 = y + 1 < SIDE ? y + 1 : y;
+    double a = u - x, b = v - y;
+    return (1 - b) * ((1 - a) * f[y * SIDE + x] + a * f[y * SIDE + x1]) +
+           b * ((1 - a) * f[y1 * SIDE + x] + a * f[y1 * SIDE + x1]);
+}
+
+/* A square patch of a photo, `side` pixels. */
+static fer_image patch_of(const fer_image *photo, int side, fer_rng *r)
+{
+    int ps = photo->w < photo->h ? photo->w : photo->h;
+    int patch = side > ps ? ps : (int)uniform(r, side, ps);
+    fer_image c = {side, side, malloc((size_t)side * side)};
+    fer_error err;
+    if (!c.px || fer_image_crop_resize(photo, (int)fer_rng_below(r, (uint32_t)(photo->w - patch + 1)),
+                                       (int)fer_rng_below(r, (uint32_t)(photo->h - patch + 1)),
+                                       patch, patch, side, side, c.px, &err))
+        die("canvas", "failed");
+    return c;
+}
+
+/* A canvas: a patch of a photo with the face pasted at box `fb`. */
+static fer_image make_canvas(ctx *cx, const uint8_t *face, const fer_image *photo, fer_box *fb)
+{
+    fer_rng *r = &cx->rng;
+    double s = exp(uniform(r, log(40), log(160)));
+    int side = (int)lround(s * uniform(r, 1.8, 2.6));
+    fer_image c = patch_of(photo, side, r);
+    double fx = side / 2.0 + uniform(r, -0.1, 0.1) * side, fy = side / 2.0 + uniform(r, -0.1, 0.1) * side;
+    double th = uniform(r, -cx->max_tilt, cx->max_tilt) * M_PI / 180, k = SIDE / s;
+    int flip = fer_rng_below(r, 2);
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            double dx = x + 0.5 - fx, dy = y + 0.5 - fy;
+            double u = (cos(th) * dx + sin(th) * dy) * k + SIDE / 2.0 - 0.5;
+            double v = (-sin(th) * dx + cos(th) * dy) * k + SIDE / 2.0 - 0.5;
+            double edge = fmin(fmin(u + 0.5, SIDE - 0.5 - u), fmin(v + 0.5, SIDE - 0.5 - v));
+            if (edge <= 0)
+                continue;
+            double a = edge >= 12 ? 1 : edge / 12; /* the outer 12 of 48 px fade out */
+            a = a * a * (3 - 2 * a);
+            double f = sample48(face, flip ? SIDE - 1 - u : u, v);
+            c.px[y * side + x] = (uint8_t)lround(a * f + (1 - a) * c.px[y * side + x]);
+        }
+    *fb = (fer_box){(int)lround(fx - s / 2), (int)lround(fy - s / 2), (int)lround(s), (int)lround(s)};
+    /* Photometric: contrast, brightness, sometimes a blur, sensor noise. */
+    double gain = uniform(r, 0.7, 1.3), bias = uniform(r, -30, 30), sigma = uniform(r, 0, 6);
+    int blur = fer_rng_uniform(r) < 0.3;
+    uint8_t *tmp = blur ? malloc((size_t)side * side) : NULL;
+    if (tmp) {
+        memcpy(tmp, c.px, (size_t)side * side);
+        for (int y = 1; y < side - 1; y++)
+            for (int x = 1; x < side - 1; x++) {
+                int sum = 0;
+                for (int j = -1; j <= 1; j++)
+                    for (int i = -1; i <= 1; i++)
+                        sum += tmp[(y + j) * side + x + i];
+                c.px[y * side + x] = (uint8_t)((sum + 4) / 9);
+            }
+        free(tmp);
+    }
+    for (int i = 0; i < side * side; i++) {
+        double v = (c.px[i] - 128) * gain + 128 + bias + sigma * gauss(r);
+        c.px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
+    }
+    return c;
+}
+
+static void paste_face(ctx *c, const uint8_t *face, const fer_image *photo)
+{
+    fer_box fb;
+    fer_face *f;
+    size_t n, kept = 0, neg = 0;
+    fer_image canvas = make_canvas(c, face, photo, &fb);
+    /* Round 1: only the scales that can match the face (IoU >= 0.5 needs a
+     * side within 2x), for speed. */
+    propose(c, &canvas, (int)(fb.w * 0.6), (int)(fb.w * 1.6) + 1, &f, &n);
+    for (size_t i = 0; i < n; i++) {
+        double covered, o = iou(f[i].box, fb, &covered);
+        if (o >= 0.5 && kept < 2)
+            emit(c, 1, &canvas, &f[i]), kept++;
+        else if (o < 0.1 && covered < 0.25 && neg < 1)
+            emit(c, 0, &canvas, &f[i]), neg++;
+    }
+    free(f);
+    fer_image_free(&canvas);
+}
+
+/* A photo patch with stripes (square or sine wave, mostly near horizontal or
+ * vertical) or a checkerboard blended over part of it. */
+static fer_image pattern_canvas(const fer_image *photo, fer_rng *r)
+{
+    int side = PATTERN_SIDE;
+    fer_image c = patch_of(photo, side, r);
+    int checker = fer_rng_uniform(r) < 0.3, square = fer_rng_uniform(r) < 0.5;
+    double period = exp(uniform(r, log(4), log(48)));
+    double th = fer_rng_uniform(r) < 0.7 ? (fer_rng_below(r, 2) * 90 + uniform(r, -15, 15))
+                                         : uniform(r, 0, 180);
+    th *= M_PI / 180;
+    double amp = uniform(r, 30, 120), level = uniform(r, 60, 200), mix = uniform(r, 0.5, 1);
+    int x0 = (int)fer_rng_below(r, side / 2), y0 = (int)fer_rng_below(r, side / 2);
+    int x1 = x0 + side / 2 + (int)fer_rng_below(r, (uint32_t)(side - x0 - side / 2 + 1));
+    int y1 = y0 + side / 2 + (int)fer_rng_below(r, (uint32_t)(side - y0 - side / 2 + 1));
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            double u = (cos(th) * x + sin(th) * y) / period, v = (-sin(th) * x + cos(th) * y) / period;
+            double w = square ? (fmod(u + 1e6, 1) < 0.5 ? 1 : -1) : sin(2 * M_PI * u);
+            if (checker)
+                w = (fmod(u + 1e6, 1) < 0.5) == (fmod(v + 1e6, 1) < 0.5) ? 1 : -1;
+            double val = mix * (level + amp * w) + (1 - mix) * c.px[y * side + x];
+            c.px[y * side + x] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : lround(val));
+        }
+    return c;
+}
+
+int main(int argc, char **argv)
+{
+    ctx c = {0};
+    fer_error err;
+    int a = 1;
+    if (argc > 2 && !strcmp(argv[1], "--mine")) {
+        fer_analyzer_opts o;
+        fer_analyzer_opts_default(&o);
+        o.verifier_model = argv[2];
+        o.min_score = 0; /* every proposal, scored */
+        o.threads = 1;
+        if (fer_analyzer_new(&o, &c.analyzer, &err))
+            die(argv[2], err.msg);
+        a = 3;
+    }
+    if (argc - a < 3) {
+        fprintf(stderr, "usage: verifier-data [--mine VERIFIER] OUT FER2013.csv|- PHOTO...\n");
+        return 2;
+    }
+    c.dir = argv[a];
+    c.max_tilt = c.analyzer ? 35 : 15; /* round 2 also teaches the turned proposals */
+    char path[4096];
+    mkdir(c.dir, 0755);
+    snprintf(path, sizeof path, "%s/face", c.dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/nonface", c.dir);
+    mkdir(path, 0755);
+    if (!c.analyzer && fer_cascade_load(FER_DEFAULT_CASCADE, &c.cascade, &err))
+        die("cascade", err.msg);
+    int n_photos = argc - a - 2;
+    fer_image *photos = calloc((size_t)n_photos, sizeof *photos);
+    if (!photos)
+        die("photos", "out of memory");
+    fer_rng_seed(&c.rng, c.analyzer ? 2 : 1);
+    for (int i = 0; i < n_photos; i++) {
+        fer_image full;
+        if (fer_image_load(argv[a + 2 + i], 0, &full, &err))
+            die(argv[a + 2 + i], err.msg);
+        int long_side = full.w > full.h ? full.w : full.h;
+        photos[i] = long_side > MAX_PHOTO_SIDE ? scaled(&full, (double)MAX_PHOTO_SIDE / long_side) : full;
+        if (photos[i].px != full.px)
+            fer_image_free(&full);
+        mine_photo(&c, &photos[i]);
+    }
+    fprintf(stderr, "verifier-data: %ld non-faces from %d photos\n", c.n_nonface, n_photos);
+    fer_dataset ds;
+    if (fer_dataset_load_csv(argv[a + 1], 0, &ds, &err))
+        die(argv[a + 1], err.msg);
+    for (size_t i = 0; i < ds.n; i++)
+        if (ds.usage[i] == FER_USAGE_TRAINING && (!c.analyzer || i % ROUND2_EVERY == 0))
+            paste_face(&c, ds.pixels + i * SIDE * SIDE, &photos[fer_rng_below(&c.rng, (uint32_t)n_photos)]);
+    fer_dataset_free(&ds);
+    for (int i = 0; c.analyzer && i < N_PATTERNS; i++) {
+        fer_image p = pattern_canvas(&photos[fer_rng_below(&c.rng, (uint32_t)n_photos)], &c.rng);
+        negatives(&c, &p, HITS_PER_PATTERN);
+        fer_image_free(&p);
+    }
+    fprintf(stderr, "verifier-data: %ld faces, %ld non-faces in %s\n", c.n_face, c.n_nonface, c.dir);
+    for (int i = 0; i < n_photos; i++)
+        fer_image_free(&photos[i]);
+    free(photos);
+    fer_cascade_free(c.cascade);
+    fer_analyzer_free(c.analyzer);
+    return 0;
+}
