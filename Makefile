@@ -153,6 +153,22 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 8000 --iters 5 --json > $(BUILD)/bench/faces-8000.json
 	/usr/bin/python3 bench/compare-detect.py --resolution $(BUILD)/bench/faces-1920.json $(BUILD)/bench/faces-8000.json
 
+# `make bench-faces`: face detection on real photos (bench/faces/README.md): fer-predict,
+# OpenCV's Haar cascade and dlib's HOG detector (a reference, never part of libfer)
+# scored against hand-made boxes. fetch-photos gets the photos (npm, opencv-doc);
+# BENCH_FACES_ARGS="--min-score 0.5" passes options to fer-predict.
+.PHONY: bench-faces
+DLIB_LIBS = $(shell pkg-config --libs dlib-1 2>/dev/null || echo -ldlib)
+$(BUILD)/bench/dlib_hog: bench/faces/dlib_hog.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++14 -O2 -o $@ $< $(shell pkg-config --cflags dlib-1 2>/dev/null) $(DLIB_LIBS)
+
+bench-faces: $(BUILD)/bin/fer-predict $(BUILD)/bench/dlib_hog
+	bench/faces/fetch-photos $(BUILD)/faces/photos
+	/usr/bin/python3 bench/faces/score.py --photos $(BUILD)/faces/photos \
+		--fer-predict $(BUILD)/bin/fer-predict --dlib $(BUILD)/bench/dlib_hog \
+		--libfer-args "$(BENCH_FACES_ARGS)"
+
 # The face verifier's training crops (scripts/train-verifier): a program on the public API.
 $(BUILD)/scripts/verifier-data: scripts/verifier-data.c libfer/fer.h $(LIB_A)
 	@mkdir -p $(dir $@)
