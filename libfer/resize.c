@@ -119,33 +119,32 @@ fer_status fer_image_shrink(const fer_image *src, int q, fer_image *dst, fer_err
         return fer_fail(err, FER_ERANGE, "fer_image_shrink: factor %d is not 1..4096", q);
     *dst = (fer_image){(src->w + q - 1) / q, (src->h + q - 1) / q, NULL};
     dst->px = malloc((size_t)dst->w * (size_t)dst->h);
-    uint32_t *acc = malloc((size_t)dst->w * sizeof *acc);
-    if (!dst->px || !acc) {
-        free(acc);
+    uint32_t *col = malloc((size_t)src->w * sizeof *col); /* column sums of a band of q rows */
+    if (!dst->px || !col) {
+        free(col);
         fer_image_free(dst);
         return fer_fail(err, FER_ENOMEM, "out of memory for a %dx%d image", dst->w, dst->h);
     }
     for (int oy = 0; oy < dst->h; oy++) {
         int y0 = oy * q, y1 = y0 + q < src->h ? y0 + q : src->h;
-        for (int ox = 0; ox < dst->w; ox++)
-            acc[ox] = 0;
-        for (int y = y0; y < y1; y++) {
-            const uint8_t *row = src->px + (size_t)y * (size_t)src->w;
-            for (int ox = 0, x = 0; ox < dst->w; ox++) {
-                int x1 = x + q < src->w ? x + q : src->w;
-                uint32_t sum = 0;
-                for (; x < x1; x++)
-                    sum += row[x];
-                acc[ox] += sum;
-            }
+        const uint8_t *row = src->px + (size_t)y0 * (size_t)src->w;
+        for (int x = 0; x < src->w; x++)
+            col[x] = row[x];
+        for (int y = y0 + 1; y < y1; y++) { /* a plain loop the compiler vectorises */
+            row = src->px + (size_t)y * (size_t)src->w;
+            for (int x = 0; x < src->w; x++)
+                col[x] += row[x];
         }
         uint8_t *out = dst->px + (size_t)oy * (size_t)dst->w;
         for (int ox = 0; ox < dst->w; ox++) {
-            uint32_t n = (uint32_t)(y1 - y0) *
-                         (uint32_t)((ox + 1) * q < src->w ? q : src->w - ox * q);
-            out[ox] = (uint8_t)((acc[ox] + n / 2) / n);
+            int x0 = ox * q, x1 = x0 + q < src->w ? x0 + q : src->w;
+            uint32_t sum = 0;
+            for (int x = x0; x < x1; x++)
+                sum += col[x];
+            uint32_t n = (uint32_t)(y1 - y0) * (uint32_t)(x1 - x0);
+            out[ox] = (uint8_t)((sum + n / 2) / n);
         }
     }
-    free(acc);
+    free(col);
     return FER_OK;
 }
