@@ -14,19 +14,6 @@
 #define DEFAULT_PHOTO "/usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg"
 #define FALLBACK_PHOTO "datasets/demo/face.png"
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: fer-bench detect [--image PATH] [--cascade XML] [--iters 20] "
@@ -75,20 +62,20 @@ int bench_detect_main(int argc, char **argv)
     fer_box *b = NULL;
     for (int i = 0; i <= iters && t; i++) { /* run 0 warms the caches */
         free(b);
-        double t0 = cpu_now();
+        double t0 = bench_cpu_now();
         if (fer_detect_faces(c, &img, &o, &b, &n, &err) != FER_OK) {
             fprintf(stderr, "fer-bench detect: %s\n", err.msg);
             return 1;
         }
         if (i)
-            t[i - 1] = cpu_now() - t0;
+            t[i - 1] = bench_cpu_now() - t0;
     }
     for (size_t i = 0; print_boxes && i < n; i++) /* for bench/compare-detect.py --photos */
         printf("box %d %d %d %d\n", b[i].x, b[i].y, b[i].w, b[i].h);
     free(b);
     if (!t)
         return 1;
-    qsort(t, (size_t)iters, sizeof *t, by_value);
+    qsort(t, (size_t)iters, sizeof *t, bench_by_value);
     double median = t[iters / 2] * 1e3, best = t[0] * 1e3;
     if (json)
         printf("{\"image\": \"%s\", \"cascade\": \"%s\", \"width\": %d, \"height\": %d, "

@@ -17,19 +17,6 @@
 #define FALLBACK_PHOTO "datasets/demo/face.png"
 #define SHIPPED_VERIFIER "weights/face-verifier.safetensors"
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: fer-bench faces [--image PATH] [--verifier W] [--width W] "
@@ -92,17 +79,17 @@ int bench_faces_main(int argc, char **argv)
     size_t n = 0;
     for (int i = 0; i <= iters && t; i++) { /* run 0 warms the caches */
         fer_faces f;
-        double t0 = cpu_now();
+        double t0 = bench_cpu_now();
         if (fer_analyze(a, &img, NULL, &f, &err) != FER_OK)
             return fail(&err);
         if (i)
-            t[i - 1] = cpu_now() - t0;
+            t[i - 1] = bench_cpu_now() - t0;
         n = f.n;
         fer_faces_free(&f);
     }
     if (!t)
         return 1;
-    qsort(t, (size_t)iters, sizeof *t, by_value);
+    qsort(t, (size_t)iters, sizeof *t, bench_by_value);
     double median = t[iters / 2] * 1e3;
     if (json)
         printf("{\"image\": \"%s\", \"width\": %d, \"height\": %d, \"faces\": %zu, "

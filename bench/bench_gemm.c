@@ -34,13 +34,6 @@ static const shape shapes[] = {
 
 /* Seconds of CPU time of the calling thread: on a machine shared with other
  * jobs, time spent descheduled is not counted (wall time would be). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- peak: independent FMA chains, more than latency x pipes */
 
 #define CHAINS 12
@@ -85,9 +78,9 @@ static double peak_gflops(int avx512, volatile float *sink)
     long iters = 2000000;
     double best = 1e30;
     for (int t = 0; t < 40; t++) {
-        double t0 = cpu_now();
+        double t0 = bench_cpu_now();
         *sink += avx512 ? fma_loop_avx512(iters, 0.999999f) : fma_loop_avx2(iters, 0.999999f);
-        double dt = cpu_now() - t0;
+        double dt = bench_cpu_now() - t0;
         best = dt < best ? dt : best;
     }
     return 2.0 * (avx512 ? 16 : 8) * CHAINS * (double)iters / best / 1e9;
@@ -137,14 +130,14 @@ static double seconds_per_call(int path, const shape *s, const operands *o)
     run(path, s, o, 1); /* warm caches and the workspace */
     long reps = 1;
     double dt;
-    while ((dt = cpu_now(), run(path, s, o, reps), dt = cpu_now() - dt) < 0.02 && reps < 1L << 20)
+    while ((dt = bench_cpu_now(), run(path, s, o, reps), dt = bench_cpu_now() - dt) < 0.02 && reps < 1L << 20)
         reps *= 2;
     double best = dt / (double)reps;
     int trials = path == 0 ? 1 : 5;
     for (int t = 1; t < trials; t++) {
-        double t0 = cpu_now();
+        double t0 = bench_cpu_now();
         run(path, s, o, reps);
-        double per = (cpu_now() - t0) / (double)reps;
+        double per = (bench_cpu_now() - t0) / (double)reps;
         best = per < best ? per : best;
     }
     return best;

@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
-#include "fer.h"
+#include "cli.h"
 
 #define DEFAULT_PHOTO "/usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg"
 #define SHIPPED "weights/fer-7class.safetensors"
@@ -18,31 +17,18 @@
 enum { DECODE, ANALYZE, TOTAL, N_STAGES };
 static const char *const stage_names[N_STAGES] = {"decode", "analyze", "total"};
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* One pass of the pipeline; t[] receives each stage's seconds. */
 static int run_once(const char *image, fer_analyzer *a, double *t, size_t *faces, fer_error *err)
 {
-    double t0 = now();
+    double t0 = cli_now();
     fer_image img;
     if (fer_image_load(image, 0, &img, err))
         return 0;
-    double t1 = now();
+    double t1 = cli_now();
     fer_heart heart;
     fer_faces f;
     int ok = !fer_heart_from_bpm(88, NULL, &heart, err) && !fer_analyze(a, &img, &heart, &f, err);
-    double t2 = now();
+    double t2 = cli_now();
     *faces = ok ? f.n : 0;
     if (ok)
         fer_faces_free(&f);
@@ -95,7 +81,7 @@ int bench_predict_main(int argc, char **argv)
     for (int s = 0; s < N_STAGES && col; s++) {
         for (int i = 0; i < iters; i++)
             col[i] = t[N_STAGES * (i + 1) + s];
-        qsort(col, (size_t)iters, sizeof *col, by_value);
+        qsort(col, (size_t)iters, sizeof *col, bench_by_value);
         med[s] = col[iters / 2] * 1e3;
     }
     if (json) {

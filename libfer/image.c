@@ -330,19 +330,26 @@ fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, f
                             err);
 }
 
-fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err)
+/* A file decoded to `channels` (1 or 3) bytes a pixel. */
+static fer_status load_file(const char *path, size_t max_pixels, int channels, uint8_t **px,
+                            int *w, int *h, fer_error *err)
 {
-    if (!path || !img)
-        return fer_fail(err, FER_EINVAL, "fer_image_load: NULL argument");
-    memset(img, 0, sizeof *img);
     char *data;
     size_t len;
     fer_status s = fer_file_read(path, MAX_FILE_BYTES, &data, &len, err);
     if (s != FER_OK)
         return s;
-    s = fer_image_decode(path, data, len, max_pixels, 1, &img->px, &img->w, &img->h, err);
+    s = fer_image_decode(path, data, len, max_pixels, channels, px, w, h, err);
     free(data);
     return s;
+}
+
+fer_status fer_image_load(const char *path, size_t max_pixels, fer_image *img, fer_error *err)
+{
+    if (!path || !img)
+        return fer_fail(err, FER_EINVAL, "fer_image_load: NULL argument");
+    memset(img, 0, sizeof *img);
+    return load_file(path, max_pixels, 1, &img->px, &img->w, &img->h, err);
 }
 
 fer_status fer_image_load_rgb(const char *path, size_t max_pixels, fer_rgb_image *img,
@@ -351,14 +358,7 @@ fer_status fer_image_load_rgb(const char *path, size_t max_pixels, fer_rgb_image
     if (!path || !img)
         return fer_fail(err, FER_EINVAL, "fer_image_load_rgb: NULL argument");
     memset(img, 0, sizeof *img);
-    char *data;
-    size_t len;
-    fer_status s = fer_file_read(path, MAX_FILE_BYTES, &data, &len, err);
-    if (s != FER_OK)
-        return s;
-    s = fer_image_decode(path, data, len, max_pixels, 3, &img->px, &img->w, &img->h, err);
-    free(data);
-    return s;
+    return load_file(path, max_pixels, 3, &img->px, &img->w, &img->h, err);
 }
 
 void fer_rgb_image_free(fer_rgb_image *img)

@@ -261,21 +261,33 @@ static double iou(fer_box a, fer_box b)
     return in / ((double)a.w * a.h + (double)b.w * b.h - in);
 }
 
-/* The demo photo's one face, found at 640x480, 2x and 6x (working copies of
- * the same size): the same face, scaled. A flat photo gives no face. */
-START_TEST(shipped_models_on_the_demo_photo)
+/* An analyzer with the shipped models (default options but `tilt`), or NULL
+ * after a "skipped" line when they or opencv-data are missing. */
+static fer_analyzer *shipped_analyzer(const char *test, double tilt)
 {
     if (!exists(FER_DEFAULT_CASCADE) || !exists(DEMO) || !exists(EMOTION) || !exists(VERIFIER)) {
-        printf("shipped_models_on_the_demo_photo: skipped, opencv-data or shipped files missing\n");
-        return;
+        printf("%s: skipped, opencv-data or shipped files missing\n", test);
+        return NULL;
     }
     fer_analyzer_opts o;
     fer_analyzer_opts_default(&o);
     o.emotion_model = EMOTION;
     o.verifier_model = VERIFIER;
+    o.tilt = tilt;
     fer_analyzer *a;
     fer_error e;
     ck_assert_int_eq(fer_analyzer_new(&o, &a, &e), FER_OK);
+    return a;
+}
+
+/* The demo photo's one face, found at 640x480, 2x and 6x (working copies of
+ * the same size): the same face, scaled. A flat photo gives no face. */
+START_TEST(shipped_models_on_the_demo_photo)
+{
+    fer_analyzer *a = shipped_analyzer("shipped_models_on_the_demo_photo", 25);
+    if (!a)
+        return;
+    fer_error e;
     fer_image img;
     ck_assert_int_eq(fer_image_load(DEMO, 0, &img, &e), FER_OK);
     fer_box first = {0};
@@ -370,17 +382,10 @@ END_TEST
  * where the face went. */
 START_TEST(tilted_face_is_found)
 {
-    if (!exists(FER_DEFAULT_CASCADE) || !exists(DEMO) || !exists(EMOTION) || !exists(VERIFIER)) {
-        printf("tilted_face_is_found: skipped, opencv-data or shipped files missing\n");
+    fer_analyzer *a = shipped_analyzer("tilted_face_is_found", 25);
+    if (!a)
         return;
-    }
-    fer_analyzer_opts o;
-    fer_analyzer_opts_default(&o);
-    o.emotion_model = EMOTION;
-    o.verifier_model = VERIFIER;
-    fer_analyzer *a;
     fer_error e;
-    ck_assert_int_eq(fer_analyzer_new(&o, &a, &e), FER_OK);
     fer_image img, t;
     ck_assert_int_eq(fer_image_load(DEMO, 0, &img, &e), FER_OK);
     ck_assert_int_eq(fer_image_turn(&img, -38, &t, &e), FER_OK);
@@ -405,8 +410,7 @@ START_TEST(tilted_face_is_found)
     ck_assert(f.face[0].score >= 0.5 && f.state_face >= 0);
     fer_faces_free(&f);
     fer_analyzer_free(a);
-    o.tilt = 0;
-    ck_assert_int_eq(fer_analyzer_new(&o, &a, &e), FER_OK);
+    a = shipped_analyzer("tilted_face_is_found", 0);
     ck_assert_int_eq(fer_analyze(a, &t, NULL, &f, &e), FER_OK);
     ck_assert_msg(f.n == 0, "found upright too: the test shows nothing");
     fer_faces_free(&f);
