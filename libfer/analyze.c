@@ -312,15 +312,24 @@ static int by_score(const void *pa, const void *pb)
     return (sa < sb) - (sa > sb);
 }
 
-/* Keeps the faces that pass min_score, best first, dropping any that
- * overlaps a better one (IoU > 0.3, or mostly inside it or around it). */
+static int upright_then_score(const void *pa, const void *pb)
+{
+    int ta = ((const fer_face *)pa)->angle != 0, tb = ((const fer_face *)pb)->angle != 0;
+    return ta != tb ? ta - tb : by_score(pa, pb);
+}
+
+/* Keeps the faces that pass min_score, dropping any that overlaps a kept
+ * one (IoU > 0.3, or mostly inside it or around it): the upright proposals
+ * first, best first, then the turned ones, which only fill in faces the
+ * upright search missed (on an upright face both score near 1, and the turned
+ * crop of it reads the expression worse). The kept faces end best first. */
 static size_t select_faces(fer_face *f, size_t n, double min_score)
 {
-    qsort(f, n, sizeof *f, by_score);
+    qsort(f, n, sizeof *f, upright_then_score);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (f[i].score < min_score)
-            break;
+            continue;
         int dup = 0;
         for (size_t j = 0; j < kept && !dup; j++) {
             double inside, o = overlap(f[i].box, f[j].box, &inside);
@@ -329,6 +338,7 @@ static size_t select_faces(fer_face *f, size_t n, double min_score)
         if (!dup)
             f[kept++] = f[i];
     }
+    qsort(f, kept, sizeof *f, by_score);
     return kept;
 }
 
