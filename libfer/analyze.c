@@ -325,6 +325,8 @@ static int upright_then_score(const void *pa, const void *pb)
  * crop of it reads the expression worse). The kept faces end best first. */
 static size_t select_faces(fer_face *f, size_t n, double min_score)
 {
+    if (n == 0) /* f may be NULL: qsort must not see it */
+        return 0;
     qsort(f, n, sizeof *f, upright_then_score);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {

@@ -146,7 +146,7 @@ static void propose(ctx *c, const fer_image *img, int min_size, int max_size, fe
         (*f)[i] = (*f)[j];
         (*f)[j] = t;
     }
-    if (c->analyzer) /* qsort is not stable, but the ties are random anyway */
+    if (c->analyzer && *n > 1) /* qsort is not stable, but the ties are random anyway */
         qsort(*f, *n, sizeof **f, by_score);
 }
 
