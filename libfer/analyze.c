@@ -442,9 +442,9 @@ fer_status fer_analyze(fer_analyzer *a, const fer_image *img, const fer_heart *h
         out->state_face = fer_faces_pick(out, a->o.pick);
         s = fer_fuse(out->face[out->state_face].probs, heart, &a->o.fusion, &out->state, err);
     }
-    if (s)
+    if (s) {
         fer_faces_free(out);
-    if (s)
         out->state_face = -1;
+    }
     return s;
 }
