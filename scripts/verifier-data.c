@@ -17,7 +17,8 @@
  * Non-faces: proposals on the PHOTOs at four scales and on the canvases away
  * from the face, random boxes of every size (round 1), and (round 2)
  * proposals on photo patches overlaid with stripes (window blinds, striped
- * clothes) or a checkerboard, regular structure the wallpapers lack.
+ * clothes), a checkerboard or a tiled motif (patterned wallpaper), regular
+ * structure the wallpapers lack.
  * Round 2 writes into round 1's OUT (names starting with "m"), so OUT then
  * holds the training set of the shipped verifier. One seed a round, one
  * thread: the same inputs give the same files. */
@@ -276,8 +277,9 @@ static void paste_face(ctx *c, const uint8_t *face, const fer_image *photo)
     fer_image_free(&canvas);
 }
 
-/* A photo patch with stripes (square or sine wave, mostly near horizontal or
- * vertical) or a checkerboard blended over part of it. */
+/* A photo patch with, blended over part of it, stripes (square or sine wave,
+ * mostly near horizontal or vertical), a checkerboard, or a small piece of the
+ * patch tiled like a wallpaper (in a brick layout half the time). */
 static fer_image pattern_canvas(const fer_image *photo, fer_rng *r)
 {
     int side = PATTERN_SIDE;
@@ -291,13 +293,25 @@ static fer_image pattern_canvas(const fer_image *photo, fer_rng *r)
     int x0 = (int)fer_rng_below(r, side / 2), y0 = (int)fer_rng_below(r, side / 2);
     int x1 = x0 + side / 2 + (int)fer_rng_below(r, (uint32_t)(side - x0 - side / 2 + 1));
     int y1 = y0 + side / 2 + (int)fer_rng_below(r, (uint32_t)(side - y0 - side / 2 + 1));
+    enum { MAX_MOTIF = 64 };
+    uint8_t motif[MAX_MOTIF * MAX_MOTIF];
+    int m = 12 + (int)fer_rng_below(r, MAX_MOTIF - 11), brick = (int)fer_rng_below(r, 2);
+    int tiled = fer_rng_uniform(r) < 0.4;
+    int mx = (int)fer_rng_below(r, (uint32_t)(side - m)), my = (int)fer_rng_below(r, (uint32_t)(side - m));
+    for (int y = 0; y < m; y++)
+        memcpy(motif + y * m, c.px + (my + y) * side + mx, (size_t)m);
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) {
             double u = (cos(th) * x + sin(th) * y) / period, v = (-sin(th) * x + cos(th) * y) / period;
             double w = square ? (fmod(u + 1e6, 1) < 0.5 ? 1 : -1) : sin(2 * M_PI * u);
             if (checker)
                 w = (fmod(u + 1e6, 1) < 0.5) == (fmod(v + 1e6, 1) < 0.5) ? 1 : -1;
-            double val = mix * (level + amp * w) + (1 - mix) * c.px[y * side + x];
+            double val = level + amp * w;
+            if (tiled) {
+                int row = (y - y0) / m, tx = (x - x0 + (brick && row % 2 ? m / 2 : 0)) % m;
+                val = motif[((y - y0) % m) * m + tx];
+            }
+            val = mix * val + (1 - mix) * c.px[y * side + x];
             c.px[y * side + x] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : lround(val));
         }
     return c;
