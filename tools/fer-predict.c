@@ -16,12 +16,12 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NO_FACE = 3 };
 enum { PICK_BEST, PICK_LARGEST, PICK_ALL, PICK_INDEX };
 
 typedef struct options {
-    const char *weights, *verifier, *cascade, *hr_file, *annotate;
+    const char *hr_file, *annotate;
     const char *bpm_text;
-    int no_detect, json, age, age_set, pick;
-    double margin, min_score, resting_bpm, face_weight, heart_weight;
+    int json, age, age_set, pick;
+    double resting_bpm;
     long threads;
-    fer_detect_opts detect;
+    fer_analyzer_opts an; /* detection, margin, score, fusion: handed to the analyzer */
     char **images;
     int n_images;
 } options;
@@ -82,11 +82,11 @@ static int set_option(options *o, int k, const char *v)
     if (!*v)
         return cli_error(prog, "%s: empty value", name), 0;
     switch (k) {
-    case O_WEIGHTS: o->weights = v; return 1;
-    case O_VERIFIER: o->verifier = v; return 1;
-    case O_CASCADE: o->cascade = v; return 1;
+    case O_WEIGHTS: o->an.emotion_model = v; return 1;
+    case O_VERIFIER: o->an.verifier_model = v; return 1;
+    case O_CASCADE: o->an.cascade = v; return 1;
     case O_MINSCORE:
-        if (cli_parse_double(v, 0, 1, &o->min_score))
+        if (cli_parse_double(v, 0, 1, &o->an.min_score))
             return 1;
         return cli_error(prog, "%s '%s': expected a score 0..1", name, v), 0;
     case O_FACE:
@@ -100,19 +100,19 @@ static int set_option(options *o, int k, const char *v)
     case O_ANNOTATE: o->annotate = v; return 1;
     case O_BPM: o->bpm_text = v; return 1; /* judged by the heart module */
     case O_SCALE:
-        if (cli_parse_double(v, 1.001, 4, &o->detect.scale_factor))
+        if (cli_parse_double(v, 1.001, 4, &o->an.detect.scale_factor))
             return 1;
         return cli_error(prog, "%s '%s': expected a number in 1.001..4", name, v), 0;
     case O_NEIGH:
         if (cli_parse_long(v, 0, 1000, &l))
-            return o->detect.min_neighbors = (int)l, 1;
+            return o->an.detect.min_neighbors = (int)l, 1;
         return cli_error(prog, "%s '%s': expected an integer 0..1000", name, v), 0;
     case O_MINSIZE:
         if (cli_parse_long(v, 1, 100000, &l))
-            return o->detect.min_size = (int)l, 1;
+            return o->an.detect.min_size = (int)l, 1;
         return cli_error(prog, "%s '%s': expected an integer 1..100000", name, v), 0;
     case O_MARGIN:
-        if (cli_parse_double(v, 0, 1, &o->margin))
+        if (cli_parse_double(v, 0, 1, &o->an.margin))
             return 1;
         return cli_error(prog, "%s '%s': expected a fraction 0..1", name, v), 0;
     case O_AGE:
@@ -125,7 +125,7 @@ static int set_option(options *o, int k, const char *v)
         return cli_error(prog, "%s '%s': expected a resting rate 30..200 bpm", name, v), 0;
     case O_FACEW:
     case O_HEARTW:
-        if (cli_parse_double(v, 0, 1e6, k == O_FACEW ? &o->face_weight : &o->heart_weight))
+        if (cli_parse_double(v, 0, 1e6, k == O_FACEW ? &o->an.fusion.face_weight : &o->an.fusion.heart_weight))
             return 1;
         return cli_error(prog, "%s '%s': expected a weight >= 0", name, v), 0;
     case O_THREADS:
@@ -146,7 +146,7 @@ static int check_combinations(const options *o)
         return cli_error(prog, "--age and --resting-bpm need --bpm or --hr"), 0;
     if (o->annotate && o->n_images != 1)
         return cli_error(prog, "--annotate draws one image; %d given", o->n_images), 0;
-    if (o->face_weight + o->heart_weight <= 0)
+    if (o->an.fusion.face_weight + o->an.fusion.heart_weight <= 0)
         return cli_error(prog, "--face-weight and --heart-weight cannot both be 0"), 0;
     return 1;
 }
@@ -154,11 +154,8 @@ static int check_combinations(const options *o)
 /* Returns 0 to go on, -1 after --help, else an exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
-    fer_analyzer_opts ao;
-    fer_analyzer_opts_default(&ao);
-    *o = (options){.margin = ao.margin, .min_score = ao.min_score, .detect = ao.detect};
-    o->face_weight = ao.fusion.face_weight;
-    o->heart_weight = ao.fusion.heart_weight;
+    *o = (options){0};
+    fer_analyzer_opts_default(&o->an);
     o->images = calloc((size_t)argc, sizeof *o->images);
     if (!o->images)
         return cli_error(prog, "out of memory"), EXIT_USAGE;
@@ -176,7 +173,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--json"))
             o->json = 1;
         else if (!strcmp(a, "--no-detect"))
-            o->no_detect = 1;
+            o->an.no_detect = 1;
         else {
             int k = 0;
             while (k < O_COUNT && !cli_is_option(a, value_options[k]))
@@ -234,25 +231,18 @@ static int load_analyzer(context *cx)
 {
     const options *o = &cx->opt;
     char wbuf[4096], vbuf[4096];
-    fer_analyzer_opts ao;
-    fer_analyzer_opts_default(&ao);
-    ao.emotion_model = data_file(o->weights, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
-    ao.verifier_model = o->no_detect ? NULL
-                        : data_file(o->verifier, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
-    if (!ao.emotion_model || (!o->no_detect && !ao.verifier_model))
+    fer_analyzer_opts ao = o->an;
+    ao.emotion_model = data_file(ao.emotion_model, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
+    ao.verifier_model = ao.no_detect ? NULL
+                        : data_file(ao.verifier_model, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
+    if (!ao.emotion_model || (!ao.no_detect && !ao.verifier_model))
         return 0;
-    ao.cascade = o->cascade;
-    ao.detect = o->detect;
-    ao.no_detect = o->no_detect;
-    ao.margin = o->margin;
-    ao.min_score = o->min_score;
     ao.pick = o->pick == PICK_LARGEST ? FER_FACE_LARGEST : FER_FACE_BEST;
-    ao.fusion = (fer_fusion_opts){o->face_weight, o->heart_weight};
     ao.threads = (int)o->threads;
     fer_error err = {0};
     if (fer_analyzer_new(&ao, &cx->an, &err) != FER_OK)
         return cli_error(prog, "%s%s", err.msg,
-                         !o->cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
+                         !o->an.cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
                              ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
     cx->model = fer_analyzer_emotion_model(cx->an);
     return 1;
@@ -278,9 +268,8 @@ static void image_error(const char *path, const char *msg)
 
 static int fuse(const context *cx, const float *probs, fer_state *st, const char *path)
 {
-    fer_fusion_opts fo = {cx->opt.face_weight, cx->opt.heart_weight};
     fer_error err = {0};
-    if (fer_fuse(probs, cx->has_heart ? &cx->heart : NULL, &fo, st, &err) != FER_OK)
+    if (fer_fuse(probs, cx->has_heart ? &cx->heart : NULL, &cx->opt.an.fusion, st, &err) != FER_OK)
         return image_error(path, err.msg), 0;
     return 1;
 }
@@ -433,18 +422,18 @@ static int annotate(const context *cx, const result *r, fer_rgb_image *rgb)
     fer_box *boxes = calloc(n ? n : 1, sizeof *boxes);
     fer_error err = {0};
     fer_status st = text && labels && boxes ? FER_OK : FER_ENOMEM;
-    for (size_t i = 0, k = 0; !st && i < n; i++) {
+    size_t sf = r->state_face < 0 ? 0 : (size_t)r->state_face;
+    for (size_t i = 0; !st && i < n; i++) {
         /* the state's face first, then the others in score order */
-        size_t j = r->state_face < 0 ? i : i == 0 ? (size_t)r->state_face
-                                               : i <= (size_t)r->state_face ? i - 1 : i;
+        size_t j = i == 0 ? sf : i <= sf ? i - 1 : i;
         const fer_face *fc = &r->f.face[j];
         if ((int)j == r->state_face)
-            snprintf(text[k], sizeof text[k], "%s", r->state.label);
+            snprintf(text[i], sizeof text[i], "%s", r->state.label);
         else
-            snprintf(text[k], sizeof text[k], "%s %.0f%%", fer_emotion_names[fc->emotion],
+            snprintf(text[i], sizeof text[i], "%s %.0f%%", fer_emotion_names[fc->emotion],
                      100.0 * fc->probs[fc->emotion]);
-        labels[k] = text[k];
-        boxes[k++] = fc->box;
+        labels[i] = text[i];
+        boxes[i] = fc->box;
     }
     if (!st)
         st = fer_image_annotate(rgb, boxes, labels, n, &err);
@@ -498,7 +487,7 @@ static int predict_image(context *cx, const char *path)
     int rc = ok ? EXIT_OK : EXIT_FAILED;
     if (ok && r.state_face < 0) {
         if (r.f.n == 0)
-            image_error(path, cx->opt.no_detect ? "no face"
+            image_error(path, cx->opt.an.no_detect ? "no face"
                                                 : "no face found (see --min-score, --min-size; "
                                                   "--no-detect for a cropped face)");
         else
