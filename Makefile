@@ -1,5 +1,7 @@
-# libfer build. `make` builds the libraries and tools, `make check` runs all
-# tests, `make demo` installs missing packages, builds and runs the demo.
+# libfer build. `make` builds the libraries and tools, `make check` installs
+# missing test packages and runs all tests, `make demo` installs missing
+# runtime packages, builds and runs the demo; `make install` / `make
+# uninstall` with PREFIX (default /usr/local) and DESTDIR.
 # SAN=address,undefined builds an instrumented copy under build-san/.
 
 CC      ?= cc
@@ -48,6 +50,7 @@ LIB_SRC := \
 	libfer/rng.c \
 	libfer/threadpool.c \
 	libfer/fileio.c \
+	libfer/datapath.c \
 	libfer/gemm_ref.c \
 	libfer/gemm.c \
 	libfer/gemm_c.c \
@@ -86,8 +89,9 @@ TESTS := \
 	test_catalog \
 	test_recommend \
 	test_spotify \
-	test_dataset
-TOOL_COMMON := tools/cli.c tools/plot.c
+	test_dataset \
+	test_fileio
+TOOL_COMMON := tools/cli.c tools/json.c tools/opt.c tools/plot.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libfer.a
@@ -97,7 +101,7 @@ TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all check demo bench install clean deps
+.PHONY: all check run-tests demo bench install uninstall clean deps
 all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard libfer/*.h) $(wildcard tools/*.h)
@@ -108,13 +112,21 @@ $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ) libfer/libfer.map
-	$(CC) -shared -Wl,-soname,libfer.so.0 -Wl,--version-script=libfer/libfer.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
+# The version script lists exactly what fer.h declares: nothing internal is exported.
+$(BUILD)/libfer.map: libfer/fer.h scripts/api-symbols
+	@mkdir -p $(dir $@)
+	scripts/api-symbols --map libfer/fer.h > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tools/cli.o: CFLAGS += -DFER_SOURCE_DIR='"$(CURDIR)"' -DFER_SHARE_DIR='"$(PREFIX)/share/libfer"'
-# The tools look for the weights and the catalogue under PREFIX: rebuild cli.o
-# when PREFIX changes (`make` then `make install PREFIX=/opt`).
-$(BUILD)/tools/cli.o: $(BUILD)/prefix.txt
+$(LIB_SO): $(LIB_OBJ) $(BUILD)/libfer.map
+	$(CC) -shared -Wl,-soname,libfer.so.0 -Wl,--version-script=$(BUILD)/libfer.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
+
+# A tool run from $(BUILD)/bin reads the source tree's weights and catalogue;
+# an installed copy those under PREFIX (tools/cli.c).
+$(BUILD)/tools/cli.o: CFLAGS += -DFER_SOURCE_DIR='"$(CURDIR)"' -DFER_BUILD_BIN='"$(abspath $(BUILD)/bin)"'
+# fer_data_path's directory is fixed in the library: rebuild datapath.o when
+# PREFIX changes (`make` then `make install PREFIX=/opt`).
+$(BUILD)/libfer/datapath.o: CFLAGS += -DFER_DATADIR='"$(PREFIX)/share/libfer"'
+$(BUILD)/libfer/datapath.o: $(BUILD)/prefix.txt
 $(BUILD)/prefix.txt: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
@@ -122,7 +134,12 @@ $(BUILD)/prefix.txt: FORCE
 
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(TOOL_OWN) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+
+# fer-train's checkpoint progress, its own (tests/fuzz/fuzz_checkpoint.c includes it too).
+$(BUILD)/bin/fer-train: TOOL_OWN = $(BUILD)/tools/progress.o
+$(BUILD)/bin/fer-train: $(BUILD)/tools/progress.o
+
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -174,6 +191,11 @@ $(BUILD)/scripts/verifier-data: scripts/verifier-data.c libfer/fer.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ilibfer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
+# tests/sh/plot.sh draws the tools' pictures (tools/plot.c) from made-up figures with this.
+$(BUILD)/tests/plot-svg: tests/plot-svg.c tools/plot.h $(BUILD)/tools/plot.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(BUILD)/tools/plot.o $(LIB_A) $(LDLIBS)
+
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
 	@mkdir -p $(dir $@)
@@ -184,7 +206,8 @@ $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
 # corpus and regression inputs, and by `make fuzz` with clang's libFuzzer under
 # ASan+UBSan in $(FUZZ_BUILD), run for FUZZ_SECONDS each (crashes are copied to
 # tests/fuzz/regress/<target>/).
-FUZZ_TARGETS := fer2013_csv image model arch_json cascade spotify heart catalog
+FUZZ_TARGETS := fer2013_csv image model arch_json cascade spotify heart catalog \
+	spotify_retry checkpoint
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 # FUZZ_SEED and FUZZ_RUNS (a number of executions) make a run repeatable: CI.
@@ -202,6 +225,9 @@ $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilibfer -Itests/fuzz $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS)
 
+# The checkpoint harness includes fer-train's progress reader.
+$(BUILD)/tests/fuzz/replay_checkpoint $(BUILD)/tests/fuzz/fuzz_checkpoint: tools/progress.c tools/progress.h
+
 fuzz-binaries: $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/fuzz_%)
 
 fuzz:
@@ -209,7 +235,14 @@ fuzz:
 	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) \
 		tests/fuzz/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-check: all $(TEST_BIN) $(BUILD)/tests/mock-spotify $(FUZZ_REPLAY)
+# `make check` first installs the packages the tests need (only those
+# missing: instant when none is), then builds in a second make, which reads
+# their pkg-config flags (as `make demo` does for the runtime ones).
+check:
+	scripts/install-deps
+	$(MAKE) run-tests
+
+run-tests: all $(TEST_BIN) $(BUILD)/tests/mock-spotify $(BUILD)/tests/plot-svg $(FUZZ_REPLAY)
 	@BUILD=$(BUILD) tests/run-all $(TEST_BIN)
 
 deps:
@@ -220,17 +253,28 @@ demo:
 	$(MAKE) all
 	scripts/demo $(BUILD)
 
+# The tools link libfer.a; programs built with `pkg-config --libs libfer`
+# link libfer.so with an rpath to PREFIX/lib (libfer.pc.in).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 libfer/fer.h $(DESTDIR)$(PREFIX)/include/fer.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfer.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfer.so.0
 	ln -sf libfer.so.0 $(DESTDIR)$(PREFIX)/lib/libfer.so
 	$(if $(TOOL_BIN),install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/)
+	install -m 644 $(TOOLS:%=man/%.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -d $(DESTDIR)$(PREFIX)/share/libfer/weights $(DESTDIR)$(PREFIX)/share/libfer/datasets
 	$(if $(wildcard weights/*),cp -r weights/. $(DESTDIR)$(PREFIX)/share/libfer/weights/)
 	$(if $(wildcard datasets/*),cp -r datasets/. $(DESTDIR)$(PREFIX)/share/libfer/datasets/)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
+
+# Every file install put there (folders stay: others may share them).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/fer.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc \
+		$(addprefix $(DESTDIR)$(PREFIX)/lib/,libfer.a libfer.so.0 libfer.so) \
+		$(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%) $(TOOLS:%=$(DESTDIR)$(PREFIX)/share/man/man1/%.1)
+	rm -rf $(DESTDIR)$(PREFIX)/share/libfer
 
 clean:
 	rm -rf build build-san build-clang build-fuzz

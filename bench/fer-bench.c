@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "fer.h"
 
 typedef struct bench_mode {
     const char *name;
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
         return usage(stdout);
+    if (!strcmp(argv[1], "--version"))
+        return printf("fer-bench (libfer) %s\n", FER_VERSION) < 0;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (!strcmp(argv[1], modes[i].name))
             return modes[i].run(argc - 2, argv + 2);

@@ -416,6 +416,19 @@ static fer_status find_cascade(reader *r, const xmlDoc *doc, const xmlNode **out
     return FER_OK;
 }
 
+/* SAX callback for <!DOCTYPE ...>: a cascade needs no DTD, and one could
+ * declare entities that expand without bound when the text is read ("billion
+ * laughs": a 222 KB file became 4 GB). The parser stops there, before any
+ * declaration, and the line is kept for the message. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id,
+                           const xmlChar *system_id)
+{
+    (void)name, (void)public_id, (void)system_id;
+    xmlParserCtxtPtr ctxt = ctx;
+    *(int *)ctxt->_private = ctxt->input ? ctxt->input->line : 1;
+    xmlStopParser(ctxt);
+}
+
 static fer_status parse_doc(reader *r, const char *data, size_t len)
 {
     if (len > (size_t)0x7fffffff)
@@ -423,10 +436,19 @@ static fer_status parse_doc(reader *r, const char *data, size_t len)
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt)
         return fer_fail(r->err, FER_ENOMEM, "%s: out of memory", r->path);
+    int doctype_line = 0;
+    ctxt->_private = &doctype_line;
+    ctxt->sax->internalSubset = refuse_doctype;
+    /* No entity substitution, no DTD loading, no network (libxml2 defaults
+     * kept explicit); no XML_PARSE_HUGE, so its own size limits hold. */
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, data, (int)len, r->path, NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     fer_status s;
-    if (!doc) {
+    if (doctype_line) {
+        xmlFreeDoc(doc);
+        s = fer_fail(r->err, FER_EFORMAT, "%s:%d: a DOCTYPE (DTD, entities) is not allowed in "
+                     "a cascade", r->path, doctype_line);
+    } else if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(ctxt);
         char msg[200];
         snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "malformed XML");

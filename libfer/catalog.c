@@ -1,6 +1,8 @@
-/* The song catalogue: a SpotifyFeatures-style CSV loaded into memory, with a
- * hash index on track ids. Columns are found by header name, numbers are
- * parsed strictly, and a bad row is skipped and counted, never fatal. */
+/* The song catalogue: a CSV of tracks with audio features and genre lists
+ * (the shipped layout, or SpotifyFeatures') loaded into memory, with a hash
+ * index on track ids and an index of its genres. Columns are found by header
+ * name, numbers are parsed strictly, and a bad row is skipped and counted,
+ * never fatal. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +16,12 @@
 #include "internal.h"
 
 #define CATALOG_MAX_BYTES ((size_t)512 << 20)
+#define MAX_GENRES 256 /* a track's; more are ignored */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Columns by role; the first REQUIRED_COLS must be present. */
 enum col {
@@ -29,10 +37,19 @@ static const char *const col_names[N_COLS] = {
     "acousticness", "danceability", "duration_ms", "instrumentalness", "key", "liveness",
     "loudness", "mode", "speechiness", "time_signature",
 };
+/* The shipped catalogue's name for the genre column (a list either way). */
+#define GENRES_ALIAS "genres"
 
 /* Strings live in one arena and are referred to by offset while loading
  * (the arena moves as it grows); pointers are fixed up at the end. */
 typedef struct str_refs { size_t genre, artist, title, id; } str_refs;
+
+/* An id index slot: track index + 1 (0: empty) and the id's 32-bit hash,
+ * which places it, so that probing rarely and rehashing never touch the
+ * strings. A track takes 16 bytes of CSV at least: 512 MiB hold < 2^32. */
+typedef struct slot { uint32_t track, tag; } slot;
+
+typedef struct genre_entry { const char *name; size_t n_tracks; } genre_entry;
 
 struct fer_catalog {
     fer_track *tracks;
@@ -40,8 +57,11 @@ struct fer_catalog {
     size_t n, cap;
     char *arena;
     size_t arena_len, arena_cap;
-    long *slots; /* hash of ids: track index or -1 */
+    slot *slots;
     size_t n_slots;
+    genre_entry *genres; /* distinct genres, sorted by name */
+    size_t n_genres;
+    char *genre_text;    /* their names */
 };
 
 typedef struct loader {
@@ -51,6 +71,8 @@ typedef struct loader {
     size_t n_header;
     size_t n_bad;
     char first_bad[400];
+    char *scratch; /* a genre list being built */
+    size_t scratch_cap;
 } loader;
 
 /* ------------------------------------------------------------ strings */
@@ -76,31 +98,32 @@ static int arena_add(fer_catalog *c, const char *s, size_t n, size_t *off)
 
 /* ------------------------------------------------------------ id index */
 
-static uint64_t hash_str(const char *s)
+static char ascii_lower(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch; }
+
+/* FNV-1a folded to 32 bits, of the ASCII-lower-cased bytes when fold is
+ * set (as strncasecmp compares). */
+static uint32_t hash_bytes(const char *s, size_t n, int fold)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)(fold ? ascii_lower(s[i]) : s[i])) * 1099511628211ULL;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
-static const char *id_at(const fer_catalog *c, long i)
+static const char *id_at(const fer_catalog *c, size_t i)
 {
     return c->refs ? c->arena + c->refs[i].id : c->tracks[i].id;
 }
 
-static long slot_find(const fer_catalog *c, const char *id, size_t *slot)
+/* The track with this id (hash h) or -1; *at gets its slot, or the free one for it. */
+static long slot_find(const fer_catalog *c, const char *id, uint32_t h, size_t *at)
 {
-    size_t mask = c->n_slots - 1, i = hash_str(id) & mask;
-    while (c->slots[i] >= 0) {
-        if (strcmp(id_at(c, c->slots[i]), id) == 0) {
-            *slot = i;
-            return c->slots[i];
-        }
-        i = (i + 1) & mask;
-    }
-    *slot = i;
-    return -1;
+    size_t mask = c->n_slots - 1, i = h & mask;
+    for (; c->slots[i].track; i = (i + 1) & mask)
+        if (c->slots[i].tag == h && strcmp(id_at(c, c->slots[i].track - 1), id) == 0)
+            break;
+    *at = i;
+    return (long)c->slots[i].track - 1;
 }
 
 /* Keeps the table at most half full. */
@@ -111,22 +134,21 @@ static int index_reserve(fer_catalog *c, size_t n)
     size_t ns = c->n_slots ? c->n_slots : 1024;
     while (ns < n * 2)
         ns *= 2;
-    long *old = c->slots;
+    slot *old = c->slots;
     size_t old_n = c->n_slots;
-    c->slots = malloc(ns * sizeof *c->slots);
+    c->slots = calloc(ns, sizeof *c->slots);
     if (!c->slots) {
         c->slots = old;
         return 0;
     }
     c->n_slots = ns;
-    for (size_t i = 0; i < ns; i++)
-        c->slots[i] = -1;
     for (size_t i = 0; i < old_n; i++) {
-        if (old[i] < 0)
+        if (!old[i].track)
             continue;
-        size_t s;
-        slot_find(c, id_at(c, old[i]), &s);
-        c->slots[s] = old[i];
+        size_t k = old[i].tag & (ns - 1);
+        while (c->slots[k].track)
+            k = (k + 1) & (ns - 1);
+        c->slots[k] = old[i];
     }
     free(old);
     return 1;
@@ -134,36 +156,86 @@ static int index_reserve(fer_catalog *c, size_t n)
 
 /* ------------------------------------------------------------ numbers */
 
-/* A plain decimal number, optionally with an exponent: no spaces, hex, inf or nan. */
+static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* Digits at *p into *m (those past 19 significant ones only counted in
+ * *dropped); returns how many digits there were. */
+static size_t read_digits(const char **p, uint64_t *m, size_t *dropped)
+{
+    const char *s = *p;
+    for (; is_digit(**p); ++*p) {
+        if (*m < 1000000000000000000ULL)
+            *m = *m * 10 + (uint64_t)(**p - '0');
+        else
+            ++*dropped;
+    }
+    return (size_t)(*p - s);
+}
+
+/* A plain decimal number, optionally with an exponent: no spaces, hex, inf or
+ * nan. Most have at most 19 significant digits and a small exponent, and are
+ * m * 10^e or m / 10^-e with m < 2^53 and 10^|e| <= 10^22, both exact, so one
+ * rounding gives strtod's correctly rounded result; the rest go to strtod. */
 static int parse_real(const char *s, double lo, double hi, double *out)
 {
-    if (!*s)
+    static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = s + (*s == '+' || *s == '-');
+    uint64_t m = 0, e = 0;
+    size_t dropped = 0, n_int = read_digits(&p, &m, &dropped), n_frac = 0;
+    long exp10 = (long)dropped;
+    if (*p == '.') {
+        p++;
+        size_t before = dropped;
+        n_frac = read_digits(&p, &m, &dropped);
+        exp10 -= (long)(n_frac - (dropped - before));
+    }
+    if (n_int + n_frac == 0)
         return 0;
-    for (const char *p = s; *p; p++)
-        if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p))
+    if (*p == 'e' || *p == 'E') {
+        int neg = *++p == '-';
+        p += *p == '+' || *p == '-';
+        size_t ignored = 0;
+        if (read_digits(&p, &e, &ignored) == 0)
             return 0;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+        long big = e > 100000 ? 100000 : (long)e; /* far past any double: strtod's case */
+        exp10 += neg ? -big : big;
+    }
+    if (*p)
+        return 0;
+    double v;
+    if (m < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+        v = exp10 >= 0 ? (double)m * pow10[exp10] : (double)m / pow10[-exp10];
+        v = *s == '-' ? -v : v;
+    } else {
+        errno = 0;
+        v = strtod(s, NULL);
+        if (errno == ERANGE)
+            return 0;
+    }
+    if (!isfinite(v) || v < lo || v > hi)
         return 0;
     *out = v;
     return 1;
 }
 
+/* Optional '-', then digits only; lo..hi must hold 0. */
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
-    const char *p = s + (*s == '-');
+    int neg = *s == '-';
+    const char *p = s + neg;
+    unsigned long v = 0, bound = neg ? (unsigned long)-lo : (unsigned long)hi;
     if (!*p)
         return 0;
-    for (; *p; p++)
-        if (!isdigit((unsigned char)*p))
+    for (; *p; p++) {
+        if (!is_digit(*p))
             return 0;
-    errno = 0;
-    long v = strtol(s, NULL, 10);
-    if (errno || v < lo || v > hi)
-        return 0;
-    *out = v;
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > bound)
+            return 0;
+    }
+    *out = neg ? -(long)v : (long)v;
     return 1;
 }
 
@@ -192,9 +264,9 @@ static int parse_key(const char *s, int *out)
 
 static int parse_mode(const char *s, int *out)
 {
-    if (!strcasecmp(s, "major") || !strcmp(s, "1"))
+    if (!strcmp(s, "1") || !strcasecmp(s, "major"))
         *out = 1;
-    else if (!strcasecmp(s, "minor") || !strcmp(s, "0"))
+    else if (!strcmp(s, "0") || !strcasecmp(s, "minor"))
         *out = 0;
     else
         return 0;
@@ -298,67 +370,136 @@ static int parse_numbers(const fer_csv *r, const loader *L, fer_track *t, enum c
     return 1;
 }
 
-static int has_genre_at(const char *list, const char *genre)
+/* ------------------------------------------------------------ genre lists */
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+int fer_genre_next(const char **p, const char **item, size_t *n)
 {
-    size_t gl = strlen(genre);
-    for (const char *p = list; *p;) {
-        const char *sep = strstr(p, "; ");
-        size_t n = sep ? (size_t)(sep - p) : strlen(p);
-        if (n == gl && strncasecmp(p, genre, n) == 0)
+    const char *s = *p;
+    while (*s) {
+        const char *end = s;
+        while (*end && *end != ';')
+            end++;
+        const char *next = *end ? end + 1 : end;
+        while (s < end && is_blank(*s))
+            s++;
+        while (end > s && is_blank(end[-1]))
+            end--;
+        if (end > s) {
+            *item = s;
+            *n = (size_t)(end - s);
+            *p = next;
             return 1;
-        p += n + (sep ? 2 : 0);
+        }
+        s = next;
     }
+    *p = s;
+    return 0;
+}
+
+int fer_genre_list_has(const char *list, const char *genre, size_t n)
+{
+    const char *item;
+    size_t k;
+    while (fer_genre_next(&list, &item, &k))
+        if (k == n && strncasecmp(item, genre, n) == 0)
+            return 1;
     return 0;
 }
 
 int fer_track_has_genre(const fer_track *t, const char *genre)
 {
-    return t && genre && has_genre_at(t->genre, genre);
+    return t && genre && fer_genre_list_has(t->genre, genre, strlen(genre));
+}
+
+/* Appends to L->scratch, which holds a list of `len` bytes, the genres of
+ * `list` it lacks (case-insensitively), joined by "; ", up to MAX_GENRES in
+ * all; *len is updated. Returns 0 when out of memory. */
+static int genres_append(loader *L, size_t *len, const char *list)
+{
+    size_t need = *len + 3 * strlen(list) + 1; /* an item of n bytes adds n + 2 at most */
+    if (need > L->scratch_cap) {
+        char *b = realloc(L->scratch, need);
+        if (!b)
+            return 0;
+        L->scratch = b;
+        L->scratch_cap = need;
+    }
+    char *out = L->scratch;
+    out[*len] = 0;
+    size_t count = 0, n;
+    const char *item;
+    for (const char *p = out; fer_genre_next(&p, &item, &n);)
+        count++;
+    for (const char *p = list; count < MAX_GENRES && fer_genre_next(&p, &item, &n);) {
+        if (fer_genre_list_has(out, item, n))
+            continue;
+        if (*len) {
+            memcpy(out + *len, "; ", 2);
+            *len += 2;
+        }
+        memcpy(out + *len, item, n);
+        *len += n;
+        out[*len] = 0;
+        count++;
+    }
+    return 1;
+}
+
+static int is_empty_list(const char *list)
+{
+    const char *item;
+    size_t n;
+    return !fer_genre_next(&list, &item, &n);
 }
 
 /* Same id seen again (the data set lists a track once per genre): add the
- * genre, keep the highest popularity. */
-static int merge_duplicate(fer_catalog *c, long i, const char *genre, int popularity)
+ * genres it lacks, keep the highest popularity. */
+static int merge_duplicate(loader *L, long i, const char *genres, int popularity)
 {
+    fer_catalog *c = L->cat;
     fer_track *t = &c->tracks[i];
     if (popularity > t->popularity)
         t->popularity = popularity;
-    if (has_genre_at(c->arena + c->refs[i].genre, genre))
-        return 1;
-    size_t old = c->refs[i].genre, ol = strlen(c->arena + old), gl = strlen(genre);
-    char *joined = malloc(ol + gl + 3);
-    if (!joined)
+    size_t old = strlen(c->arena + c->refs[i].genre), len = 0;
+    if (!genres_append(L, &len, c->arena + c->refs[i].genre) || !genres_append(L, &len, genres))
         return 0;
-    memcpy(joined, c->arena + old, ol);
-    memcpy(joined + ol, "; ", 2);
-    memcpy(joined + ol + 2, genre, gl + 1);
-    int ok = arena_add(c, joined, ol + gl + 2, &c->refs[i].genre);
-    free(joined);
-    return ok;
+    return len == old || arena_add(c, L->scratch, len, &c->refs[i].genre);
 }
 
-static int append_track(fer_catalog *c, const fer_track *t, const fer_csv *r, const loader *L)
+static int reserve_tracks(fer_catalog *c, size_t n)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 1024;
-        fer_track *nt = realloc(c->tracks, cap * sizeof *nt);
-        if (!nt)
-            return 0;
-        c->tracks = nt;
-        str_refs *nr = realloc(c->refs, cap * sizeof *nr);
-        if (!nr)
-            return 0;
-        c->refs = nr;
-        c->cap = cap;
-    }
+    if (n <= c->cap)
+        return 1;
+    fer_track *nt = realloc(c->tracks, n * sizeof *nt);
+    if (!nt)
+        return 0;
+    c->tracks = nt;
+    str_refs *nr = realloc(c->refs, n * sizeof *nr);
+    if (!nr)
+        return 0;
+    c->refs = nr;
+    c->cap = n;
+    return 1;
+}
+
+static int append_track(loader *L, const fer_track *t, const fer_csv *r)
+{
+    fer_catalog *c = L->cat;
+    if (c->n == c->cap && !reserve_tracks(c, c->cap ? c->cap * 2 : 1024))
+        return 0;
     str_refs *s = &c->refs[c->n];
-    const enum col cols[4] = {C_GENRE, C_ARTIST, C_TITLE, C_ID};
-    size_t *offs[4] = {&s->genre, &s->artist, &s->title, &s->id};
-    for (int k = 0; k < 4; k++) {
-        const char *v = fer_csv_field(r, (size_t)L->col[cols[k]]);
-        if (!arena_add(c, v, strlen(v), offs[k]))
+    const enum col cols[3] = {C_ARTIST, C_TITLE, C_ID};
+    size_t *offs[3] = {&s->artist, &s->title, &s->id}, len = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t col = (size_t)L->col[cols[k]];
+        if (!arena_add(c, fer_csv_field(r, col), fer_csv_field_len(r, col), offs[k]))
             return 0;
     }
+    if (!genres_append(L, &len, fer_csv_field(r, (size_t)L->col[C_GENRE])) ||
+        !arena_add(c, L->scratch, len, &s->genre))
+        return 0;
     c->tracks[c->n++] = *t;
     return 1;
 }
@@ -374,9 +515,14 @@ static int add_row(loader *L, const fer_csv *r)
         note_bad(L, r->line, "%s fields where the header has %s", got, want);
         return 1;
     }
+    const char *id = fer_csv_field(r, (size_t)L->col[C_ID]);
+    uint32_t h = hash_bytes(id, fer_csv_field_len(r, (size_t)L->col[C_ID]), 0);
+    if (c->n_slots) /* a cache miss, paid while the numbers are read */
+        PREFETCH(&c->slots[h & (c->n_slots - 1)]);
     const enum col text[4] = {C_ID, C_TITLE, C_ARTIST, C_GENRE};
     for (int k = 0; k < 4; k++)
-        if (!*fer_csv_field(r, (size_t)L->col[text[k]])) {
+        if (k < 3 ? !*fer_csv_field(r, (size_t)L->col[text[k]])
+                  : is_empty_list(fer_csv_field(r, (size_t)L->col[C_GENRE]))) {
             note_bad(L, r->line, "empty %s%s", col_names[text[k]], "");
             return 1;
         }
@@ -387,16 +533,15 @@ static int add_row(loader *L, const fer_csv *r)
                  fer_csv_field(r, (size_t)L->col[bad]));
         return 1;
     }
-    const char *id = fer_csv_field(r, (size_t)L->col[C_ID]);
-    size_t slot;
+    size_t at;
     if (!index_reserve(c, c->n + 1))
         return 0;
-    long dup = slot_find(c, id, &slot);
+    long dup = slot_find(c, id, h, &at);
     if (dup >= 0)
-        return merge_duplicate(c, dup, fer_csv_field(r, (size_t)L->col[C_GENRE]), t.popularity);
-    if (!append_track(c, &t, r, L))
+        return merge_duplicate(L, dup, fer_csv_field(r, (size_t)L->col[C_GENRE]), t.popularity);
+    if (!append_track(L, &t, r))
         return 0;
-    c->slots[slot] = (long)c->n - 1;
+    c->slots[at] = (slot){(uint32_t)c->n, h};
     return 1;
 }
 
@@ -416,12 +561,14 @@ static fer_status read_header(loader *L, fer_csv *r, fer_error *err)
         L->col[c] = -1;
     for (size_t i = 0; i < r->n_fields; i++)
         for (int c = 0; c < N_COLS; c++)
-            if (L->col[c] < 0 && !strcasecmp(fer_csv_field(r, i), col_names[c]))
+            if (L->col[c] < 0 && (!strcasecmp(fer_csv_field(r, i), col_names[c]) ||
+                                  (c == C_GENRE && !strcasecmp(fer_csv_field(r, i), GENRES_ALIAS))))
                 L->col[c] = (int)i;
     for (int c = 0; c < REQUIRED_COLS; c++)
         if (L->col[c] < 0)
-            return fer_fail(err, FER_EFORMAT, "%s:%zu: missing column '%s' in the header",
-                            L->path, r->line, col_names[c]);
+            return fer_fail(err, FER_EFORMAT, "%s:%zu: missing column '%s'%s in the header",
+                            L->path, r->line, col_names[c],
+                            c == C_GENRE ? " (or '" GENRES_ALIAS "')" : "");
     L->n_header = r->n_fields;
     return FER_OK;
 }
@@ -440,8 +587,122 @@ static fer_status read_rows(loader *L, fer_csv *r, fer_error *err)
     }
 }
 
-/* Turns arena offsets into pointers and drops the load-time state. */
-static void finish(fer_catalog *c)
+/* ------------------------------------------------------------ genre index */
+
+/* Distinct genres while they are counted: names point into the arena. */
+typedef struct genre_seen { const char *name; size_t len, n_tracks; uint32_t hash; } genre_seen;
+typedef struct genre_set {
+    genre_seen *g;
+    size_t n, cap;
+    uint32_t *slots; /* entry index + 1, 0 empty */
+    size_t n_slots;
+} genre_set;
+
+static long genre_find(const genre_set *s, const char *name, size_t len, uint32_t h, size_t *at)
+{
+    size_t mask = s->n_slots - 1, i = h & mask;
+    for (; s->slots[i]; i = (i + 1) & mask) {
+        const genre_seen *g = &s->g[s->slots[i] - 1];
+        if (g->hash == h && g->len == len && strncasecmp(g->name, name, len) == 0)
+            break;
+    }
+    *at = i;
+    return (long)s->slots[i] - 1;
+}
+
+/* Room for one more genre, the table at most half full. */
+static int genre_reserve(genre_set *s)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        genre_seen *g = realloc(s->g, cap * sizeof *g);
+        if (!g)
+            return 0;
+        s->g = g;
+        s->cap = cap;
+    }
+    if ((s->n + 1) * 2 <= s->n_slots)
+        return 1;
+    size_t ns = s->n_slots ? s->n_slots * 2 : 128;
+    uint32_t *slots = calloc(ns, sizeof *slots);
+    if (!slots)
+        return 0;
+    free(s->slots);
+    s->slots = slots;
+    s->n_slots = ns;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->g[k].hash & (ns - 1);
+        while (slots[i])
+            i = (i + 1) & (ns - 1);
+        slots[i] = (uint32_t)k + 1;
+    }
+    return 1;
+}
+
+static int genre_count(genre_set *s, const char *name, size_t len)
+{
+    if (!genre_reserve(s))
+        return 0;
+    uint32_t h = hash_bytes(name, len, 1);
+    size_t at;
+    long k = genre_find(s, name, len, h, &at);
+    if (k < 0) {
+        k = (long)s->n++;
+        s->g[k] = (genre_seen){name, len, 0, h};
+        s->slots[at] = (uint32_t)s->n;
+    }
+    s->g[k].n_tracks++;
+    return 1;
+}
+
+static int by_genre_name(const void *a, const void *b)
+{
+    return strcasecmp(((const genre_entry *)a)->name, ((const genre_entry *)b)->name);
+}
+
+/* The catalogue's own copy of the names, sorted. */
+static int keep_genres(fer_catalog *c, const genre_set *s)
+{
+    size_t bytes = 0;
+    for (size_t k = 0; k < s->n; k++)
+        bytes += s->g[k].len + 1;
+    c->genres = malloc(s->n * sizeof *c->genres);
+    c->genre_text = malloc(bytes);
+    if (!c->genres || !c->genre_text)
+        return 0;
+    char *p = c->genre_text;
+    for (size_t k = 0; k < s->n; k++) {
+        memcpy(p, s->g[k].name, s->g[k].len);
+        p[s->g[k].len] = 0;
+        c->genres[k] = (genre_entry){p, s->g[k].n_tracks};
+        p += s->g[k].len + 1;
+    }
+    c->n_genres = s->n;
+    qsort(c->genres, c->n_genres, sizeof *c->genres, by_genre_name);
+    return 1;
+}
+
+/* Each distinct genre (case-insensitively; the first spelling names it) and
+ * its number of tracks: lists hold a genre once, so one count a list. */
+static int index_genres(fer_catalog *c)
+{
+    genre_set s = {0};
+    int ok = 1;
+    for (size_t i = 0; ok && i < c->n; i++) {
+        const char *p = c->tracks[i].genre, *item;
+        size_t n;
+        while (ok && fer_genre_next(&p, &item, &n))
+            ok = genre_count(&s, item, n);
+    }
+    ok = ok && (s.n == 0 || keep_genres(c, &s));
+    free(s.g);
+    free(s.slots);
+    return ok;
+}
+
+/* Turns arena offsets into pointers, drops the load-time state and indexes
+ * the genres; 0 when out of memory. */
+static int finish(fer_catalog *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         c->tracks[i].genre = c->arena + c->refs[i].genre;
@@ -451,10 +712,26 @@ static void finish(fer_catalog *c)
     }
     free(c->refs);
     c->refs = NULL;
+    return index_genres(c);
+}
+
+/* A hint, so that the tables rarely grow: room for as many tracks as the
+ * file has lines (a track takes 16 bytes at least; 4 Mi at most here) and
+ * for as many string bytes as it has. Without the memory they grow instead. */
+static void presize(fer_catalog *c, const char *data, size_t len)
+{
+    size_t lines = fer_csv_count_lines(data, len) + 1, n = len / 16 + 1;
+    n = lines < n ? lines : n;
+    n = n < ((size_t)1 << 22) ? n : (size_t)1 << 22;
+    if (reserve_tracks(c, n))
+        index_reserve(c, n);
+    if ((c->arena = malloc(len + 1)) != NULL)
+        c->arena_cap = len + 1;
 }
 
 static fer_status load_buffer(loader *L, const char *data, size_t len, fer_error *err)
 {
+    presize(L->cat, data, len);
     fer_csv r;
     fer_csv_init(&r, data, len);
     fer_status s = read_header(L, &r, err);
@@ -485,11 +762,13 @@ fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, 
     L.cat = calloc(1, sizeof *L.cat);
     s = L.cat ? load_buffer(&L, data, len, err) : fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
     free(data);
+    free(L.scratch);
+    if (s == FER_OK && !finish(L.cat))
+        s = fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
     if (s != FER_OK) {
         fer_catalog_free(L.cat);
         return s;
     }
-    finish(L.cat);
     if (n_bad)
         *n_bad = L.n_bad;
     if (err) {
@@ -508,6 +787,8 @@ void fer_catalog_free(fer_catalog *c)
     free(c->refs);
     free(c->arena);
     free(c->slots);
+    free(c->genres);
+    free(c->genre_text);
     free(c);
 }
 
@@ -522,6 +803,17 @@ long fer_catalog_find(const fer_catalog *c, const char *id)
 {
     if (!c || !id || !c->n_slots)
         return -1;
-    size_t slot;
-    return slot_find(c, id, &slot);
+    size_t at;
+    return slot_find(c, id, hash_bytes(id, strlen(id), 0), &at);
+}
+
+size_t fer_catalog_n_genres(const fer_catalog *c) { return c ? c->n_genres : 0; }
+
+const char *fer_catalog_genre(const fer_catalog *c, size_t i, size_t *n_tracks)
+{
+    if (!c || i >= c->n_genres)
+        return NULL;
+    if (n_tracks)
+        *n_tracks = c->genres[i].n_tracks;
+    return c->genres[i].name;
 }

@@ -27,6 +27,13 @@ void fer_csv_free(fer_csv *c);
  * or FER_CSV_BAD after skipping a malformed record (why in msg; c->line is
  * where it started). Fields are checked to be valid UTF-8. */
 int fer_csv_next(fer_csv *c, char *msg, size_t msg_cap);
+/* How many LF bytes the len bytes at p hold. */
+size_t fer_csv_count_lines(const char *p, size_t len);
 static inline const char *fer_csv_field(const fer_csv *c, size_t i) { return c->buf + c->start[i]; }
+/* Bytes of field i, without the NUL that ends each one. */
+static inline size_t fer_csv_field_len(const fer_csv *c, size_t i)
+{
+    return (i + 1 < c->n_fields ? c->start[i + 1] : c->len) - c->start[i] - 1;
+}
 
 #endif

@@ -163,11 +163,8 @@ static fer_status load_one(const char *path, uint8_t *out, fer_error *err)
     if (st == FER_OK)
         st = fer_image_crop_resize(&img, 0, 0, img.w, img.h, SIDE, SIDE, out, err);
     fer_image_free(&img);
-    if (st != FER_OK && err && !strstr(err->msg, path)) { /* make sure the file is named */
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        fer_fail(err, st, "%s: %s", path, msg);
-    }
+    if (st != FER_OK && err && !strstr(err->msg, path)) /* make sure the file is named */
+        fer_fail_prefix(err, st, path);
     return st;
 }
 

@@ -26,7 +26,21 @@ fer_status fer_fail(fer_error *err, fer_status code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* One line, whatever a file or a server put into it: no newline,
+         * no terminal escape (ESC and the other C0 controls, DEL). */
+        for (char *p = err->msg; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         err->code = code;
     }
     return code;
+}
+
+fer_status fer_fail_prefix(fer_error *err, fer_status code, const char *prefix)
+{
+    if (!err)
+        return code;
+    char inner[sizeof err->msg]; /* vsnprintf must not read the buffer it writes */
+    snprintf(inner, sizeof inner, "%s", err->msg);
+    return fer_fail(err, code, "%s: %s", prefix, inner);
 }

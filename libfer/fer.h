@@ -179,8 +179,22 @@ fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_adam **o
 /* Reads a whole file (at most max_bytes) into a malloc'd, NUL-terminated buffer. */
 fer_status fer_file_read(const char *path, size_t max_bytes, char **data, size_t *len,
                          fer_error *err);
-/* Writes to path.tmp.PID, fsyncs and renames over path. */
+/* Writes to a temporary beside path (.NAME.tmp-XXXXXX), fsyncs and renames
+ * it over path: a regular file or symlink at path is replaced, never half
+ * written. An existing FIFO or character device (/dev/null) is written in
+ * place; a directory is refused. */
 fer_status fer_file_write_atomic(const char *path, const void *data, size_t len, fer_error *err);
+
+/* Finds a shipped data file by its relative name ("weights/fer-7class.safetensors",
+ * "datasets/catalog.csv"): under dir, or, when dir is NULL or "", under the
+ * data directory libfer was installed with (PREFIX/share/libfer, fixed when
+ * it was built; `pkg-config --variable=datadir libfer`). The library reads no
+ * environment: a caller that honours an override such as the tools'
+ * FER_DATA_DIR passes it as dir. out receives the path (cap bytes) even when
+ * it cannot be read (FER_EIO), so that a message can name it; FER_ERANGE when
+ * it does not fit. */
+fer_status fer_data_path(const char *dir, const char *name, char *out, size_t cap,
+                         fer_error *err);
 
 /* ----------------------------------------------------------- FER2013 data */
 
@@ -247,6 +261,8 @@ typedef struct fer_rgb_image {
  * FER_PIXEL_RGB, ...) gives exactly fer_image_load's grey image. */
 fer_status fer_image_load_rgb(const char *path, size_t max_pixels, fer_rgb_image *img,
                               fer_error *err);
+fer_status fer_image_load_rgb_mem(const void *data, size_t len, size_t max_pixels,
+                                  fer_rgb_image *img, fer_error *err);
 void fer_rgb_image_free(fer_rgb_image *img);
 
 /* Byte order of colour pixels; alpha, when there are 4 channels, is last
@@ -375,6 +391,9 @@ void fer_fusion_opts_default(fer_fusion_opts *o);
  * The tables are in docs/heart-and-fusion.md. */
 fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion_opts *o,
                     fer_state *out, fer_error *err);
+/* The names and the label of a state whose emotion, intensity and arousal
+ * are set (a state read back from JSON, say): the words fer_fuse gives. */
+fer_status fer_state_describe(fer_state *s, fer_error *err);
 
 /* ----------------------------------------------------------- face analysis */
 
@@ -452,7 +471,8 @@ void fer_faces_free(fer_faces *f);
 /* --------------------------------------------------------------- catalogue */
 
 typedef struct fer_track {
-    const char *genre, *artist, *title, *id;
+    const char *genre; /* the track's genres, "a; b" (one or more) */
+    const char *artist, *title, *id;
     int popularity; /* 0..100 */
     int duration_ms;    /* 0 when the column is absent */
     int mode;           /* 1 major, 0 minor, -1 unknown */
@@ -466,11 +486,14 @@ typedef struct fer_track {
 typedef struct fer_catalog fer_catalog;
 
 /* CSV with the SpotifyFeatures columns, found by header name in any order
- * (required: track_id, track_name, artist_name, genre, popularity, valence,
- * energy, tempo). Bad rows are skipped and counted (*n_bad, may be NULL); the
- * first one is described in err->msg even on success (err->code stays FER_OK).
- * A track listed once per genre is kept once: first row's features, highest
- * popularity, genres joined with "; " in order of appearance. */
+ * (required: track_id, track_name, artist_name, genre or genres, popularity,
+ * valence, energy, tempo). The genre field is a list separated by ';' (one
+ * genre in SpotifyFeatures; blanks around each trimmed). Bad rows are
+ * skipped and counted (*n_bad, may be NULL); the first one is described in
+ * err->msg even on success (err->code stays FER_OK). A track listed again
+ * (SpotifyFeatures lists it once per genre) is kept once: first row's
+ * features, highest popularity, genres joined with "; " in order of
+ * appearance, each once (case-insensitively), at most 256. */
 fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, fer_error *err);
 void fer_catalog_free(fer_catalog *c);
 size_t fer_catalog_size(const fer_catalog *c);
@@ -479,6 +502,11 @@ const fer_track *fer_catalog_track(const fer_catalog *c, size_t i);
 long fer_catalog_find(const fer_catalog *c, const char *id);
 /* 1 if the track's genre list ("A; B") holds `genre` (case-insensitive). */
 int fer_track_has_genre(const fer_track *t, const char *genre);
+/* The catalogue's distinct genres (case-insensitively; the first spelling
+ * seen names one), sorted by name case-insensitively: the name of genre i
+ * and in *n_tracks (may be NULL) how many tracks have it; NULL past the end. */
+size_t fer_catalog_n_genres(const fer_catalog *c);
+const char *fer_catalog_genre(const fer_catalog *c, size_t i, size_t *n_tracks);
 
 /* ---------------------------------------------------------- recommendation */
 
@@ -492,9 +520,13 @@ typedef struct fer_music_target {
 typedef struct fer_rank_opts {
     size_t limit;           /* 10 (1..10000) */
     int one_per_artist;     /* 1 */
-    const char *genre;      /* NULL: any */
+    const char *genre;      /* NULL: any; else one genre or several, "rock,jazz": any of them */
     uint64_t seed;          /* tie-breaking */
     double popularity_weight; /* 0..1, default 0.15 */
+    /* 0..1, default 0.2: a genre (other than those asked for) fills at most
+     * this share of the list (at least 1 track) while other tracks are left;
+     * 1: no limit. */
+    double genre_share;
 } fer_rank_opts;
 
 typedef struct fer_pick {
@@ -510,8 +542,9 @@ fer_status fer_music_target_for(const fer_state *s, const fer_heart *heart, fer_
                                 fer_music_target *out, fer_error *err);
 void fer_rank_opts_default(fer_rank_opts *o);
 /* Tracks ranked by score (fit to the target blended with popularity), at
- * most one per artist when asked, ties broken by o->seed. picks must hold
- * o->limit entries; *n_picks receives how many were filled. */
+ * most one per artist when asked, each genre within its share while other
+ * tracks are left, ties broken by o->seed, listed best first. picks must
+ * hold o->limit entries; *n_picks receives how many were filled. */
 fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
                          fer_pick *picks, size_t *n_picks, fer_error *err);
 /* Weighted RMS of the feature differences, each divided by its tolerance
@@ -526,9 +559,11 @@ double fer_music_score(const fer_music_target *t, const fer_track *tr, double po
 typedef struct fer_spotify fer_spotify;
 
 /* api_url / accounts_url NULL: FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL
- * from the environment, else Spotify's own. http:// is accepted only for
- * 127.0.0.1/localhost (a test server); anything else must be https://, with
- * TLS verification always on. The secret is never printed or logged. */
+ * from the environment, else Spotify's own. A URL is scheme://host[:port][/path]
+ * (no user, password, query or fragment), the host as libcurl parses it:
+ * http:// only to localhost, 127.0.0.0/8 or [::1] (a test server); anything
+ * else must be https://, with TLS verification always on. The secret is never
+ * printed or logged, nor is anything of it that the server echoes. */
 fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
                            const char *accounts_url, fer_spotify **out, fer_error *err);
 void fer_spotify_free(fer_spotify *s);
@@ -537,8 +572,8 @@ typedef struct fer_spotify_opts {
     long connect_timeout_ms; /* 5000 */
     long timeout_ms;         /* 15000, whole request */
     int max_retries;         /* 3: retries after a 5xx or a timeout */
-    long backoff_ms;         /* 500: first retry delay, doubled each time */
-    long max_wait_ms;        /* 30000: total sleep on Retry-After and backoff */
+    long backoff_ms;         /* 500: first retry delay, doubled each time (<= 1 day) */
+    long max_wait_ms;        /* 30000: total sleep on Retry-After and backoff (<= 1 day) */
     size_t max_body;         /* 4 MiB: larger responses are refused */
 } fer_spotify_opts;
 
@@ -564,8 +599,10 @@ typedef struct fer_spotify_result {
  * 403/404 (closed to new apps since November 2024) GET /v1/search for a
  * genre/mood query, ranked with `features` (may be NULL) where the catalogue
  * knows the track, else by popularity. 429 waits Retry-After, 5xx and
- * timeouts retry with backoff, both within opts.max_wait_ms. genre may be
- * NULL; limit 1..50. Free the result with fer_spotify_result_free. */
+ * timeouts retry with backoff, both within opts.max_wait_ms. At most 100
+ * tracks are read from one response, repeated ids once. genre may be
+ * NULL, or several separated by commas (seeds; a search filters by the
+ * first); limit 1..50. Free the result with fer_spotify_result_free. */
 fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
                                  size_t limit, const fer_catalog *features,
                                  fer_spotify_result *out, fer_error *err);

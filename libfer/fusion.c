@@ -124,6 +124,22 @@ static void write_label(fer_state *s)
     s->arousal_phrase = *sp ? sp + 1 : phrase;
 }
 
+fer_status fer_state_describe(fer_state *s, fer_error *err)
+{
+    if (!s)
+        return fer_fail(err, FER_EINVAL, "fer_state_describe: NULL state");
+    if (s->emotion < 0 || s->emotion >= FER_N_EMOTIONS)
+        return fer_fail(err, FER_EINVAL, "emotion %d: not a FER2013 index 0..6", s->emotion);
+    if (s->intensity != FER_MILDLY && s->intensity != FER_PLAIN && s->intensity != FER_VERY)
+        return fer_fail(err, FER_EINVAL, "intensity %d: not mildly, plain or very", (int)s->intensity);
+    if (!(s->arousal >= 0 && s->arousal <= 1))
+        return fer_fail(err, FER_EINVAL, "arousal %g: must be in [0, 1]", s->arousal);
+    s->emotion_name = places[s->emotion].name;
+    s->intensity_name = intensity_word(s->intensity);
+    write_label(s);
+    return FER_OK;
+}
+
 fer_status fer_fuse(const float *probs, const fer_heart *heart, const fer_fusion_opts *o,
                     fer_state *out, fer_error *err)
 {

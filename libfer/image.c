@@ -330,6 +330,16 @@ fer_status fer_image_load_mem(const void *data, size_t len, size_t max_pixels, f
                             err);
 }
 
+fer_status fer_image_load_rgb_mem(const void *data, size_t len, size_t max_pixels,
+                                  fer_rgb_image *img, fer_error *err)
+{
+    if (!img || (!data && len))
+        return fer_fail(err, FER_EINVAL, "fer_image_load_rgb_mem: NULL argument");
+    memset(img, 0, sizeof *img);
+    return fer_image_decode("<memory>", data, len, max_pixels, 3, &img->px, &img->w, &img->h,
+                            err);
+}
+
 /* A file decoded to `channels` (1 or 3) bytes a pixel. */
 static fer_status load_file(const char *path, size_t max_pixels, int channels, uint8_t **px,
                             int *w, int *h, fer_error *err)

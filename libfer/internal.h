@@ -12,6 +12,17 @@
 
 /* Fills err (if any) and returns code, so callers write `return fer_fail(...)`. */
 fer_status fer_fail(fer_error *err, fer_status code, const char *fmt, ...) FER_PRINTF(3, 4);
+/* "prefix: " put before the message a callee left in err (e.g. the file
+ * around an architecture error), with code; never formats err into itself. */
+fer_status fer_fail_prefix(fer_error *err, fer_status code, const char *prefix);
+
+/* ---- genre lists (catalog.c): genres separated by ';', blanks around each ignored */
+
+/* The next genre of the list at *p: 1 with *item, *n set and *p moved past
+ * it, or 0 at the end. */
+int fer_genre_next(const char **p, const char **item, size_t *n);
+/* 1 if the list holds the n bytes at genre (case-insensitively). */
+int fer_genre_list_has(const char *list, const char *genre, size_t n);
 
 /* ---- resize.c */
 
@@ -79,12 +90,18 @@ void fer_orient_size(int orientation, int w, int h, int *ow, int *oh);
 void fer_orient_pixels(const uint8_t *src, int w, int h, int comp, int orientation,
                        uint8_t *dst);
 
-/* ---- atomic files written piece by piece: data go to path.tmp.PID,
- * which commit fsyncs and renames over path; a failed write is remembered
- * and reported by commit, which then removes the temporary file. */
+/* ---- output files written piece by piece (fileio.c; every output of
+ * libfer and the tools goes through here). A new name, a regular file or a
+ * symlink at path is replaced atomically: data go to DIR/.NAME.tmp-XXXXXX
+ * (random, created O_EXCL|O_NOFOLLOW), which commit fsyncs and renames
+ * over path (a symlink is replaced, never followed); temporaries of ours
+ * for path over an hour old (a killed save) are removed on open. An
+ * existing FIFO or character device, or a symlink to one, is written in
+ * place; a directory or other special file is refused. A failed write is
+ * remembered and reported by commit, which then removes the temporary. */
 typedef struct fer_afile {
     const char *path;
-    char *tmp;
+    char *tmp; /* NULL when writing in place */
     int fd, failed, saved_errno;
 } fer_afile;
 fer_status fer_afile_open(fer_afile *a, const char *path, fer_error *err);

@@ -129,6 +129,7 @@ void fer_rank_opts_default(fer_rank_opts *o)
     o->genre = NULL;
     o->seed = 0;
     o->popularity_weight = 0.15;
+    o->genre_share = 0.2;
 }
 
 /* ---------------------------------------------------------------- ranking */
@@ -174,6 +175,7 @@ typedef struct candidate {
     size_t track;
     double score, distance;
     uint64_t tie; /* seed-dependent order among equal scores */
+    int deferred; /* passed over for its genre, may fill the list later */
 } candidate;
 
 static uint64_t mix64(uint64_t x)
@@ -240,6 +242,8 @@ static fer_status check_rank_inputs(const fer_catalog *c, const fer_music_target
     if (!(o->popularity_weight >= 0 && o->popularity_weight <= 1))
         return fer_fail(err, FER_ERANGE, "popularity weight %g is outside [0, 1]",
                         o->popularity_weight);
+    if (!(o->genre_share >= 0 && o->genre_share <= 1))
+        return fer_fail(err, FER_ERANGE, "genre share %g is outside [0, 1]", o->genre_share);
     if (!(t->tol_valence > 0 && t->tol_energy > 0 && t->tol_tempo > 0))
         return fer_fail(err, FER_EINVAL, "target tolerances must be > 0");
     if (!isfinite(t->valence) || !isfinite(t->energy) || !isfinite(t->tempo))
@@ -247,12 +251,183 @@ static fer_status check_rank_inputs(const fer_catalog *c, const fer_music_target
     return FER_OK;
 }
 
-static int artist_taken(const fer_catalog *c, const fer_pick *picks, size_t n, const char *artist)
+/* A genre name inside a longer string. */
+typedef struct genre_ref { const char *name; size_t len; } genre_ref;
+
+/* The genres asked for ("rock, jazz"): comma-separated, blanks trimmed. */
+static size_t parse_wanted(const char *list, genre_ref *w)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!strcasecmp(fer_catalog_track(c, picks[i].track)->artist, artist))
+    size_t n = 0;
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *e = end;
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > p)
+            w[n++] = (genre_ref){p, (size_t)(e - p)};
+        p = comma ? comma + 1 : end;
+    }
+    return n;
+}
+
+static int is_wanted(const genre_ref *w, size_t n_w, const char *genre, size_t len)
+{
+    for (size_t k = 0; k < n_w; k++)
+        if (w[k].len == len && strncasecmp(w[k].name, genre, len) == 0)
             return 1;
     return 0;
+}
+
+static int has_wanted(const fer_track *t, const genre_ref *w, size_t n_w)
+{
+    for (size_t k = 0; k < n_w; k++)
+        if (fer_genre_list_has(t->genre, w[k].name, w[k].len))
+            return 1;
+    return 0;
+}
+
+/* What the list holds so far: its tracks (by candidate index), and how many
+ * of them carry each genre other than those asked for. */
+typedef struct ranking {
+    const fer_catalog *c;
+    const fer_rank_opts *o;
+    const genre_ref *w; /* asked for */
+    size_t n_w;
+    size_t *chosen, n_chosen;
+    genre_ref *genre; /* the genres in the list, and how many of its tracks have each */
+    size_t *count, n_genres, cap_genres;
+    size_t per_genre;
+} ranking;
+
+static int artist_taken(const ranking *r, const candidate *cand, const char *artist)
+{
+    for (size_t i = 0; i < r->n_chosen; i++)
+        if (!strcasecmp(fer_catalog_track(r->c, cand[r->chosen[i]].track)->artist, artist))
+            return 1;
+    return 0;
+}
+
+static size_t genre_slot(const ranking *r, const char *g, size_t len)
+{
+    size_t k = 0;
+    while (k < r->n_genres && !(r->genre[k].len == len && !strncasecmp(r->genre[k].name, g, len)))
+        k++;
+    return k;
+}
+
+/* 1 if one of the track's genres (not asked for) already fills its share. */
+static int genre_full(const ranking *r, const fer_track *t)
+{
+    const char *p = t->genre, *g;
+    size_t len;
+    while (fer_genre_next(&p, &g, &len)) {
+        size_t k = genre_slot(r, g, len);
+        if (k < r->n_genres && r->count[k] >= r->per_genre && !is_wanted(r->w, r->n_w, g, len))
+            return 1;
+    }
+    return 0;
+}
+
+static int take(ranking *r, const candidate *cand, size_t i)
+{
+    const char *p = fer_catalog_track(r->c, cand[i].track)->genre, *g;
+    size_t len;
+    while (fer_genre_next(&p, &g, &len)) {
+        size_t k = genre_slot(r, g, len);
+        if (k == r->n_genres) {
+            if (k == r->cap_genres) {
+                size_t cap = r->cap_genres ? r->cap_genres * 2 : 32;
+                genre_ref *ng = realloc(r->genre, cap * sizeof *ng);
+                if (ng)
+                    r->genre = ng;
+                size_t *nc = ng ? realloc(r->count, cap * sizeof *nc) : NULL;
+                if (!nc)
+                    return 0;
+                r->count = nc;
+                r->cap_genres = cap;
+            }
+            r->genre[k] = (genre_ref){g, len};
+            r->count[k] = 0;
+            r->n_genres++;
+        }
+        r->count[k]++;
+    }
+    r->chosen[r->n_chosen++] = i;
+    return 1;
+}
+
+/* Fills the list from cand[0..m), sorted in [0, head): first the head in
+ * score order, skipping a track whose artist is in the list or one of whose
+ * genres already fills its share; then the head's tracks passed over for
+ * their genre, best first; then the rest (sorted now), with the artist rule
+ * only. Returns 0 when out of memory. */
+static int fill(ranking *r, candidate *cand, size_t m, size_t head)
+{
+    size_t limit = r->o->limit;
+    for (int pass = 0; pass < 3; pass++) {
+        size_t from = pass < 2 ? 0 : head, to = pass < 2 ? head : m;
+        if (pass == 2 && r->n_chosen < limit)
+            qsort(cand + head, m - head, sizeof *cand, by_score);
+        for (size_t i = from; i < to && r->n_chosen < limit; i++) {
+            const fer_track *tr = fer_catalog_track(r->c, cand[i].track);
+            if ((pass == 1 && !cand[i].deferred) ||
+                (r->o->one_per_artist && artist_taken(r, cand, tr->artist)))
+                continue;
+            if (pass == 0 && (cand[i].deferred = genre_full(r, tr)) != 0)
+                continue;
+            if (!take(r, cand, i))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static int by_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Scores the tracks of the genres asked for into cand; returns how many. */
+static size_t score_all(const ranking *r, const fer_music_target *t, candidate *cand)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < fer_catalog_size(r->c); i++) {
+        const fer_track *tr = fer_catalog_track(r->c, i);
+        if (r->n_w && !has_wanted(tr, r->w, r->n_w))
+            continue;
+        candidate *k = &cand[m++];
+        k->track = i;
+        k->score = fer_music_score(t, tr, r->o->popularity_weight, &k->distance);
+        k->tie = mix64(r->o->seed ^ mix64(i));
+        k->deferred = 0;
+    }
+    return m;
+}
+
+/* 0 when out of memory. */
+static int rank(ranking *r, const fer_music_target *t, candidate *cand, fer_pick *picks,
+                size_t *n_picks)
+{
+    size_t m = score_all(r, t, cand);
+    /* Only the best few need sorting: more than limit, because one per
+     * artist and the genre share skip some; the rest is sorted only if they
+     * run out. */
+    size_t head = r->o->limit * 8 < m ? r->o->limit * 8 : m;
+    select_best(cand, m, head);
+    qsort(cand, head, sizeof *cand, by_score);
+    if (!fill(r, cand, m, head))
+        return 0;
+    /* Listed best first: candidate indices are in score order. */
+    qsort(r->chosen, r->n_chosen, sizeof *r->chosen, by_index);
+    for (size_t i = 0; i < r->n_chosen; i++) {
+        const candidate *k = &cand[r->chosen[i]];
+        picks[i] = (fer_pick){k->track, k->score, k->distance};
+    }
+    *n_picks = r->n_chosen;
+    return 1;
 }
 
 fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
@@ -262,33 +437,22 @@ fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const 
     if (rc != FER_OK)
         return rc;
     *n_picks = 0;
-    size_t n = fer_catalog_size(c), m = 0;
+    size_t n = fer_catalog_size(c), n_w_max = 1;
+    for (const char *p = o->genre; p && *p; p++)
+        n_w_max += *p == ',';
     candidate *cand = malloc((n ? n : 1) * sizeof *cand);
-    if (!cand)
-        return fer_fail(err, FER_ENOMEM, "fer_recommend: out of memory for %zu tracks", n);
-    for (size_t i = 0; i < n; i++) {
-        const fer_track *tr = fer_catalog_track(c, i);
-        if (o->genre && *o->genre && !fer_track_has_genre(tr, o->genre))
-            continue;
-        candidate *k = &cand[m++];
-        k->track = i;
-        k->score = fer_music_score(t, tr, o->popularity_weight, &k->distance);
-        k->tie = mix64(o->seed ^ mix64(i));
-    }
-    /* Only the best few need sorting: more than limit, because one per
-     * artist may skip some; the rest is sorted only if they run out. */
-    size_t head = o->limit * 8 < m ? o->limit * 8 : m;
-    select_best(cand, m, head);
-    qsort(cand, head, sizeof *cand, by_score);
-    for (size_t i = 0; i < m && *n_picks < o->limit; i++) {
-        if (i == head)
-            qsort(cand + head, m - head, sizeof *cand, by_score);
-        const fer_track *tr = fer_catalog_track(c, cand[i].track);
-        if (o->one_per_artist && artist_taken(c, picks, *n_picks, tr->artist))
-            continue;
-        picks[*n_picks] = (fer_pick){cand[i].track, cand[i].score, cand[i].distance};
-        ++*n_picks;
-    }
+    genre_ref *w = malloc(n_w_max * sizeof *w);
+    ranking r = {.c = c, .o = o, .w = w, .n_w = w ? parse_wanted(o->genre, w) : 0,
+                 .chosen = malloc(o->limit * sizeof(size_t))};
+    /* At least one track a genre, however small the share. */
+    r.per_genre = (size_t)(o->genre_share * (double)o->limit + 1e-9);
+    r.per_genre = r.per_genre ? r.per_genre : 1;
+    if (!cand || !w || !r.chosen || !rank(&r, t, cand, picks, n_picks))
+        rc = fer_fail(err, FER_ENOMEM, "fer_recommend: out of memory for %zu tracks", n);
     free(cand);
-    return FER_OK;
+    free(w);
+    free(r.chosen);
+    free(r.genre);
+    free(r.count);
+    return rc;
 }

@@ -5,7 +5,9 @@
  * checkpoint adds the Adam moments ("adam.m.*", "adam.v.*") and state.
  * Loading trusts nothing: every offset, size and shape is checked. */
 #include <cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include "model.h"
 
 enum { MAX_HEADER = 64 << 20 };
+/* Adam's step count, at most: exact as a double, far from overflowing. */
+static const double MAX_ITERATIONS = 9007199254740992.0; /* 2^53 */
 static const size_t MAX_FILE = (size_t)4 << 30;
 static const char PREPROCESS[] = "grey uint8 / 255";
 
@@ -196,44 +200,59 @@ static const char *meta_str(const cJSON *md, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Which tensor of the model (or of opt) a header name denotes. */
-static fer_tensor *target_of(fer_model *m, fer_adam *opt, const char *name, int *is_adam)
+/* Which tensor of the model (or of opt) a header name denotes: *slot is
+ * 3 * parameter + 0 (the parameter), 1 (adam.m.) or 2 (adam.v.), or -1 when
+ * the architecture has no such tensor. NULL for an Adam moment without opt. */
+static fer_tensor *target_of(fer_model *m, fer_adam *opt, const char *name, int *slot)
 {
-    int np = fer_model_param_count(m), second = 0;
+    int np = fer_model_param_count(m), kind = 0;
     const char *base = name;
-    *is_adam = 0;
     if (!strncmp(name, "adam.m.", 7) || !strncmp(name, "adam.v.", 7)) {
-        *is_adam = 1;
-        second = name[5] == 'v';
+        kind = name[5] == 'v' ? 2 : 1;
         base = name + 7;
     }
+    *slot = -1;
     for (int i = 0; i < np; i++) {
         char pname[64];
         fer_tensor *p = fer_model_param(m, i, NULL, pname, sizeof pname);
-        if (!strcmp(pname, base))
-            return *is_adam ? (opt ? fer_adam_moment(opt, i, second) : NULL) : p;
+        if (!strcmp(pname, base)) {
+            *slot = 3 * i + kind;
+            return kind ? (opt ? fer_adam_moment(opt, i, kind == 2) : NULL) : p;
+        }
     }
     return NULL;
+}
+
+/* The name of tensor `slot` (as target_of numbers them), for messages. */
+static void slot_name(fer_model *m, int slot, char *name, size_t cap)
+{
+    char pname[64];
+    fer_model_param(m, slot / 3, NULL, pname, sizeof pname);
+    snprintf(name, cap, "%s%s", slot % 3 == 0 ? "" : slot % 3 == 1 ? "adam.m." : "adam.v.", pname);
 }
 
 static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t *data,
                                size_t data_len, fer_model *m, fer_adam *opt, fer_error *err)
 {
-    int n = cJSON_GetArraySize(hdr), ns = 0, filled = 0;
+    int n = cJSON_GetArraySize(hdr), ns = 0, n_slots = 3 * fer_model_param_count(m);
     span *spans = calloc((size_t)n + 1, sizeof *spans);
-    if (!spans)
-        return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
-    fer_status s = FER_OK;
+    unsigned char *seen = calloc((size_t)n_slots + 1, 1);
+    fer_status s = spans && seen ? FER_OK : fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
     for (const cJSON *e = hdr->child; e && !s; e = e->next) {
         if (!strcmp(e->string, "__metadata__"))
             continue;
-        int shape[FER_MAX_DIMS] = {0}, ndim = 0, is_adam = 0;
+        int shape[FER_MAX_DIMS] = {0}, ndim = 0, slot;
         if ((s = check_entry(path, e, data_len, shape, &ndim, &spans[ns], err)))
             break;
-        fer_tensor *t = target_of(m, opt, e->string, &is_adam);
-        if (!t && !(is_adam && !opt)) {
+        fer_tensor *t = target_of(m, opt, e->string, &slot);
+        if (slot < 0) {
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%.60s\" is not part of the architecture",
                          path, e->string);
+            break;
+        }
+        if (seen[slot]++) {
+            s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%.60s\" is listed twice", path,
+                         e->string);
             break;
         }
         if (t && (ndim != t->ndim || memcmp(shape, t->shape, (size_t)ndim * sizeof *shape))) {
@@ -241,10 +260,8 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
                          path, e->string);
             break;
         }
-        if (t) {
+        if (t)
             copy_le(t->data, data + spans[ns].begin, t->size);
-            filled++;
-        }
         ns++;
     }
     /* Byte ranges must tile the data exactly: no overlap, no hole. */
@@ -257,12 +274,26 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
     }
     if (!s && at != data_len)
         s = fer_fail(err, FER_EFORMAT, "%s: %zu data bytes but the tensors cover %zu", path, data_len, at);
-    int want = fer_model_param_count(m) * (opt ? 3 : 1);
-    if (!s && filled != want)
-        s = fer_fail(err, FER_EFORMAT, "%s: %d of the %d tensors the %s needs are missing", path,
-                     want - filled, want, opt ? "checkpoint" : "architecture");
+    /* Every parameter, and for a checkpoint both its moments, must be there. */
+    for (int slot = 0; !s && slot < n_slots; slot++)
+        if (!seen[slot] && (opt || slot % 3 == 0)) {
+            char name[96];
+            slot_name(m, slot, name, sizeof name);
+            s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%s\" is missing (the %s needs it)", path,
+                         name, opt ? "checkpoint" : "architecture");
+        }
+    free(seen);
     free(spans);
     return s;
+}
+
+/* text, all of it a number within [lo, hi] (as a double: whole numbers exact up to 2^53). */
+static int meta_number(const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = text ? strtod(text, &end) : NAN;
+    return text && end != text && !*end && errno == 0 && *out >= lo && *out <= hi;
 }
 
 static fer_status restore_adam(const char *path, const cJSON *md, fer_model *m, fer_adam **opt,
@@ -270,14 +301,22 @@ static fer_status restore_adam(const char *path, const cJSON *md, fer_model *m, 
 {
     const char *it = meta_str(md, "adam.iterations"), *lr = meta_str(md, "adam.lr"),
                *dc = meta_str(md, "adam.decay");
-    char *e1, *e2, *e3;
-    long long iters = it ? strtoll(it, &e1, 10) : -1;
-    double lrv = lr ? strtod(lr, &e2) : 0, dcv = dc ? strtod(dc, &e3) : -1;
-    if (!it || !lr || !dc || *e1 || *e2 || *e3 || iters < 0)
-        return fer_fail(err, FER_EFORMAT, "%s: not a checkpoint (no valid Adam state in __metadata__)", path);
+    if (!it || !lr || !dc)
+        return fer_fail(err, FER_EFORMAT, "%s: not a checkpoint (no Adam state in __metadata__)",
+                        path);
+    /* Ranges first, so that no conversion overflows, nor the step count on
+     * the next step; lr and decay as fer_adam_new accepts them. */
+    double iters, lrv, dcv;
+    if (!meta_number(it, 0, MAX_ITERATIONS, &iters) || iters != floor(iters))
+        return fer_fail(err, FER_EFORMAT, "%s: adam.iterations \"%.40s\" is not an integer in "
+                        "0..2^53", path, it);
+    if (!meta_number(lr, 0, 10, &lrv) || !meta_number(dc, 0, 1e3, &dcv) || lrv == 0 ||
+        lrv == 10 || dcv == 1e3)
+        return fer_fail(err, FER_EFORMAT, "%s: adam.lr \"%.40s\" or adam.decay \"%.40s\" is "
+                        "outside (0, 10) or [0, 1000)", path, lr, dc);
     fer_status s = fer_adam_new(m, (float)lrv, (float)dcv, opt, err);
     if (!s)
-        fer_adam_restore(*opt, iters, (float)lrv, (float)dcv);
+        fer_adam_restore(*opt, (int64_t)iters, (float)lrv, (float)dcv);
     return s;
 }
 
@@ -285,13 +324,19 @@ static fer_status parse_file(const char *path, const char *buf, size_t len, fer_
                              fer_adam **opt, char **extra, fer_error *err)
 {
     if (len < 8)
-        return fer_fail(err, FER_EFORMAT, "%s: %zu bytes is too short for a safetensors file", path, len);
+        return fer_fail(err, FER_EFORMAT, "%s: not a model file (%zu bytes: too short for a "
+                        "safetensors header)", path, len);
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++)
         hlen |= (uint64_t)(uint8_t)buf[i] << (8 * i);
+    /* The JSON header starts right after its length: without a '{' there the
+     * file is something else (a CSV, an image), not a damaged model. */
+    if (len > 8 && buf[8] != '{')
+        return fer_fail(err, FER_EFORMAT, "%s: not a model file (no safetensors header: byte 8 "
+                        "is not the '{' of a JSON header)", path);
     if (hlen < 2 || hlen > MAX_HEADER || hlen > len - 8)
-        return fer_fail(err, FER_EFORMAT, "%s: header length %" PRIu64 " does not fit the %zu-byte file",
-                        path, hlen, len);
+        return fer_fail(err, FER_EFORMAT, "%s: damaged or truncated: header length %" PRIu64
+                        " does not fit the %zu-byte file", path, hlen, len);
     cJSON *hdr = cJSON_ParseWithLength(buf + 8, (size_t)hlen);
     if (!cJSON_IsObject(hdr)) {
         cJSON_Delete(hdr);
@@ -305,7 +350,7 @@ static fer_status parse_file(const char *path, const char *buf, size_t len, fer_
     if (!s)
         s = fer_model_from_json(arch, 0, model, err);
     if (s && *model == NULL && arch) /* prefix the architecture error with the file */
-        fer_fail(err, s, "%s: %s", path, err ? err->msg : "");
+        fer_fail_prefix(err, s, path);
     if (!s && opt)
         s = restore_adam(path, md, *model, opt, err);
     if (!s)

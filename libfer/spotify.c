@@ -4,6 +4,7 @@
  * neither the client secret nor the token ever reaches a message. */
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,24 +22,48 @@
  * since February 2026 (a larger limit is an error there). */
 #define SEARCH_PAGE 10
 #define SEARCH_MAX 50
+/* Tracks taken from one response: Spotify's own largest page is 100; a
+ * longer list is cut, so it costs no more than that. */
+#define MAX_RESPONSE_TRACKS 100
+/* Spotify's text quoted in a message, at most. */
+#define QUOTE_MAX 120
+/* The largest backoff and wait budget (a day): their sums stay exact. */
+#define MAX_WAIT_MS 86400000L
+
+typedef struct request request;
+typedef struct response response;
+
+/* The HTTP exchange and the wait before a retry: libcurl and nanosleep,
+ * unless tests/fuzz/fuzz_spotify_retry.c (which includes this file) puts a
+ * scripted server and a clock of its own here. Internal, not in fer.h. */
+typedef struct spotify_io {
+    CURLcode (*perform)(fer_spotify *s, const request *q, response *r);
+    void (*sleep_ms)(fer_spotify *s, long ms);
+    void *ctx;
+} spotify_io;
 
 struct fer_spotify {
     char *client_id, *client_secret;
+    char *basic; /* base64 of id:secret (what Basic auth sends), kept out of messages */
     char *api_url, *accounts_url; /* without a trailing slash */
-    int loopback;                 /* both URLs are http://127.0.0.1 or localhost */
+    int loopback;                 /* both URLs are http:// to this machine */
     CURL *curl;
     char token[1024];
     double token_expiry; /* monotonic seconds */
     fer_spotify_opts opts;
+    spotify_io io;
 };
 
-typedef struct response {
+struct response {
     long code;
     char *body;
     size_t len, max;
     int too_big;
     double retry_after; /* seconds, -1 when absent */
-} response;
+};
+
+static CURLcode curl_perform(fer_spotify *s, const request *q, response *r);
+static void sleep_ms(fer_spotify *s, long ms);
 
 static double now_s(void)
 {
@@ -47,10 +72,12 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void sleep_ms(long ms)
+/* Sleeps ms (>= 0), resumed after a signal. */
+static void sleep_ms(fer_spotify *s, long ms)
 {
+    (void)s;
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
 
@@ -71,29 +98,48 @@ fer_status fer_spotify_set_opts(fer_spotify *s, const fer_spotify_opts *o, fer_e
     if (!s || !o)
         return fer_fail(err, FER_EINVAL, "fer_spotify_set_opts: NULL argument");
     if (o->connect_timeout_ms < 1 || o->timeout_ms < 1 || o->max_retries < 0 ||
-        o->backoff_ms < 0 || o->max_wait_ms < 0 || o->max_body < 1024)
-        return fer_fail(err, FER_EINVAL, "Spotify options: timeouts must be >= 1 ms, retries, "
-                                         "backoff and wait >= 0, max_body >= 1024");
+        o->backoff_ms < 0 || o->backoff_ms > MAX_WAIT_MS || o->max_wait_ms < 0 ||
+        o->max_wait_ms > MAX_WAIT_MS || o->max_body < 1024)
+        return fer_fail(err, FER_EINVAL, "Spotify options: timeouts must be >= 1 ms, retries "
+                                         ">= 0, backoff and wait 0..%ld ms, max_body >= 1024",
+                        MAX_WAIT_MS);
     s->opts = *o;
     return FER_OK;
 }
 
-/* http:// only towards this machine (the test server); https:// anywhere. */
+/* 127.0.0.0/8 in the dotted form libcurl gives a numeric host. */
+static int is_ipv4_loopback(const char *host)
+{
+    unsigned a, b, c, d;
+    char end;
+    return sscanf(host, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &end) == 4 && a == 127 &&
+           b < 256 && c < 256 && d < 256 && strspn(host, "0123456789.") == strlen(host);
+}
+
+/* https:// to any host; http:// only to this machine (localhost,
+ * 127.0.0.0/8, [::1]: a test server). libcurl parses the URL, so the host
+ * checked is the one it will connect to ("http://127.0.0.1:80@192.0.2.1"
+ * is 192.0.2.1); a user name, password, query or fragment is refused. */
 static int url_allowed(const char *url, int *loopback)
 {
-    static const char *const local[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
-    if (strncmp(url, "https://", 8) == 0 && url[8]) {
-        *loopback = 0;
-        return 1;
-    }
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(local[i]);
-        if (strncmp(url, local[i], n) == 0 && (url[n] == 0 || url[n] == ':' || url[n] == '/')) {
-            *loopback = 1;
-            return 1;
-        }
-    }
-    return 0;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *part = NULL;
+    int ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
+             curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_NO_USER &&
+             curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_NO_PASSWORD &&
+             curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_NO_QUERY &&
+             curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_NO_FRAGMENT;
+    *loopback = ok && !strcmp(scheme, "http");
+    ok = ok && (!strcmp(scheme, "https") ||
+                (*loopback && (!strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+                               is_ipv4_loopback(host))));
+    curl_free(part); /* set only when a get succeeded, which already failed ok */
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 static char *dup_url(const char *url)
@@ -103,6 +149,33 @@ static char *dup_url(const char *url)
         for (size_t n = strlen(u); n > 0 && u[n - 1] == '/'; n--)
             u[n - 1] = 0;
     return u;
+}
+
+/* base64 of "a:b": the credentials HTTP Basic authentication sends. */
+static char *basic_credentials(const char *a, const char *b)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(a) + 1 + strlen(b), k = 0;
+    char *plain = malloc(n + 1), *out = malloc((n + 2) / 3 * 4 + 1);
+    if (!plain || !out) {
+        free(plain);
+        free(out);
+        return NULL;
+    }
+    snprintf(plain, n + 1, "%s:%s", a, b);
+    const unsigned char *p = (const unsigned char *)plain;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[k++] = abc[v >> 18 & 63];
+        out[k++] = abc[v >> 12 & 63];
+        out[k++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        out[k++] = i + 2 < n ? abc[v & 63] : '=';
+    }
+    out[k] = 0;
+    memset(plain, 0, n);
+    free(plain);
+    return out;
 }
 
 static const char *pick_url(const char *arg, const char *env, const char *def)
@@ -124,22 +197,26 @@ fer_status fer_spotify_new(const char *client_id, const char *client_secret, con
     const char *acc = pick_url(accounts_url, "FER_SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL);
     int lb_api, lb_acc;
     if (!url_allowed(api, &lb_api))
-        return fer_fail(err, FER_EINVAL, "Spotify API URL '%.200s': must be https:// "
-                                         "(http:// only for 127.0.0.1/localhost)", api);
+        return fer_fail(err, FER_EINVAL, "Spotify API URL '%.200s': must be https://HOST[/PATH] "
+                        "(http:// only for localhost, 127.0.0.0/8 or [::1])", api);
     if (!url_allowed(acc, &lb_acc))
-        return fer_fail(err, FER_EINVAL, "Spotify accounts URL '%.200s': must be https:// "
-                                         "(http:// only for 127.0.0.1/localhost)", acc);
+        return fer_fail(err, FER_EINVAL, "Spotify accounts URL '%.200s': must be "
+                        "https://HOST[/PATH] (http:// only for localhost, 127.0.0.0/8 or [::1])",
+                        acc);
     fer_spotify *s = calloc(1, sizeof *s);
     if (!s)
         return fer_fail(err, FER_ENOMEM, "fer_spotify_new: out of memory");
     s->client_id = strdup(client_id);
     s->client_secret = strdup(client_secret);
+    s->basic = basic_credentials(client_id, client_secret);
     s->api_url = dup_url(api);
     s->accounts_url = dup_url(acc);
     s->loopback = lb_api && lb_acc;
     s->curl = curl_easy_init();
     fer_spotify_opts_default(&s->opts);
-    if (!s->client_id || !s->client_secret || !s->api_url || !s->accounts_url || !s->curl) {
+    s->io = (spotify_io){curl_perform, sleep_ms, NULL};
+    if (!s->client_id || !s->client_secret || !s->basic || !s->api_url || !s->accounts_url ||
+        !s->curl) {
         fer_spotify_free(s);
         return fer_fail(err, FER_ENOMEM, "fer_spotify_new: out of memory or libcurl failed");
     }
@@ -155,9 +232,12 @@ void fer_spotify_free(fer_spotify *s)
         curl_easy_cleanup(s->curl);
     if (s->client_secret) /* don't leave the secret in freed memory */
         memset(s->client_secret, 0, strlen(s->client_secret));
+    if (s->basic)
+        memset(s->basic, 0, strlen(s->basic));
     memset(s->token, 0, sizeof s->token);
     free(s->client_id);
     free(s->client_secret);
+    free(s->basic);
     free(s->api_url);
     free(s->accounts_url);
     free(s);
@@ -204,25 +284,25 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-typedef struct request {
+struct request {
     const char *what; /* "POST /api/token", for messages */
     const char *url;
     const char *post; /* form body, NULL for GET */
     int basic_auth;   /* client id/secret as Basic credentials */
     const char *bearer;
-} request;
+};
 
-static CURLcode perform(fer_spotify *s, const request *q, response *r)
+/* Empties r for the next try (of at most max_body bytes). */
+static void reset_response(response *r, size_t max_body)
+{
+    free(r->body);
+    *r = (response){.max = max_body, .retry_after = -1};
+}
+
+static CURLcode curl_perform(fer_spotify *s, const request *q, response *r)
 {
     CURL *c = s->curl;
     curl_easy_reset(c);
-    free(r->body);
-    r->body = NULL;
-    r->len = 0;
-    r->too_big = 0;
-    r->code = 0;
-    r->retry_after = -1;
-    r->max = s->opts.max_body;
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
     char auth[1100];
     if (q->bearer) {
@@ -267,6 +347,16 @@ static int transient(CURLcode rc)
            rc == CURLE_PARTIAL_FILE;
 }
 
+/* The wait before the next try, in ms: Retry-After (1 s without one) for
+ * a 429, else the backoff doubled per retry. In double: a Retry-After of
+ * 1e300 is only a wait over the budget, never an overflow. */
+static double retry_wait_ms(const fer_spotify *s, const response *r, int is_429, int retries)
+{
+    if (is_429)
+        return 1000.0 * (r->retry_after >= 0 ? r->retry_after : 1);
+    return ldexp((double)s->opts.backoff_ms, retries < 20 ? retries : 20);
+}
+
 /* Performs q, retrying 429 (after Retry-After), 5xx and transient network
  * errors within the retry count and the wait budget. On FER_OK r->code holds
  * the final HTTP status (which may still be an error status to handle). */
@@ -275,7 +365,8 @@ static fer_status request_retrying(fer_spotify *s, const request *q, response *r
     long waited = 0;
     int retries = 0;
     for (int attempt = 0;; attempt++) {
-        CURLcode rc = perform(s, q, r);
+        reset_response(r, s->opts.max_body);
+        CURLcode rc = s->io.perform(s, q, r);
         if (r->too_big)
             return fer_fail(err, FER_ERANGE, "%s: response larger than %zu bytes", q->what,
                             s->opts.max_body);
@@ -285,11 +376,10 @@ static fer_status request_retrying(fer_spotify *s, const request *q, response *r
             return fer_fail(err, FER_ENET, "%s: %s", q->what, curl_easy_strerror(rc));
         if (!retryable)
             return FER_OK;
-        long delay = is_429 ? (long)(1000 * (r->retry_after >= 0 ? r->retry_after : 1))
-                            : s->opts.backoff_ms << (retries < 20 ? retries : 20);
+        double wait = retry_wait_ms(s, r, is_429, retries);
         int out_of_retries = is_429 ? attempt + 1 >= MAX_ATTEMPTS
                                     : retries >= s->opts.max_retries;
-        if (out_of_retries || waited + delay > s->opts.max_wait_ms) {
+        if (out_of_retries || wait > (double)(s->opts.max_wait_ms - waited)) {
             if (rc != CURLE_OK)
                 return fer_fail(err, FER_ENET, "%s: %s (gave up after %d retries)", q->what,
                                 curl_easy_strerror(rc), retries);
@@ -297,7 +387,7 @@ static fer_status request_retrying(fer_spotify *s, const request *q, response *r
                 return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited on %d attempts",
                                 q->what, attempt + 1);
             if (is_429)
-                return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited (Retry-After %.0f s "
+                return fer_fail(err, FER_ENET, "%s: HTTP 429 rate limited (Retry-After %.3g s "
                                 "would exceed the %ld ms wait budget)", q->what,
                                 r->retry_after, s->opts.max_wait_ms);
             return fer_fail(err, FER_ENET, "%s: HTTP %ld (gave up after %d retries)", q->what,
@@ -305,12 +395,68 @@ static fer_status request_retrying(fer_spotify *s, const request *q, response *r
         }
         if (!is_429)
             retries++;
-        sleep_ms(delay);
-        waited += delay;
+        s->io.sleep_ms(s, (long)wait); /* within the budget: fits a long */
+        waited += (long)wait;
     }
 }
 
 /* ------------------------------------------------------------ token */
+
+/* 6 for "Basic ", 7 for "Bearer " (any case) at p: a credential follows. */
+static size_t auth_scheme_at(const char *p)
+{
+    return !strncasecmp(p, "Basic ", 6) ? 6 : !strncasecmp(p, "Bearer ", 7) ? 7 : 0;
+}
+
+/* The length of a credential of ours (secret, Basic credentials, token)
+ * starting at p, or 0. */
+static size_t secret_at(const fer_spotify *s, const char *p)
+{
+    const char *hide[3] = {s->client_secret, s->basic, s->token};
+    for (int i = 0; i < 3; i++) {
+        size_t n = hide[i] ? strlen(hide[i]) : 0;
+        if (n && !strncmp(p, hide[i], n))
+            return n;
+    }
+    return 0;
+}
+
+/* Appends n bytes of p to out (k bytes so far), cut at QUOTE_MAX. */
+static size_t quote_put(char *out, size_t k, const char *p, size_t n)
+{
+    if (n > QUOTE_MAX - k)
+        n = QUOTE_MAX - k;
+    memcpy(out + k, p, n);
+    return k + n;
+}
+
+/* Server text for a message (out holds QUOTE_MAX + 1 bytes): cut to
+ * QUOTE_MAX bytes, every byte that is not printable ASCII (escapes,
+ * newlines, UTF-8) as '?', and whatever the server echoes of the request's
+ * credentials as "***": the secret, the Basic credentials, the token, and
+ * the word after "Basic " or "Bearer ". */
+static void quote_server(const fer_spotify *s, const char *in, char *out)
+{
+    size_t k = 0;
+    for (const char *p = in; *p && k < QUOTE_MAX;) {
+        size_t scheme = auth_scheme_at(p), n;
+        if (scheme) { /* "Bearer xyz": the scheme is shown, the word is not */
+            k = quote_put(out, k, p, scheme);
+            p += scheme;
+            n = strcspn(p, " \t\r\n\"',;");
+        } else {
+            n = secret_at(s, p);
+        }
+        if (n) {
+            k = quote_put(out, k, "***", 3);
+            p += n;
+        } else if (!scheme) {
+            unsigned char c = (unsigned char)*p++;
+            out[k++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        }
+    }
+    out[k] = 0;
+}
 
 static const char *json_error_word(const cJSON *j)
 {
@@ -361,9 +507,10 @@ static fer_status fetch_token(fer_spotify *s, int force, fer_error *err)
     fer_status st = request_retrying(s, &q, &r, err);
     if (st == FER_OK && r.code != 200) {
         cJSON *j = cJSON_ParseWithLength(r.body ? r.body : "", r.len);
-        const char *why = j ? json_error_word(j) : "";
+        char why[QUOTE_MAX + 1];
+        quote_server(s, j ? json_error_word(j) : "", why);
         int refused = r.code == 400 || r.code == 401;
-        st = fer_fail(err, FER_ENET, "POST /api/token: HTTP %ld%s%.80s%s%s", r.code,
+        st = fer_fail(err, FER_ENET, "POST /api/token: HTTP %ld%s%s%s%s", r.code,
                       *why ? " (" : "", why, *why ? ")" : "",
                       refused ? ": check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET" : "");
         cJSON_Delete(j);
@@ -431,46 +578,74 @@ static fer_status parse_track(const cJSON *it, size_t i, const char *what, fer_s
     return FER_OK;
 }
 
-static int have_id(const fer_spotify_result *out, const char *id)
+typedef struct id_ref {
+    const char *id;
+    size_t at;
+} id_ref;
+
+static int id_ref_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < out->n; i++)
-        if (!strcmp(out->tracks[i].id, id))
-            return 1;
-    return 0;
+    const id_ref *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
 }
 
-/* Appends the tracks of `items` to out (pages may overlap: ids seen are skipped). */
+/* Drops every track whose id came earlier (pages may overlap), keeping
+ * the order: the ids are sorted, not compared pairwise. */
+static fer_status drop_repeats(fer_spotify_result *out, const char *what, fer_error *err)
+{
+    size_t n = out->n, k = 0;
+    if (n < 2)
+        return FER_OK;
+    id_ref *refs = malloc(n * (sizeof *refs + 1));
+    if (!refs)
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
+    unsigned char *repeat = (unsigned char *)(refs + n);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (id_ref){out->tracks[i].id, i};
+    qsort(refs, n, sizeof *refs, id_ref_cmp);
+    for (size_t i = 0; i < n; i++)
+        repeat[refs[i].at] = i > 0 && !strcmp(refs[i].id, refs[i - 1].id);
+    for (size_t i = 0; i < n; i++) {
+        fer_spotify_track *t = &out->tracks[i];
+        if (repeat[i]) {
+            free(t->title);
+            free(t->artist);
+        } else {
+            out->tracks[k++] = *t;
+        }
+    }
+    out->n = k;
+    free(refs);
+    return FER_OK;
+}
+
+/* Appends the first MAX_RESPONSE_TRACKS tracks of `items` to out, then
+ * drops the ids seen before. */
 static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify_result *out,
                                fer_error *err)
 {
     size_t n = (size_t)cJSON_GetArraySize(items);
+    if (n > MAX_RESPONSE_TRACKS)
+        n = MAX_RESPONSE_TRACKS;
     fer_spotify_track *grown = realloc(out->tracks, (out->n + n + 1) * sizeof *grown);
     if (!grown)
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
     out->tracks = grown;
     memset(out->tracks + out->n, 0, (n + 1) * sizeof *grown);
     size_t i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items) {
-        if (cJSON_IsNull(it)) { /* Spotify may return null for unavailable items */
-            i++;
+    for (const cJSON *it = items->child; it && i < n; it = it->next, i++) {
+        if (cJSON_IsNull(it)) /* Spotify may return null for unavailable items */
             continue;
-        }
         if (!cJSON_IsObject(it))
             return fer_fail(err, FER_EFORMAT, "%s: track %zu is not an object", what, i);
         fer_spotify_track *k = &out->tracks[out->n];
-        fer_status st = parse_track(it, i++, what, k, err);
-        if (st == FER_OK && have_id(out, k->id)) {
-            free(k->title);
-            free(k->artist);
-            memset(k, 0, sizeof *k);
-            continue;
-        }
+        fer_status st = parse_track(it, i, what, k, err);
         out->n += k->title || k->artist; /* so that a failure frees what it got */
         if (st != FER_OK)
             return st;
     }
-    return FER_OK;
+    return drop_repeats(out, what, err);
 }
 
 /* items = the array at body.tracks (recommendations) or body.tracks.items
@@ -565,8 +740,9 @@ static fer_status get_search(fer_spotify *s, const fer_music_target *t, const ch
     const char *word, *seeds;
     mood_words(t, &word, &seeds);
     char q[256];
+    size_t first = genre ? strcspn(genre, ",") : 0; /* a search has one genre filter */
     if (genre)
-        snprintf(q, sizeof q, "%s genre:\"%.100s\"", word, genre);
+        snprintf(q, sizeof q, "%s genre:\"%.*s\"", word, (int)(first < 100 ? first : 100), genre);
     else
         snprintf(q, sizeof q, "%s", word);
     char *esc = curl_easy_escape(s->curl, q, 0);
@@ -580,13 +756,15 @@ static fer_status get_search(fer_spotify *s, const fer_music_target *t, const ch
 }
 
 /* FER_OK for HTTP 200, else an error with Spotify's own message if it sent one. */
-static fer_status check_status(const response *r, const char *what, fer_error *err)
+static fer_status check_status(const fer_spotify *s, const response *r, const char *what,
+                               fer_error *err)
 {
     if (r->code == 200)
         return FER_OK;
     cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
-    const char *why = j ? json_error_word(j) : "";
-    fer_status st = fer_fail(err, FER_ENET, "%s: HTTP %ld%s%.120s%s", what, r->code,
+    char why[QUOTE_MAX + 1];
+    quote_server(s, j ? json_error_word(j) : "", why);
+    fer_status st = fer_fail(err, FER_ENET, "%s: HTTP %ld%s%s%s", what, r->code,
                              *why ? " (" : "", why, *why ? ")" : "");
     cJSON_Delete(j);
     return st;
@@ -603,7 +781,7 @@ static fer_status search_pages(fer_spotify *s, const fer_music_target *t, const 
         size_t n_items = 0;
         fer_status st = get_search(s, t, genre, offset, &r, err);
         if (st == FER_OK)
-            st = check_status(&r, "GET /v1/search", err);
+            st = check_status(s, &r, "GET /v1/search", err);
         if (st == FER_OK)
             st = parse_items(&r, "GET /v1/search", 1, out, &n_items, err);
         free(r.body);
@@ -683,7 +861,7 @@ fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, cons
         st = search_pages(s, t, genre, limit, out, err);
     } else {
         if (st == FER_OK)
-            st = check_status(&r, "GET /v1/recommendations", err);
+            st = check_status(s, &r, "GET /v1/recommendations", err);
         if (st == FER_OK)
             st = parse_body(&r, "GET /v1/recommendations", 0, out, err);
     }

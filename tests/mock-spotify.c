@@ -9,7 +9,11 @@
  * 120 always), 403-nopop (403, and search results without popularity),
  * 500 (always), 500-once, garbage (not JSON), badtrack (JSON of
  * the wrong shape), slow (API answers after 3 s), empty (no tracks), badauth
- * (token refused), big (a 5 MB body).
+ * (token refused), big (a 5 MB body), 429-1e300 and 429-1e17 (Retry-After:
+ * 1e300 or 100000000000000000 always), echo (the API's error message and
+ * echo-token (the token refusal) quote the request's credentials among
+ * terminal escapes and newlines), many (60000 recommendations in under
+ * 4 MiB, repeats among the first 30, the last one malformed).
  *
  * GET /stats returns {"token":N,"api":N} (requests seen so far). It exits
  * when stdin closes or after IDLE_SECONDS (default 20) without a request,
@@ -195,6 +199,11 @@ static void serve_token(server *s, int fd, const http_request *rq)
     base64("test-id:test-secret", basic);
     snprintf(want, sizeof want, "Basic %s", basic);
     s->token_calls++;
+    if (is(s, "echo-token")) {
+        respond(fd, 400, NULL, "{\"error\":\"\\u001b]0;owned\\u0007you sent basic:"
+                               "dGVzdC1pZDp0ZXN0LXNlY3JldA== (test-secret)\\nX-Injected: 1\"}");
+        return;
+    }
     if (is(s, "badauth") || strcmp(rq->auth, want) != 0 ||
         !strstr(rq->body, "grant_type=client_credentials")) {
         respond(fd, 401, NULL, "{\"error\":\"invalid_client\",\"error_description\":\"Invalid client\"}");
@@ -214,9 +223,19 @@ static int api_trouble(server *s, int fd, const http_request *rq)
         respond(fd, 401, NULL, "{\"error\":{\"status\":401,\"message\":\"The access token expired\"}}");
         return 1;
     }
-    if ((is(s, "429") && s->api_calls == 1) || is(s, "429-long")) {
-        respond(fd, 429, is(s, "429") ? "Retry-After: 1\r\n" : "Retry-After: 120\r\n",
+    if ((is(s, "429") && s->api_calls == 1) || !strncmp(s->scenario, "429-", 4)) {
+        char retry[64];
+        snprintf(retry, sizeof retry, "Retry-After: %s\r\n",
+                 is(s, "429") ? "1" : is(s, "429-long") ? "120" : is(s, "429-1e300") ? "1e300"
+                                                                   : "100000000000000000");
+        respond(fd, 429, retry,
                 "{\"error\":{\"status\":429,\"message\":\"API rate limit exceeded\"}}");
+        return 1;
+    }
+    if (is(s, "echo")) {
+        respond(fd, 400, NULL, "{\"error\":{\"status\":400,\"message\":\"\\u001b[2J\\u001b[31m"
+                               "bad header Authorization: Bearer tok1\\r\\nsecret test-secret, "
+                               "basic dGVzdC1pZDp0ZXN0LXNlY3JldA==\"}}");
         return 1;
     }
     if (is(s, "500") || (is(s, "500-once") && s->api_calls == 1)) {
@@ -248,11 +267,32 @@ static int api_trouble(server *s, int fd, const http_request *rq)
     return 0;
 }
 
+/* 60000 short tracks (4.0 MB): ids m..0 to m..9 three times over,
+ * then m..30 onwards, the last one malformed. A client that reads them all
+ * pays for it, and fails. */
+static void serve_many(int fd)
+{
+    enum { N = 60000 };
+    size_t cap = 64 + (size_t)N * 72, k = 0; /* 67 bytes a track */
+    char *b = malloc(cap);
+    k += (size_t)snprintf(b, cap, "{\"tracks\":[");
+    for (long i = 0; i < N - 1; i++)
+        k += (size_t)snprintf(b + k, cap - k, "{\"id\":\"m%021ld\",\"name\":\"\",\"artists\":"
+                              "[{\"name\":\"\"}]},", i < 30 ? i % 10 : i);
+    snprintf(b + k, cap - k, "{\"id\":42}]}");
+    respond(fd, 200, NULL, b);
+    free(b);
+}
+
 static void serve_api(server *s, int fd, const http_request *rq)
 {
     s->api_calls++;
     if (api_trouble(s, fd, rq))
         return;
+    if (is(s, "many")) {
+        serve_many(fd);
+        return;
+    }
     int recs = strncmp(rq->path, "/v1/recommendations?", 20) == 0;
     if (recs && (is(s, "403") || is(s, "404") || is(s, "403-nopop"))) {
         respond(fd, atoi(s->scenario), NULL,

@@ -3,6 +3,8 @@
  * small set, and the weights file round trip and corruption handling. */
 #include "testutil.h"
 
+#include <cJSON.h>
+
 #include "model.h"
 
 static fer_model *model_from(const char *json, uint64_t seed)
@@ -488,6 +490,201 @@ START_TEST(corrupt_files_rejected)
 }
 END_TEST
 
+/* ------------------------------------------- crafted headers and metadata */
+
+static const char TINY[] = "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":["
+                           "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,"
+                           "\"activation\":\"softmax\"}]}";
+
+/* A safetensors file: header h (printed here) and len data bytes. */
+static void write_safetensors(const char *path, const cJSON *h, const char *data, size_t len)
+{
+    char *json = cJSON_PrintUnformatted(h);
+    size_t jl = strlen(json), hl = (jl + 7) / 8 * 8;
+    char *f = malloc(8 + hl + len);
+    for (int b = 0; b < 8; b++)
+        f[b] = (char)((uint64_t)hl >> (8 * b));
+    memset(f + 8, ' ', hl);
+    memcpy(f + 8, json, jl);
+    memcpy(f + 8 + hl, data, len);
+    ck_assert_int_eq(fer_file_write_atomic(path, f, 8 + hl + len, NULL), FER_OK);
+    free(f);
+    free(json);
+}
+
+/* The TINY model (with Adam state when ckpt) saved to path: its header,
+ * parsed, and its data section (*len bytes, zero-padded by 256 more). */
+static cJSON *tiny_file(const char *path, int ckpt, char **data, size_t *len)
+{
+    fer_model *m = model_from(TINY, 3);
+    fer_adam *a = NULL;
+    if (ckpt)
+        ck_assert_int_eq(fer_adam_new(m, 1e-3f, 0, &a, NULL), FER_OK);
+    ck_assert_int_eq(fer_model_save(m, a, ckpt ? "{}" : NULL, path, NULL), FER_OK);
+    fer_adam_free(a);
+    fer_model_free(m);
+    char *f;
+    size_t n;
+    ck_assert_int_eq(fer_file_read(path, 1 << 20, &f, &n, NULL), FER_OK);
+    uint64_t hl = 0;
+    for (int b = 0; b < 8; b++)
+        hl |= (uint64_t)(uint8_t)f[b] << (8 * b);
+    cJSON *h = cJSON_ParseWithLength(f + 8, hl);
+    ck_assert_ptr_nonnull(h);
+    *len = n - 8 - hl;
+    *data = calloc(1, *len + 256);
+    memcpy(*data, f + 8 + hl, *len);
+    free(f);
+    return h;
+}
+
+/* One tensor listed twice (so another is missing) used to load, with the
+ * missing one left at its initial values. */
+START_TEST(duplicate_and_missing_tensors_rejected)
+{
+    char *path = strdup(tmp_path("dup.safetensors")), *data;
+    size_t len;
+    cJSON *h = tiny_file(path, 0, &data, &len); /* 1.weight [16,2] at 0..128, 1.bias at 128..136 */
+    cJSON_DeleteItemFromObjectCaseSensitive(h, "1.bias");
+    cJSON *again = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "1.weight"), 1);
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(again, "data_offsets"), 0,
+                             cJSON_CreateNumber(128));
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(again, "data_offsets"), 1,
+                             cJSON_CreateNumber(256));
+    cJSON_AddItemToObject(h, "1.weight", again);
+    write_safetensors(path, h, data, 256);
+    fer_model *l;
+    fer_error err;
+    ck_assert_int_eq(fer_model_load(path, &l, &err), FER_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "\"1.weight\" is listed twice"), "%s", err.msg);
+    /* the bias alone missing: named */
+    cJSON_Delete(cJSON_DetachItemViaPointer(h, again));
+    write_safetensors(path, h, data, 128);
+    ck_assert_int_eq(fer_model_load(path, &l, &err), FER_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "\"1.bias\" is missing"), "%s", err.msg);
+    cJSON_Delete(h);
+    unlink(path);
+    free(path);
+    free(data);
+}
+END_TEST
+
+/* Adam metadata out of range: the step count overflowed on the next step
+ * (INT64_MAX), and lr and decay were converted to float unchecked. */
+START_TEST(checkpoint_metadata_ranges)
+{
+    char *path = strdup(tmp_path("meta.ckpt")), *data;
+    size_t len;
+    cJSON *h = tiny_file(path, 1, &data, &len);
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(h, "__metadata__");
+    const char *bad[][3] = {{"9223372036854775807", "0.001", "0"},
+                            {"9007199254740993000", "0.001", "0"}, {"-1", "0.001", "0"},
+                            {"1.5", "0.001", "0"}, {"", "0.001", "0"}, {"12abc", "0.001", "0"},
+                            {"12", "1e300", "0"}, {"12", "0", "0"}, {"12", "nan", "0"},
+                            {"12", "0.001", "-1"}, {"12", "0.001", "1e999"},
+                            {"12", "0.001", "inf"}}; /* the first 6: adam.iterations */
+    const char *keys[3] = {"adam.iterations", "adam.lr", "adam.decay"};
+    fer_model *l;
+    fer_adam *a;
+    char *extra;
+    fer_error err;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        for (int k = 0; k < 3; k++)
+            cJSON_ReplaceItemInObjectCaseSensitive(md, keys[k], cJSON_CreateString(bad[i][k]));
+        write_safetensors(path, h, data, len);
+        ck_assert_msg(fer_checkpoint_load(path, &l, &a, &extra, &err) == FER_EFORMAT, "case %zu",
+                      i);
+        ck_assert_msg(strstr(err.msg, path) &&
+                          strstr(err.msg, i < 6 ? "adam.iterations" : "adam.lr"),
+                      "%s", err.msg);
+        ck_assert(l == NULL && a == NULL && extra == NULL);
+    }
+    const char *good[3] = {"9007199254740992", "0.001", "1e-6"};
+    for (int k = 0; k < 3; k++)
+        cJSON_ReplaceItemInObjectCaseSensitive(md, keys[k], cJSON_CreateString(good[k]));
+    write_safetensors(path, h, data, len);
+    ck_assert_msg(fer_checkpoint_load(path, &l, &a, &extra, &err) == FER_OK, "%s", err.msg);
+    ck_assert(fer_adam_iterations(a) == ((int64_t)1 << 53));
+    float x[16] = {0}, loss;
+    int y = 1;
+    fer_rng r;
+    fer_rng_seed(&r, 1);
+    ck_assert_int_eq(fer_model_train_step(l, a, &r, x, &y, 1, NULL, &loss, NULL, NULL), FER_OK);
+    ck_assert(fer_adam_iterations(a) == ((int64_t)1 << 53) + 1);
+    free(extra);
+    fer_adam_free(a);
+    fer_model_free(l);
+    cJSON_Delete(h);
+    unlink(path);
+    free(path);
+    free(data);
+}
+END_TEST
+
+/* An architecture error is prefixed with the file: safetensors.c used to
+ * format err->msg into itself, which garbled it. */
+START_TEST(architecture_error_names_the_file)
+{
+    char *path = strdup(tmp_path("arch.safetensors")), *data;
+    size_t len;
+    cJSON *h = tiny_file(path, 0, &data, &len);
+    const char *arch = "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":[]}";
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(h, "__metadata__"),
+                                           "arch", cJSON_CreateString(arch));
+    write_safetensors(path, h, data, len);
+    fer_model *l;
+    fer_error err, inner;
+    ck_assert_int_eq(fer_model_from_json(arch, 1, &l, &inner), FER_EFORMAT);
+    ck_assert_int_eq(fer_model_load(path, &l, &err), FER_EFORMAT);
+    char want[2 * sizeof err.msg];
+    snprintf(want, sizeof want, "%s: %s", path, inner.msg);
+    ck_assert_str_eq(err.msg, want);
+    cJSON_Delete(h);
+    unlink(path);
+    free(path);
+    free(data);
+}
+END_TEST
+
+/* A file that is not safetensors at all (a CSV) says so, rather than
+ * quoting a header length of 8241917607287874919. */
+START_TEST(not_a_model_file)
+{
+    char *path = strdup(tmp_path("catalog.csv"));
+    const char *texts[] = {"track_id,track_name,artist_name,genre\n1,a,b,Pop\n", "abc"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(fer_file_write_atomic(path, texts[i], strlen(texts[i]), NULL), FER_OK);
+        fer_model *l;
+        fer_error err;
+        ck_assert_int_eq(fer_model_load(path, &l, &err), FER_EFORMAT);
+        ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "not a model file"), "%s", err.msg);
+    }
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* A name from the file with a terminal escape and a newline: the message
+ * stays one line without control characters (fer_fail replaces them). */
+START_TEST(message_without_control_characters)
+{
+    char *path = strdup(tmp_path("esc.safetensors")), *data;
+    size_t len;
+    cJSON *h = tiny_file(path, 0, &data, &len);
+    cJSON *e = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "1.bias"), 1);
+    cJSON_AddItemToObject(h, "\x1b[2J\x1b]0;owned\x07\nfake: line", e);
+    write_safetensors(path, h, data, len);
+    fer_model *l;
+    fer_error err;
+    ck_assert_int_eq(fer_model_load(path, &l, &err), FER_EFORMAT);
+    ck_assert_msg(strstr(err.msg, "?[2J?]0;owned??fake: line"), "%s", err.msg);
+    cJSON_Delete(h);
+    unlink(path);
+    free(path);
+    free(data);
+}
+END_TEST
+
 START_TEST(bad_architectures_rejected)
 {
     const char *bad[] = {
@@ -528,5 +725,12 @@ int main(void)
     tcase_add_test(tc, corrupt_files_rejected);
     tcase_add_test(tc, bad_architectures_rejected);
     suite_add_tcase(s, tc);
+    TCase *crafted = tcase_create("crafted"); /* CK_RUN_CASE=crafted runs these alone */
+    tcase_add_test(crafted, duplicate_and_missing_tensors_rejected);
+    tcase_add_test(crafted, checkpoint_metadata_ranges);
+    tcase_add_test(crafted, architecture_error_names_the_file);
+    tcase_add_test(crafted, not_a_model_file);
+    tcase_add_test(crafted, message_without_control_characters);
+    suite_add_tcase(s, crafted);
     return tu_run(s);
 }

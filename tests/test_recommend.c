@@ -1,6 +1,9 @@
 /* State -> music targets (properties of the table) and catalogue ranking
- * (one per artist, genre, limit, seed determinism, agreement with brute force). */
+ * (one per artist, genre filter and share, limit, seed determinism,
+ * agreement with brute force, diversity on the shipped catalogue). */
 #include "testutil.h"
+
+#include <strings.h>
 
 enum { ANGRY, DISGUST, FEAR, HAPPY, SAD, SURPRISE, NEUTRAL };
 
@@ -238,6 +241,7 @@ START_TEST(matches_full_sort)
         fer_rank_opts o;
         fer_rank_opts_default(&o);
         o.limit = 20;
+        o.genre_share = 1; /* the plain greedy list */
         fer_pick picks[20];
         size_t got;
         ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &got, NULL), FER_OK);
@@ -269,13 +273,164 @@ START_TEST(genre_filter_case_insensitive)
     fer_pick picks[10];
     size_t n;
     ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
-    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(n, 10); /* the genre asked for has no share limit */
     for (size_t i = 0; i < n; i++)
         ck_assert_str_eq(fer_catalog_track(c, picks[i].track)->genre, "R&B");
+    o.genre = " movie ,,R&B,polka";  /* a list: any of them */
+    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 10);
+    int seen[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        const char *g = fer_catalog_track(c, picks[i].track)->genre;
+        ck_assert(!strcmp(g, "Movie") || !strcmp(g, "R&B"));
+        seen[!strcmp(g, "Movie")]++;
+    }
+    ck_assert(seen[0] > 0 && seen[1] > 0);
     o.genre = "Polka";
     ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 0);
     fer_catalog_free(c);
+}
+END_TEST
+
+/* Six genres of 10 tracks each (B's are "B; A"), A fitting best, then B, ...
+ * (all 60 among the best 8 x limit). */
+static fer_catalog *genre_ladder(void)
+{
+    char path[] = "/tmp/test_recommend_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "track_id,track_name,artist_name,genres,popularity,valence,energy,tempo\n");
+    const char *lists[6] = {"A", "B; A", "C", "D", "E", "F"};
+    for (int g = 0; g < 6; g++)
+        for (int i = 0; i < 10; i++)
+            fprintf(f, "%c%d,Song,Artist %c%d,%s,50,%.3f,0.3,80\n", 'A' + g, i, 'A' + g, i,
+                    lists[g], 0.22 + 0.01 * g + 0.0001 * i);
+    fclose(f);
+    fer_catalog *c;
+    fer_error err;
+    ck_assert_msg(fer_catalog_load(path, &c, NULL, &err) == FER_OK, "%s", err.msg);
+    unlink(path);
+    return c;
+}
+
+static size_t count_genre(const fer_catalog *c, const fer_pick *p, size_t n, const char *g)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)fer_track_has_genre(fer_catalog_track(c, p[i].track), g);
+    return k;
+}
+
+START_TEST(genre_share_spreads_lists)
+{
+    fer_catalog *c = genre_ladder();
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    ck_assert(o.genre_share == 0.2);
+    fer_pick p[10];
+    size_t n;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 10);
+    /* B's tracks are "B; A": A is full after 2, so B waits too. */
+    const char *names[6] = {"A", "B", "C", "D", "E", "F"};
+    const size_t want[6] = {2, 0, 2, 2, 2, 2};
+    for (int g = 0; g < 6; g++)
+        ck_assert_msg(count_genre(c, p, n, names[g]) == want[g], "genre %s", names[g]);
+    for (size_t i = 1; i < n; i++)
+        ck_assert(p[i].score <= p[i - 1].score); /* listed best first */
+    o.genre_share = 1;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(count_genre(c, p, n, "A"), 10);
+    /* Asked for: no share limit on A, whose own ten tracks fit best. */
+    o.genre_share = 0.2;
+    o.genre = "a";
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(count_genre(c, p, n, "A"), 10);
+    ck_assert_uint_eq(count_genre(c, p, n, "B"), 0);
+    /* Every track asked for is also an A, which fills after 2: the share
+     * yields, and the list is still full. */
+    o.genre = "B";
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(count_genre(c, p, n, "B"), 10);
+    /* Share 0: one track a genre, then the best passed over fill the list. */
+    o.genre = NULL;
+    o.genre_share = 0;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(count_genre(c, p, n, "A"), 6);
+    for (int g = 2; g < 6; g++)
+        ck_assert_uint_eq(count_genre(c, p, n, names[g]), 1);
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* The share rule against a plain reading of it: the best 8 x limit in
+ * score order with both rules, then those passed over for their genre, then
+ * the rest with the artist rule only; listed by score. */
+static size_t reference_share(const fer_catalog *c, const size_t *order, size_t n, size_t limit,
+                              size_t per_genre, size_t *out)
+{
+    size_t k = 0, head = 8 * limit < n ? 8 * limit : n;
+    char *skipped = calloc(n, 1);
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = pass < 2 ? 0 : head; i < (pass < 2 ? head : n) && k < limit; i++) {
+            const fer_track *t = fer_catalog_track(c, order[i]);
+            int artist = 0;
+            size_t same = 0;
+            for (size_t q = 0; q < k; q++) {
+                const fer_track *u = fer_catalog_track(c, out[q]);
+                artist |= !strcmp(u->artist, t->artist);
+                same += !strcmp(u->genre, t->genre);
+            }
+            if (artist || (pass == 1 && !skipped[i]))
+                continue;
+            if (pass == 0 && same >= per_genre) {
+                skipped[i] = 1;
+                continue;
+            }
+            out[k++] = order[i];
+        }
+    free(skipped);
+    return k;
+}
+
+START_TEST(genre_share_matches_reference)
+{
+    const size_t artists[3] = {3, 40, 400}, stars[3] = {0, 300, 0};
+    for (int k = 0; k < 3; k++) {
+        fer_catalog *c = random_catalog_by(1200, artists[k], stars[k], 20 + (uint64_t)k);
+        fer_music_target t = some_target();
+        size_t n = fer_catalog_size(c), *order = malloc(n * sizeof *order), want[20];
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        ref_catalog = c;
+        ref_target = &t;
+        qsort(order, n, sizeof *order, by_reference_score);
+        size_t n_want = reference_share(c, order, n, 20, 2, want);
+        fer_rank_opts o;
+        fer_rank_opts_default(&o);
+        o.limit = 20;
+        o.genre_share = 0.1; /* 2 a genre */
+        fer_pick picks[20];
+        size_t got;
+        ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &got, NULL), FER_OK);
+        ck_assert_uint_eq(got, n_want);
+        for (size_t i = 0; i < got; i++) {
+            int found = 0;
+            for (size_t j = 0; j < n_want; j++)
+                found |= picks[i].track == want[j];
+            ck_assert_msg(found, "artists %zu: pick %zu not in the reference", artists[k], i);
+            if (i)
+                ck_assert(picks[i].score <= picks[i - 1].score);
+        }
+        free(order);
+        fer_catalog_free(c);
+    }
 }
 END_TEST
 
@@ -353,6 +508,12 @@ START_TEST(bad_rank_args)
     o.popularity_weight = 2;
     ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
     o.popularity_weight = 0.1;
+    o.genre_share = 1.5;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "genre share"));
+    o.genre_share = NAN;
+    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    o.genre_share = 0.2;
     t.tol_tempo = 0;
     ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_EINVAL);
     ck_assert_int_eq(fer_recommend(NULL, &t, &o, p, &n, &err), FER_EINVAL);
@@ -391,6 +552,40 @@ START_TEST(shipped_catalog_separates_moods)
 }
 END_TEST
 
+/* The shipped catalogue, each emotion's top 10: ten artists, at least five
+ * genres and none on more than two tracks, all fitting well. */
+START_TEST(shipped_catalog_lists_are_diverse)
+{
+    fer_catalog *c;
+    fer_error err;
+    ck_assert_msg(fer_catalog_load("datasets/catalog.csv", &c, NULL, &err) == FER_OK, "%s", err.msg);
+    ck_assert_uint_gt(fer_catalog_n_genres(c), 150);
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    for (int e = 0; e < FER_N_EMOTIONS; e++) {
+        fer_music_target t = target(state(e, FER_PLAIN, 0.5), NULL, FER_STRATEGY_MATCH);
+        fer_pick p[10];
+        size_t n;
+        ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+        ck_assert_uint_eq(n, 10);
+        size_t n_genres = 0;
+        for (size_t g = 0; g < fer_catalog_n_genres(c); g++) {
+            size_t k = count_genre(c, p, n, fer_catalog_genre(c, g, NULL));
+            ck_assert_msg(k <= 2, "emotion %d: %zu tracks of %s", e, k, fer_catalog_genre(c, g, NULL));
+            n_genres += k > 0;
+        }
+        ck_assert_msg(n_genres >= 5, "emotion %d: %zu genres", e, n_genres);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(p[i].distance < 0.6);
+            for (size_t j = 0; j < i; j++)
+                ck_assert(strcasecmp(fer_catalog_track(c, p[i].track)->artist,
+                                     fer_catalog_track(c, p[j].track)->artist));
+        }
+    }
+    fer_catalog_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("recommend");
@@ -407,10 +602,13 @@ static Suite *suite(void)
     tcase_add_test(tc, ranking_limit_order_artist);
     tcase_add_test(tc, matches_full_sort);
     tcase_add_test(tc, genre_filter_case_insensitive);
+    tcase_add_test(tc, genre_share_spreads_lists);
+    tcase_add_test(tc, genre_share_matches_reference);
     tcase_add_test(tc, seed_breaks_ties_reproducibly);
     tcase_add_test(tc, popularity_breaks_equal_fit);
     tcase_add_test(tc, bad_rank_args);
     tcase_add_test(tc, shipped_catalog_separates_moods);
+    tcase_add_test(tc, shipped_catalog_lists_are_diverse);
     suite_add_tcase(s, tc);
     return s;
 }

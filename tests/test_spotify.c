@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 typedef struct mock {
     pid_t pid;
@@ -132,7 +133,9 @@ static void stats(const mock *m, int *token, int *api)
     ck_assert_int_eq(sscanf(body, "{\"token\":%d,\"api\":%d}", token, api), 2);
 }
 
-/* Runs one recommendation; the message never carries a secret or a token. */
+/* Runs one recommendation; the message never carries a secret, the Basic
+ * credentials (base64 of test-id:test-secret) or a token, nor a control
+ * character. */
 static fer_status run(fer_spotify *s, const char *genre, size_t limit, const fer_catalog *c,
                       fer_spotify_result *r, fer_error *err)
 {
@@ -140,7 +143,10 @@ static fer_status run(fer_spotify *s, const char *genre, size_t limit, const fer
     err->msg[0] = 0;
     fer_status st = fer_spotify_recommend(s, &t, genre, limit, c, r, err);
     ck_assert_ptr_null(strstr(err->msg, "test-secret"));
+    ck_assert_ptr_null(strstr(err->msg, "dGVzdC1pZDp0ZXN0LXNlY3JldA"));
     ck_assert_ptr_null(strstr(err->msg, "tok1"));
+    for (const char *p = err->msg; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte in: %s", err->msg);
     return st;
 }
 
@@ -294,6 +300,76 @@ START_TEST(rate_limit_beyond_budget_fails)
 }
 END_TEST
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A Retry-After beyond any budget (1e300 s, 1e17 s: the old delay in ms
+ * overflowed a long and the sleep loop spun on EINVAL for ever) fails at
+ * once. */
+START_TEST(rate_limit_huge_retry_after_fails_at_once)
+{
+    const char *scenarios[2] = {"429-1e300", "429-1e17"};
+    for (int i = 0; i < 2; i++) {
+        mock m = start_mock(scenarios[i]);
+        fer_spotify *s = client(&m);
+        fer_spotify_result r;
+        fer_error err;
+        double t0 = now_s();
+        ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
+        ck_assert_msg(now_s() - t0 < 10, "%s took %.1f s", scenarios[i], now_s() - t0);
+        ck_assert_msg(strstr(err.msg, "429") && strstr(err.msg, "wait budget"), "%s", err.msg);
+        int token, api;
+        stats(&m, &token, &api);
+        ck_assert_int_eq(api, 1);
+        fer_spotify_free(s);
+        stop_mock(&m);
+    }
+}
+END_TEST
+
+/* Spotify's text in a message: escapes and newlines replaced, what it
+ * echoes of the credentials hidden (run() checks both). */
+START_TEST(server_text_sanitised)
+{
+    const char *scenarios[2] = {"echo", "echo-token"};
+    for (int i = 0; i < 2; i++) {
+        mock m = start_mock(scenarios[i]);
+        fer_spotify *s = client(&m);
+        fer_spotify_result r;
+        fer_error err;
+        ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
+        ck_assert_msg(strstr(err.msg, "HTTP 400 (") && strstr(err.msg, "***"), "%s", err.msg);
+        fer_spotify_free(s);
+        stop_mock(&m);
+    }
+}
+END_TEST
+
+/* 60000 tracks in one response: only the first 100 are read (the malformed
+ * last one never is), repeats dropped in order. */
+START_TEST(long_response_cut)
+{
+    mock m = start_mock("many");
+    fer_spotify *s = client(&m);
+    fer_spotify_result r;
+    fer_error err;
+    ck_assert_msg(run(s, NULL, 50, NULL, &r, &err) == FER_OK, "%s", err.msg);
+    ck_assert_uint_eq(r.n, 50);
+    char want[32];
+    for (size_t i = 0; i < r.n; i++) {
+        snprintf(want, sizeof want, "m%021zu", i < 10 ? i : i + 20);
+        ck_assert_str_eq(r.tracks[i].id, want);
+    }
+    fer_spotify_result_free(&r);
+    fer_spotify_free(s);
+    stop_mock(&m);
+}
+END_TEST
+
 START_TEST(server_error_retries_then_fails)
 {
     mock m = start_mock("500");
@@ -423,6 +499,26 @@ START_TEST(url_policy_and_arguments)
     ck_assert_int_eq(fer_spotify_new("a", "", NULL, NULL, &s, &err), FER_EINVAL);
     ck_assert_int_eq(fer_spotify_new("a", "b", "http://127.0.0.1.evil.com", NULL, &s, &err),
                      FER_EINVAL);
+    /* The host is what libcurl parses: here 192.0.2.1, behind a user name. */
+    const char *refused[] = {"http://127.0.0.1:80@192.0.2.1", "http://localhost@evil.example",
+                             "https://user:pw@api.spotify.com", "https://api.spotify.com/?q=1",
+                             "https://api.spotify.com/#x", "http://0177.0.0.1.example", "https://",
+                             "http://[::2]:80", "api.spotify.com"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        ck_assert_msg(fer_spotify_new("a", "b", refused[i], NULL, &s, &err) == FER_EINVAL, "%s",
+                      refused[i]);
+        ck_assert_msg(fer_spotify_new("a", "b", NULL, refused[i], &s, &err) == FER_EINVAL, "%s",
+                      refused[i]);
+    }
+    const char *allowed[] = {"http://127.0.0.1:8080/base/", "http://127.5.6.7", "http://[::1]:9",
+                             "HTTP://LOCALHOST:1", "https://api.spotify.com/v0"};
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+        ck_assert_msg(fer_spotify_new("a", "b", allowed[i], allowed[i], &s, &err) == FER_OK,
+                      "%s: %s", allowed[i], err.msg);
+        fer_spotify_free(s);
+    }
+    setenv("FER_SPOTIFY_ACCOUNTS_URL", "http://127.0.0.1:80@192.0.2.1", 1);
+    ck_assert_int_eq(fer_spotify_new("a", "b", NULL, NULL, &s, &err), FER_EINVAL);
     setenv("FER_SPOTIFY_ACCOUNTS_URL", "http://accounts.example.com", 1);
     ck_assert_int_eq(fer_spotify_new("a", "b", NULL, NULL, &s, &err), FER_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "accounts"));
@@ -452,6 +548,9 @@ static Suite *suite(void)
     tcase_add_test(tc, search_without_popularity_keeps_order);
     tcase_add_test(tc, rate_limit_waits_retry_after);
     tcase_add_test(tc, rate_limit_beyond_budget_fails);
+    tcase_add_test(tc, rate_limit_huge_retry_after_fails_at_once);
+    tcase_add_test(tc, server_text_sanitised);
+    tcase_add_test(tc, long_response_cut);
     tcase_add_test(tc, server_error_retries_then_fails);
     tcase_add_test(tc, server_error_once_recovers);
     tcase_add_test(tc, garbage_json);

@@ -2,10 +2,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,22 +68,107 @@ int cli_threads_env_ok(const char *prog)
     return 0;
 }
 
-int cli_is_option(const char *arg, const char *name)
+void cli_help_common(FILE *out)
 {
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+    fputs("  -h, --help           this text         --version  the version\n"
+          "Environment:\n"
+          "  FER_DATA_DIR=DIR     look for the shipped weights/ and datasets/ only in DIR\n"
+          "                       (default: the installed copy, or the source tree's)\n"
+          "  FER_THREADS=N        default thread count, 1..256 (default: every CPU)\n",
+          out);
 }
 
-const char *cli_option_value(const char *prog, int argc, char **argv, int *i, const char *name)
+void cli_start(void)
 {
-    size_t n = strlen(name);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        cli_error(prog, "%s needs a value (see --help)", name);
-        return NULL;
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int got = open("/dev/null", O_RDONLY); /* the lowest free descriptor: fd */
+            if (got > fd)
+                close(got);
+        }
+}
+
+int cli_stdout_ok(const char *prog)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 1;
+    cli_error(prog, "standard output: %s", errno ? strerror(errno) : "write error");
+    return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_output_ok(const char *prog, const char *out, const char *const *inputs, int n_inputs)
+{
+    if (!strcmp(out, "-"))
+        return 1;
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && strcmp(inputs[i], "-") && same_file(out, inputs[i])) {
+            cli_error(prog, "%s: refusing to overwrite an input", out);
+            return 0;
+        }
+    struct stat dev; /* a FIFO or device is written in place (fer_file_write_atomic) */
+    if (stat(out, &dev) == 0 && (S_ISFIFO(dev.st_mode) || S_ISCHR(dev.st_mode))) {
+        if (access(out, W_OK) == 0)
+            return 1;
+        cli_error(prog, "%s: cannot write there: %s", out, strerror(errno));
+        return 0;
     }
-    return argv[++*i];
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0; /* keep "/" for files at the root */
+    if (access(slash ? dir : ".", W_OK) != 0) {
+        cli_error(prog, "%s: cannot write there: %s", out, strerror(errno));
+        return 0;
+    }
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error(prog, "%s: is a directory", out);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_read_stdin(const char *prog, size_t max, char **buf, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    while (b && n <= max) {
+        size_t got = fread(b + n, 1, cap - n, stdin);
+        if (got == 0)
+            break; /* end of input, or an error */
+        n += got;
+        if (n == cap) {
+            char *nb = realloc(b, 2 * cap + 1);
+            if (!nb)
+                free(b);
+            b = nb;
+            cap *= 2;
+        }
+    }
+    *buf = NULL;
+    *len = 0;
+    const char *why = !b ? "out of memory" : ferror(stdin) ? strerror(errno) : NULL;
+    if (why || n > max) {
+        if (why)
+            cli_error(prog, "standard input: %s", why);
+        else
+            cli_error(prog, "standard input: more than %zu bytes", max);
+        free(b);
+        return 0;
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return 1;
 }
 
 double cli_now(void)
@@ -150,26 +238,26 @@ void cli_progress_update(cli_progress *p, long done, const char *extra)
 
 void cli_progress_finish(cli_progress *p, long done, const char *extra) { draw(p, done, extra, 1); }
 
-#ifndef FER_SOURCE_DIR
-#define FER_SOURCE_DIR "."
+#if !defined(FER_SOURCE_DIR) || !defined(FER_BUILD_BIN)
+#error "the Makefile gives the source tree (FER_SOURCE_DIR) and its tools' folder (FER_BUILD_BIN)"
 #endif
-#ifndef FER_SHARE_DIR
-#define FER_SHARE_DIR "/usr/local/share/libfer"
-#endif
+
+/* 1 when this program is the build tree's own copy (in FER_BUILD_BIN), not
+ * an installed one. */
+static int in_build_tree(void)
+{
+    char self[PATH_MAX], bin[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !realpath(FER_BUILD_BIN, bin))
+        return 0;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    return slash && (*slash = 0, strcmp(self, bin) == 0);
+}
 
 const char *cli_data_path(const char *rel, char *buf, size_t cap)
 {
-    const char *env = getenv("FER_DATA_DIR");
-    if (env && *env) { /* an explicit choice: no silent fallback elsewhere */
-        snprintf(buf, cap, "%s/%s", env, rel);
-        return access(buf, R_OK) == 0 ? buf : NULL;
-    }
-    const char *roots[] = {FER_SOURCE_DIR, FER_SHARE_DIR};
-    for (int i = 0; i < 2; i++) {
-        snprintf(buf, cap, "%s/%s", roots[i], rel);
-        if (access(buf, R_OK) == 0)
-            return buf;
-    }
-    snprintf(buf, cap, "%s/%s", FER_SOURCE_DIR, rel);
-    return NULL;
+    const char *env = getenv("FER_DATA_DIR"); /* an explicit choice: no fallback elsewhere */
+    const char *dir = env && *env ? env : in_build_tree() ? FER_SOURCE_DIR : NULL;
+    return fer_data_path(dir, rel, buf, cap, NULL) == FER_OK ? buf : NULL;
 }

@@ -20,11 +20,22 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
 int cli_threads_env_ok(const char *prog);
 double cli_now(void); /* monotonic seconds */
 
-/* For hand-written option loops: 1 if arg is --name or --name=value. */
-int cli_is_option(const char *arg, const char *name);
-/* The value of the option at argv[*i] (--name value, advancing *i, or
- * --name=value); NULL after printing "prog: --name needs a value". */
-const char *cli_option_value(const char *prog, int argc, char **argv, int *i, const char *name);
+/* The end of every tool's --help: -h/--help, --version and the environment. */
+void cli_help_common(FILE *out);
+
+/* At the start of main: file descriptors 0-2, when closed, are opened on
+ * /dev/null (stdout and stderr read-only, so that writes to them fail and
+ * are reported) so that no file the tool opens takes their place. */
+void cli_start(void);
+/* At the end of main: 1 if everything written to stdout reached it, else 0
+ * after "prog: standard output: <why>". */
+int cli_stdout_ok(const char *prog);
+/* An output path checked before any work: its folder is writable, it is not
+ * a folder, and it is none of the inputs (same file by device and inode, or
+ * the same name). "-" (stdout) passes. 0 after the error line. */
+int cli_output_ok(const char *prog, const char *out, const char *const *inputs, int n_inputs);
+/* All of stdin, at most max bytes (NUL-terminated); 0 after the error line. */
+int cli_read_stdin(const char *prog, size_t max, char **buf, size_t *len);
 
 /* A Keras-like progress bar on stderr, redrawn at most 10 times a second
  * when stderr is a terminal; otherwise one line every 30 s and a final one. */
@@ -41,9 +52,10 @@ void cli_progress_update(cli_progress *p, long done, const char *extra);
 void cli_progress_finish(cli_progress *p, long done, const char *extra);
 
 /* Locates a shipped data file such as "weights/fer-7class.safetensors" or
- * "datasets/catalog.csv": only under $FER_DATA_DIR when that is set, else in
- * the source tree the tools were built from, else $(PREFIX)/share/libfer.
- * Returns buf, or NULL if none exists (buf then holds the path to name in the
+ * "datasets/catalog.csv" (fer_data_path): only under $FER_DATA_DIR when that
+ * is set; else, for a tool run from the build tree, in the source tree it was
+ * built from; else, for an installed tool, in PREFIX/share/libfer. Returns
+ * buf, or NULL if it does not exist (buf then holds the path to name in the
  * error message). */
 const char *cli_data_path(const char *rel, char *buf, size_t cap);
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
+#include "opt.h"
 #include "plot.h"
 
 static const char *prog = "fer-eval";
@@ -41,8 +43,10 @@ static void usage_text(FILE *out)
             "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
             "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
             "  --batch N          images per forward pass (default 128)\n"
-            "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n",
+            "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n"
+            "Exit status: 0 evaluated, 1 a file could not be read or written, 2 usage error.\n",
             CLI_WEIGHTS_7);
+    cli_help_common(out);
 }
 
 /* ------------------------------------------------------------ arguments */
@@ -58,62 +62,51 @@ static int parse_usage_name(const char *s, int *out)
     return 0;
 }
 
-/* Returns 0 to go on, else an exit status (2: usage error, 0: --help). */
-static int parse_args(int argc, char **argv, options *o)
+enum { O_WEIGHTS, O_DATA, O_USAGE, O_CONFUSION, O_THREADS, O_BATCH, O_JSON, O_TTA, O_SKIP_BAD };
+
+static const cli_opt option_list[] = {
+    {"--weights", CLI_VALUE}, {"--data", CLI_VALUE}, {"--usage", CLI_VALUE},
+    {"--confusion", CLI_VALUE}, {"--threads", CLI_VALUE}, {"--batch", CLI_VALUE},
+    {"--json", CLI_FLAG},     {"--tta", CLI_FLAG},   {"--skip-bad", CLI_FLAG}, {NULL, CLI_FLAG}};
+
+static int set_option(void *ctx, int k, const char *v)
 {
-    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return usage_text(stdout), -1;
-        if (!strcmp(a, "--json") || !strcmp(a, "--tta") || !strcmp(a, "--skip-bad")) {
-            *(a[2] == 'j' ? &o->json : a[2] == 't' ? &o->tta : &o->skip_bad) = 1;
-            continue;
-        }
-        const char *names[] = {"--weights", "--data", "--usage", "--confusion", "--threads",
-                               "--batch"};
-        int k = 0;
-        while (k < 6 && !cli_is_option(a, names[k]))
-            k++;
-        if (k == 6)
-            return cli_error(prog, "unknown argument '%s' (see --help)", a), 2;
-        if (!(v = cli_option_value(prog, argc, argv, &i, names[k])))
-            return 2;
-        if ((k == 0 && !*v) || (k == 1 && !*v) || (k == 3 && !*v))
-            return cli_error(prog, "%s: empty value", names[k]), 2;
-        if (k == 0)
-            o->weights = v;
-        else if (k == 1)
-            o->data = v;
-        else if (k == 2 && !parse_usage_name(v, &o->usage))
-            return cli_error(prog, "--usage '%s': expected PublicTest, PrivateTest, Training or all",
-                             v), 2;
-        else if (k == 3)
-            o->confusion_svg = v;
-        else if (k == 4 && !cli_parse_long(v, 1, 1024, &o->threads))
-            return cli_error(prog, "--threads '%s': expected an integer 1..1024", v), 2;
-        else if (k == 5 && !cli_parse_long(v, 1, 4096, &o->batch))
-            return cli_error(prog, "--batch '%s': expected an integer 1..4096", v), 2;
+    options *o = ctx;
+    const char *name = option_list[k].name;
+    switch (k) {
+    case O_WEIGHTS: o->weights = v; return 1;
+    case O_DATA: o->data = v; return 1;
+    case O_USAGE:
+        return parse_usage_name(v, &o->usage) ||
+               cli_bad_value(prog, name, v, "PublicTest, PrivateTest, Training or all");
+    case O_CONFUSION: o->confusion_svg = v; return 1;
+    case O_THREADS:
+        return cli_parse_long(v, 1, 1024, &o->threads) || cli_bad_value(prog, name, v, "an integer 1..1024");
+    case O_BATCH:
+        return cli_parse_long(v, 1, 4096, &o->batch) || cli_bad_value(prog, name, v, "an integer 1..4096");
+    case O_JSON: o->json = 1; return 1;
+    case O_TTA: o->tta = 1; return 1;
+    case O_SKIP_BAD: o->skip_bad = 1; return 1;
     }
-    if (!o->data)
-        return cli_error(prog, "--data FILE|-|DIR is required (see --help)"), 2;
     return 0;
 }
 
-/* Checked before the evaluation, so that a typo in --confusion does not
+/* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. The
+ * --confusion path is checked before the evaluation, so that a typo does not
  * waste a long run (the write itself can still fail later). */
-static int output_dir_writable(const char *path)
+static int parse_args(int argc, char **argv, options *o)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[slash == dir] = 0; /* keep "/" for files at the root */
-    if (access(slash ? dir : ".", W_OK) != 0) {
-        cli_error(prog, "%s: cannot write there: %s", path, strerror(errno));
-        return 0;
-    }
-    return 1;
+    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128};
+    cli_spec spec = {prog, usage_text, option_list, 0};
+    int rc = cli_parse(&spec, argc, argv, set_option, o);
+    if (rc != CLI_GO)
+        return rc;
+    if (!o->data)
+        return cli_error(prog, "--data FILE|-|DIR is required (see --help)"), CLI_USAGE;
+    const char *inputs[] = {o->data, o->weights};
+    if (o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 2))
+        return 1; /* a file error, not a usage one */
+    return CLI_GO;
 }
 
 /* ------------------------------------------------------------ model and data */
@@ -386,9 +379,9 @@ static void print_text(const eval *ev, const fer_model *m, const options *o, int
 /* Rounded to 6 decimals so the JSON is short and stable. */
 static double r6(double v) { return (double)llround(v * 1e6) / 1e6; }
 
-static int print_json(const eval *ev, const fer_model *m)
+static int print_json(const eval *ev, const fer_model *m, const char *model_path)
 {
-    cJSON *root = cJSON_CreateObject(), *classes = cJSON_CreateArray(),
+    cJSON *root = cli_json_object(model_path), *classes = cJSON_CreateArray(),
           *per = cJSON_CreateObject(), *conf = cJSON_CreateArray();
     cJSON_AddNumberToObject(root, "accuracy", r6(accuracy(ev)));
     cJSON_AddNumberToObject(root, "n", (double)ev->n);
@@ -407,13 +400,7 @@ static int print_json(const eval *ev, const fer_model *m)
             cJSON_AddItemToArray(row, cJSON_CreateNumber((double)ev->confusion[c * ev->k + j]));
         cJSON_AddItemToArray(conf, row);
     }
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text)
-        return cli_error(prog, "out of memory"), 0;
-    printf("%s\n", text);
-    cJSON_free(text);
-    return 1;
+    return cli_json_print(prog, root);
 }
 
 /* ------------------------------------------------------------ SVG heat map */
@@ -424,7 +411,7 @@ static int write_svg(const eval *ev, const fer_model *m, const char *path, int u
     for (int c = 0; c < ev->k; c++)
         names[c] = fer_model_class_name(m, c);
     char title[160];
-    snprintf(title, sizeof title, "Confusion matrix: accuracy %.2f%% (n = %zu, Usage %s%s)",
+    snprintf(title, sizeof title, "Confusion matrix: accuracy %.2f%%\n(n = %zu, Usage %s%s)",
              100 * accuracy(ev), ev->n, usage_name(usage), tta ? ", flip TTA" : "");
     fer_error err = {0};
     if (plot_confusion_svg(path, title, ev->k, names, ev->confusion, &err) == FER_OK)
@@ -438,9 +425,10 @@ static int write_svg(const eval *ev, const fer_model *m, const char *path, int u
 int main(int argc, char **argv)
 {
     options o;
+    cli_start();
     int rc = parse_args(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    if (rc != CLI_GO)
+        return cli_stdout_ok(prog) ? (rc == CLI_DONE ? 0 : rc) : 1;
     if (!cli_threads_env_ok(prog))
         return 2;
     fer_model *m = NULL;
@@ -448,11 +436,11 @@ int main(int argc, char **argv)
     selection sel = {0};
     eval ev = {0};
     int from_dir = 0, usage = o.usage;
-    int ok = (!o.confusion_svg || output_dir_writable(o.confusion_svg)) && load_model(&o, &m) && load_data(&o, m, &ds, &from_dir) &&
+    int ok = load_model(&o, &m) && load_data(&o, m, &ds, &from_dir) &&
              select_rows(&o, &ds, m, from_dir, &usage, &sel) && run_eval(m, &ds, &sel, &o, &ev) &&
              (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
     if (ok && o.json)
-        ok = print_json(&ev, m);
+        ok = print_json(&ev, m, o.weights ? o.weights : CLI_WEIGHTS_7);
     else if (ok)
         print_text(&ev, m, &o, usage);
     free(ev.confusion);
@@ -460,7 +448,5 @@ int main(int argc, char **argv)
     free(sel.truth);
     fer_dataset_free(&ds);
     fer_model_free(m);
-    if (ok && fflush(stdout) != 0)
-        return cli_error(prog, "cannot write the output: %s", strerror(errno)), 1;
-    return ok ? 0 : 1;
+    return cli_stdout_ok(prog) && ok ? 0 : 1;
 }

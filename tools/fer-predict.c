@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
+#include "opt.h"
 
 static const char *prog = "fer-predict";
 
@@ -22,14 +24,14 @@ typedef struct options {
     double resting_bpm;
     long threads;
     fer_analyzer_opts an; /* detection, margin, score, fusion: handed to the analyzer */
-    char **images;
+    const char **images;
     int n_images;
 } options;
 
 static void usage_text(FILE *out)
 {
     fprintf(out,
-            "usage: fer-predict [options] IMAGE...\n"
+            "usage: fer-predict [options] IMAGE...   (- reads one image from stdin)\n"
             "Finds the faces in each image (Haar proposals scored by a face verifier CNN),\n"
             "classifies their emotion with the CNN and fuses the best face with an optional\n"
             "heart rate into a state such as \"Happy and excited\" (docs/heart-and-fusion.md).\n"
@@ -61,77 +63,76 @@ static void usage_text(FILE *out)
             "2 usage error, 3 no failure but some image had no face (no state; the others\n"
             "are still reported).\n",
             CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE);
+    cli_help_common(out);
 }
 
 /* ------------------------------------------------------------ arguments */
 
 enum { O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_FACE, O_SCALE, O_NEIGH, O_MINSIZE,
        O_MARGIN, O_BPM, O_HR, O_AGE, O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS,
-       O_COUNT };
+       O_JSON, O_NO_DETECT };
 
-static const char *const value_options[O_COUNT] = {
-    "--weights", "--verifier", "--cascade", "--min-score", "--face", "--scale-factor",
-    "--min-neighbors", "--min-size", "--margin", "--bpm", "--hr", "--age", "--resting-bpm",
-    "--face-weight", "--heart-weight", "--annotate", "--threads"};
+static const cli_opt option_list[] = {
+    {"--weights", CLI_VALUE},      {"--verifier", CLI_VALUE},     {"--cascade", CLI_VALUE},
+    {"--min-score", CLI_VALUE},    {"--face", CLI_VALUE},         {"--scale-factor", CLI_VALUE},
+    {"--min-neighbors", CLI_VALUE}, {"--min-size", CLI_VALUE},    {"--margin", CLI_VALUE},
+    {"--bpm", CLI_VALUE},          {"--hr", CLI_VALUE},           {"--age", CLI_VALUE},
+    {"--resting-bpm", CLI_VALUE},  {"--face-weight", CLI_VALUE},  {"--heart-weight", CLI_VALUE},
+    {"--annotate", CLI_VALUE},     {"--threads", CLI_VALUE},      {"--json", CLI_FLAG},
+    {"--no-detect", CLI_FLAG},     {NULL, CLI_FLAG}};
 
-/* Stores one option's value; 0 (with a message) when it is not acceptable. */
-static int set_option(options *o, int k, const char *v)
+/* Stores one option's value (k -1: an image); 0 (with a message) when it is not acceptable. */
+static int set_option(void *ctx, int k, const char *v)
 {
+    options *o = ctx;
     long l;
-    const char *name = value_options[k];
-    if (!*v)
-        return cli_error(prog, "%s: empty value", name), 0;
+    const char *name = k >= 0 ? option_list[k].name : NULL;
     switch (k) {
+    case -1: o->images[o->n_images++] = v; return 1;
+    case O_JSON: o->json = 1; return 1;
+    case O_NO_DETECT: o->an.no_detect = 1; return 1;
     case O_WEIGHTS: o->an.emotion_model = v; return 1;
     case O_VERIFIER: o->an.verifier_model = v; return 1;
     case O_CASCADE: o->an.cascade = v; return 1;
     case O_MINSCORE:
-        if (cli_parse_double(v, 0, 1, &o->an.min_score))
-            return 1;
-        return cli_error(prog, "%s '%s': expected a score 0..1", name, v), 0;
+        return cli_parse_double(v, 0, 1, &o->an.min_score) || cli_bad_value(prog, name, v, "a score 0..1");
     case O_FACE:
         if (!strcmp(v, "best") || !strcmp(v, "largest") || !strcmp(v, "all"))
             return o->pick = !strcmp(v, "best") ? PICK_BEST : !strcmp(v, "largest") ? PICK_LARGEST
                                                                                   : PICK_ALL, 1;
         if (cli_parse_long(v, 1, 100000, &l))
             return o->pick = PICK_INDEX + (int)l - 1, 1;
-        return cli_error(prog, "%s '%s': expected best, largest, all or a face number", name, v), 0;
+        return cli_bad_value(prog, name, v, "best, largest, all or a face number");
     case O_HR: o->hr_file = v; return 1;
     case O_ANNOTATE: o->annotate = v; return 1;
     case O_BPM: o->bpm_text = v; return 1; /* judged by the heart module */
     case O_SCALE:
-        if (cli_parse_double(v, 1.001, 4, &o->an.detect.scale_factor))
-            return 1;
-        return cli_error(prog, "%s '%s': expected a number in 1.001..4", name, v), 0;
+        return cli_parse_double(v, 1.001, 4, &o->an.detect.scale_factor) ||
+               cli_bad_value(prog, name, v, "a number in 1.001..4");
     case O_NEIGH:
         if (cli_parse_long(v, 0, 1000, &l))
             return o->an.detect.min_neighbors = (int)l, 1;
-        return cli_error(prog, "%s '%s': expected an integer 0..1000", name, v), 0;
+        return cli_bad_value(prog, name, v, "an integer 0..1000");
     case O_MINSIZE:
         if (cli_parse_long(v, 1, 100000, &l))
             return o->an.detect.min_size = (int)l, 1;
-        return cli_error(prog, "%s '%s': expected an integer 1..100000", name, v), 0;
+        return cli_bad_value(prog, name, v, "an integer 1..100000");
     case O_MARGIN:
-        if (cli_parse_double(v, 0, 1, &o->an.margin))
-            return 1;
-        return cli_error(prog, "%s '%s': expected a fraction 0..1", name, v), 0;
+        return cli_parse_double(v, 0, 1, &o->an.margin) || cli_bad_value(prog, name, v, "a fraction 0..1");
     case O_AGE:
         if (cli_parse_long(v, 1, 120, &l))
             return o->age = (int)l, o->age_set = 1;
-        return cli_error(prog, "%s '%s': expected whole years 1..120", name, v), 0;
+        return cli_bad_value(prog, name, v, "whole years 1..120");
     case O_RESTING:
-        if (cli_parse_double(v, 30, 200, &o->resting_bpm))
-            return 1;
-        return cli_error(prog, "%s '%s': expected a resting rate 30..200 bpm", name, v), 0;
+        return cli_parse_double(v, 30, 200, &o->resting_bpm) ||
+               cli_bad_value(prog, name, v, "a resting rate 30..200 bpm");
     case O_FACEW:
     case O_HEARTW:
-        if (cli_parse_double(v, 0, 1e6, k == O_FACEW ? &o->an.fusion.face_weight : &o->an.fusion.heart_weight))
-            return 1;
-        return cli_error(prog, "%s '%s': expected a weight >= 0", name, v), 0;
+        return cli_parse_double(v, 0, 1e6, k == O_FACEW ? &o->an.fusion.face_weight
+                                                        : &o->an.fusion.heart_weight) ||
+               cli_bad_value(prog, name, v, "a weight >= 0");
     case O_THREADS:
-        if (cli_parse_long(v, 1, 1024, &o->threads))
-            return 1;
-        return cli_error(prog, "%s '%s': expected an integer 1..1024", name, v), 0;
+        return cli_parse_long(v, 1, 1024, &o->threads) || cli_bad_value(prog, name, v, "an integer 1..1024");
     }
     return 0;
 }
@@ -148,43 +149,30 @@ static int check_combinations(const options *o)
         return cli_error(prog, "--annotate draws one image; %d given", o->n_images), 0;
     if (o->an.fusion.face_weight + o->an.fusion.heart_weight <= 0)
         return cli_error(prog, "--face-weight and --heart-weight cannot both be 0"), 0;
+    int stdin_images = 0;
+    for (int i = 0; i < o->n_images; i++)
+        stdin_images += !strcmp(o->images[i], "-");
+    if (stdin_images > 1 || (stdin_images && o->hr_file && !strcmp(o->hr_file, "-")))
+        return cli_error(prog, "standard input ('-') can be read only once"), 0;
     return 1;
 }
 
-/* Returns 0 to go on, -1 after --help, else an exit status. */
+/* CLI_GO, CLI_DONE (--help, --version) or an exit status. */
 static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){0};
     fer_analyzer_opts_default(&o->an);
     o->images = calloc((size_t)argc, sizeof *o->images);
     if (!o->images)
-        return cli_error(prog, "out of memory"), EXIT_USAGE;
-    int only_images = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (only_images || a[0] != '-' || !strcmp(a, "-")) {
-            o->images[o->n_images++] = argv[i];
-            continue;
-        }
-        if (!strcmp(a, "--"))
-            only_images = 1;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return usage_text(stdout), -1;
-        else if (!strcmp(a, "--json"))
-            o->json = 1;
-        else if (!strcmp(a, "--no-detect"))
-            o->an.no_detect = 1;
-        else {
-            int k = 0;
-            while (k < O_COUNT && !cli_is_option(a, value_options[k]))
-                k++;
-            if (k == O_COUNT)
-                return cli_error(prog, "unknown option '%s' (see --help)", a), EXIT_USAGE;
-            if (!(v = cli_option_value(prog, argc, argv, &i, value_options[k])) || !set_option(o, k, v))
-                return EXIT_USAGE;
-        }
-    }
-    return check_combinations(o) ? 0 : EXIT_USAGE;
+        return cli_error(prog, "out of memory"), EXIT_FAILED;
+    cli_spec spec = {prog, usage_text, option_list, argc};
+    int rc = cli_parse(&spec, argc, argv, set_option, o);
+    if (rc != CLI_GO)
+        return rc;
+    if (!check_combinations(o))
+        return EXIT_USAGE;
+    return !o->annotate || cli_output_ok(prog, o->annotate, o->images, o->n_images) ? CLI_GO
+                                                                                     : EXIT_FAILED;
 }
 
 /* ------------------------------------------------------------ resources */
@@ -193,6 +181,7 @@ typedef struct context {
     options opt;
     fer_analyzer *an;
     const fer_model *model; /* the analyzer's emotion model */
+    char model_path[4096];  /* its file, for the JSON's "model" */
     fer_heart heart;
     int has_heart;
 } context;
@@ -245,6 +234,7 @@ static int load_analyzer(context *cx)
                          !o->an.cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
                              ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
     cx->model = fer_analyzer_emotion_model(cx->an);
+    snprintf(cx->model_path, sizeof cx->model_path, "%s", ao.emotion_model);
     return 1;
 }
 
@@ -257,10 +247,14 @@ typedef struct result {
     fer_state state; /* fer_faces' own, or that of --face N */
 } result;
 
-/* Prints "prog: path: msg" unless msg already names the path. */
+/* Prints "prog: path: msg" unless msg already names the path ("-": standard
+ * input, whose decoder messages name "<memory>"). */
 static void image_error(const char *path, const char *msg)
 {
-    if (strstr(msg, path))
+    static const char mem[] = "<memory>: ";
+    if (!strcmp(path, "-"))
+        cli_error(prog, "standard input: %s", strncmp(msg, mem, sizeof mem - 1) ? msg : msg + sizeof mem - 1);
+    else if (strstr(msg, path))
         cli_error(prog, "%s", msg);
     else
         cli_error(prog, "%s: %s", path, msg);
@@ -287,24 +281,9 @@ static int choose_face(const context *cx, result *r)
 
 /* ------------------------------------------------------------ output */
 
-static double round4(double v) { return round(v * 1e4) / 1e4; }
-
-static const char *intensity_json(fer_intensity i)
+static const char *intensity_text(fer_intensity i)
 {
-    return i == FER_MILDLY ? "Mildly" : i == FER_VERY ? "Very" : "plain";
-}
-
-static cJSON *state_json(const fer_state *st, int face)
-{
-    cJSON *s = cJSON_CreateObject();
-    if (face >= 0)
-        cJSON_AddNumberToObject(s, "face", face);
-    cJSON_AddStringToObject(s, "emotion", st->emotion_name);
-    cJSON_AddStringToObject(s, "intensity", intensity_json(st->intensity));
-    cJSON_AddStringToObject(s, "label", st->label);
-    cJSON_AddNumberToObject(s, "valence", round4(st->valence));
-    cJSON_AddNumberToObject(s, "arousal", round4(st->arousal));
-    return s;
+    return i == FER_MILDLY ? "mildly" : i == FER_VERY ? "very" : "plain";
 }
 
 static cJSON *face_json(const context *cx, const fer_face *fc, const char *path, int *ok)
@@ -312,53 +291,37 @@ static cJSON *face_json(const context *cx, const fer_face *fc, const char *path,
     cJSON *f = cJSON_CreateObject(), *probs = cJSON_CreateObject();
     int box[4] = {fc->box.x, fc->box.y, fc->box.w, fc->box.h};
     cJSON_AddItemToObject(f, "box", cJSON_CreateIntArray(box, 4));
-    cJSON_AddNumberToObject(f, "angle", fc->angle);
-    cJSON_AddNumberToObject(f, "score", round4(fc->score));
+    cli_json_number(f, "angle", fc->angle);
+    cli_json_number(f, "score", fc->score);
     for (int e = 0; e < FER_N_EMOTIONS; e++) /* the model's classes, in FER2013 order */
         for (int j = 0; j < fer_model_n_classes(cx->model); j++)
             if (fer_emotion_index(fer_model_class_name(cx->model, j)) == e)
-                cJSON_AddNumberToObject(probs, fer_emotion_names[e], round4(fc->probs[e]));
+                cli_json_number(probs, fer_emotion_names[e], fc->probs[e]);
     cJSON_AddItemToObject(f, "probabilities", probs);
     cJSON_AddStringToObject(f, "emotion", fer_emotion_names[fc->emotion]);
-    cJSON_AddNumberToObject(f, "confidence", round4(fc->probs[fc->emotion]));
+    cli_json_number(f, "confidence", fc->probs[fc->emotion]);
     fer_state st;
     if (cx->opt.pick == PICK_ALL && (*ok = *ok && fuse(cx, fc->probs, &st, path)))
-        cJSON_AddItemToObject(f, "state", state_json(&st, -1));
+        cJSON_AddItemToObject(f, "state", cli_json_state(&st, -1));
     return f;
-}
-
-static cJSON *heart_json(const context *cx)
-{
-    if (!cx->has_heart)
-        return cJSON_CreateNull();
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddNumberToObject(h, "bpm", round4(cx->heart.bpm));
-    cJSON_AddStringToObject(h, "level", fer_hr_level_name(cx->heart.level));
-    cJSON_AddNumberToObject(h, "arousal", round4(cx->heart.arousal));
-    return h;
 }
 
 static int print_json(const context *cx, const result *r)
 {
-    cJSON *o = cJSON_CreateObject(), *faces = cJSON_CreateArray();
+    cJSON *o = cli_json_object(cx->model_path), *faces = cJSON_CreateArray();
     int ok = 1;
-    cJSON_AddStringToObject(o, "image", r->path);
+    cli_json_string(o, "image", r->path);
     for (size_t i = 0; i < r->f.n; i++)
         cJSON_AddItemToArray(faces, face_json(cx, &r->f.face[i], r->path, &ok));
     cJSON_AddItemToObject(o, "faces", faces);
-    cJSON_AddItemToObject(o, "heart", heart_json(cx));
+    cJSON_AddItemToObject(o, "heart", cli_json_heart(cx->has_heart ? &cx->heart : NULL));
     cJSON_AddItemToObject(o, "state", r->state_face < 0 ? cJSON_CreateNull()
-                                                        : state_json(&r->state, r->state_face));
-    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text) {
-        if (ok)
-            image_error(r->path, "out of memory building JSON");
+                                                        : cli_json_state(&r->state, r->state_face));
+    if (!ok) {
+        cJSON_Delete(o);
         return 0;
     }
-    puts(text);
-    cJSON_free(text);
-    return 1;
+    return cli_json_print(prog, o);
 }
 
 static void print_heart_text(const fer_heart *h)
@@ -378,7 +341,7 @@ static void print_heart_text(const fer_heart *h)
 static void print_state_text(const char *indent, const fer_state *st)
 {
     printf("%sstate: %s (emotion %s, intensity %s, arousal %s; valence %+.2f, arousal %.2f)\n",
-           indent, st->label, st->emotion_name, intensity_json(st->intensity),
+           indent, st->label, st->emotion_name, intensity_text(st->intensity),
            st->arousal_phrase, st->valence, st->arousal);
 }
 
@@ -449,14 +412,28 @@ static int annotate(const context *cx, const result *r, fer_rgb_image *rgb)
     return !st;
 }
 
+/* An image the size of the largest file fer_image_load reads. */
+enum { MAX_STDIN_IMAGE = 256 << 20 };
+
 /* The grey image to analyse, and with --annotate the colour one to draw on
- * (decoded once). */
+ * (decoded once); "-" is read from stdin. */
 static int load_image(const context *cx, const char *path, fer_image *img, fer_rgb_image *rgb)
 {
     fer_error err = {0};
-    fer_status s = cx->opt.annotate ? fer_image_load_rgb(path, 0, rgb, &err)
-                                    : fer_image_load(path, 0, img, &err);
-    if (!s && cx->opt.annotate)
+    fer_status s;
+    int colour = cx->opt.annotate != NULL;
+    if (!strcmp(path, "-")) {
+        char *data;
+        size_t len;
+        if (!cli_read_stdin(prog, MAX_STDIN_IMAGE, &data, &len))
+            return 0;
+        s = colour ? fer_image_load_rgb_mem(data, len, 0, rgb, &err)
+                   : fer_image_load_mem(data, len, 0, img, &err);
+        free(data);
+    } else {
+        s = colour ? fer_image_load_rgb(path, 0, rgb, &err) : fer_image_load(path, 0, img, &err);
+    }
+    if (!s && colour)
         s = fer_image_from_pixels(rgb->px, rgb->w, rgb->h, 3, 0, FER_PIXEL_RGB, img, &err);
     if (s)
         image_error(path, err.msg);
@@ -502,20 +479,20 @@ static int predict_image(context *cx, const char *path)
 int main(int argc, char **argv)
 {
     context cx = {0};
+    cli_start();
     int rc = parse_args(argc, argv, &cx.opt);
-    if (rc == 0 && !cli_threads_env_ok(prog))
+    if (rc == CLI_GO && !cli_threads_env_ok(prog))
         rc = EXIT_USAGE;
-    if (rc == 0)
-        rc = load_heart(&cx) && load_analyzer(&cx) ? 0 : EXIT_USAGE;
-    if (rc == 0) {
-        for (int i = 0; i < cx.opt.n_images; i++) {
-            int r = predict_image(&cx, cx.opt.images[i]);
-            if (r == EXIT_FAILED || (r == EXIT_NO_FACE && rc == 0))
-                rc = r;
-        }
-        fflush(stdout);
+    if (rc == CLI_GO)
+        rc = load_heart(&cx) && load_analyzer(&cx) ? EXIT_OK : EXIT_USAGE;
+    for (int i = 0, go = rc == EXIT_OK; go && i < cx.opt.n_images; i++) {
+        int r = predict_image(&cx, cx.opt.images[i]);
+        if (r == EXIT_FAILED || (r == EXIT_NO_FACE && rc == EXIT_OK))
+            rc = r;
     }
     fer_analyzer_free(cx.an);
     free(cx.opt.images);
-    return rc < 0 ? 0 : rc;
+    if (rc == CLI_DONE)
+        rc = EXIT_OK;
+    return cli_stdout_ok(prog) ? rc : EXIT_FAILED;
 }

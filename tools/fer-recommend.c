@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
+#include "opt.h"
 
 static const char *prog = "fer-recommend";
 
@@ -26,6 +28,7 @@ typedef struct options {
     long age, limit, bench;
     uint64_t seed;
     int have_bpm, have_age, have_intensity, strategy, source, json, table;
+    char genres[1024]; /* every --genre, joined by commas; genre points here */
 } options;
 
 /* The state to recommend for, however it was given. */
@@ -61,7 +64,7 @@ static void usage_text(FILE *out)
             "  --age Y             age in years for the resting heart-rate range (default adult)\n"
             "  --strategy S        match (music that fits the mood, default) or uplift\n"
             "                      (music that moves towards calm and positive)\n"
-            "  --genre G           only this genre (case-insensitive)\n"
+            "  --genre G[,G...]    only these genres (case-insensitive; repeatable)\n"
             "  --limit N           number of songs, 1..%d (default 10)\n"
             "  --seed S            tie-breaking seed (default 0)\n"
             "  --catalog FILE      SpotifyFeatures-style CSV (default: the shipped %s)\n"
@@ -69,87 +72,124 @@ static void usage_text(FILE *out)
             "                      and SPOTIFY_CLIENT_SECRET are set, else offline)\n"
             "  --json              print JSON instead of a table\n"
             "  --m3u FILE          also write an M3U playlist of open.spotify.com links\n"
+            "                      (- : print only the playlist, on stdout)\n"
             "  --table             print the state-to-music target table (Markdown) and exit\n"
             "  --bench N           time N rankings of the whole catalogue and exit\n"
-            "Without --emotion, the first fer-predict JSON object with a state is read from stdin.\n",
+            "Without --emotion, the first fer-predict JSON object with a state is read from stdin.\n"
+            "Exit status: 0 songs listed, 1 no songs or a source/file failed, 2 usage error.\n",
             MAX_LIMIT, CLI_CATALOG);
+    cli_help_common(out);
+    fputs("  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET  credentials for the Spotify Web API\n"
+          "  FER_SPOTIFY_API_URL, FER_SPOTIFY_ACCOUNTS_URL  other endpoints (https, or http\n"
+          "                       to this machine only; for tests)\n",
+          out);
 }
 
 /* ------------------------------------------------------------ arguments */
 
-static int parse_value(options *o, int k, const char *v)
+enum { O_EMOTION, O_INTENSITY, O_BPM, O_AGE, O_STRATEGY, O_GENRE, O_LIMIT, O_SEED, O_CATALOG,
+       O_SOURCE, O_M3U, O_BENCH, O_JSON, O_TABLE };
+
+static const cli_opt option_list[] = {
+    {"--emotion", CLI_VALUE}, {"--intensity", CLI_VALUE}, {"--bpm", CLI_VALUE},
+    {"--age", CLI_VALUE},     {"--strategy", CLI_VALUE},  {"--genre", CLI_VALUE},
+    {"--limit", CLI_VALUE},   {"--seed", CLI_VALUE},      {"--catalog", CLI_VALUE},
+    {"--source", CLI_VALUE},  {"--m3u", CLI_VALUE},       {"--bench", CLI_VALUE},
+    {"--json", CLI_FLAG},     {"--table", CLI_FLAG},      {NULL, CLI_FLAG}};
+
+/* --genre rock,jazz --genre "hip hop": one list for libfer, "rock,jazz,hip hop". */
+static int add_genres(options *o, const char *v)
 {
+    size_t used = strlen(o->genres);
+    for (const char *p = v;; p++) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (!n)
+            return cli_bad_value(prog, "--genre", v, "genre names separated by commas");
+        if (used + 1 + n >= sizeof o->genres)
+            return cli_error(prog, "--genre: more than %zu bytes of genre names",
+                             sizeof o->genres - 1), 0;
+        used += (size_t)snprintf(o->genres + used, sizeof o->genres - used, "%s%.*s",
+                                 used ? "," : "", (int)n, p);
+        if (!(p = strchr(p, ',')))
+            break;
+    }
+    o->genre = o->genres;
+    return 1;
+}
+
+static int set_option(void *ctx, int k, const char *v)
+{
+    options *o = ctx;
+    const char *name = option_list[k].name;
     long l;
     switch (k) {
-    case 0: o->emotion = v; return fer_emotion_index(v) >= 0 ||
-        (cli_error(prog, "--emotion '%s': expected angry, disgust, fear, happy, sad, surprise "
-                         "or neutral", v), 0);
-    case 1: o->have_intensity = 1; return cli_parse_double(v, 0, 1, &o->intensity) ||
-        (cli_error(prog, "--intensity '%s': expected a number in 0..1", v), 0);
-    case 2: { /* checked here; scored again once --age is known (heart_from_bpm) */
+    case O_EMOTION:
+        o->emotion = v;
+        return fer_emotion_index(v) >= 0 ||
+               cli_bad_value(prog, name, v, "angry, disgust, fear, happy, sad, surprise or neutral");
+    case O_INTENSITY:
+        o->have_intensity = 1;
+        return cli_parse_double(v, 0, 1, &o->intensity) || cli_bad_value(prog, name, v, "a number in 0..1");
+    case O_BPM: { /* checked here; scored again once --age is known (heart_from_bpm) */
         fer_hr_opts defaults = {0};
         fer_heart h;
         o->have_bpm = 1;
         return cli_parse_bpm(prog, v, &defaults, &h) && (o->bpm = h.bpm, 1);
     }
-    case 3: o->have_age = 1; return cli_parse_long(v, 1, 120, &o->age) ||
-        (cli_error(prog, "--age '%s': expected years in 1..120", v), 0);
-    case 4:
+    case O_AGE:
+        o->have_age = 1;
+        return cli_parse_long(v, 1, 120, &o->age) || cli_bad_value(prog, name, v, "years in 1..120");
+    case O_STRATEGY:
         if (!strcasecmp(v, "match") || !strcasecmp(v, "uplift"))
             return o->strategy = tolower((unsigned char)v[0]) == 'u', 1;
-        return cli_error(prog, "--strategy '%s': expected match or uplift", v), 0;
-    case 5: o->genre = v; return *v || (cli_error(prog, "--genre: empty value"), 0);
-    case 6: return cli_parse_long(v, 1, MAX_LIMIT, &o->limit) ||
-        (cli_error(prog, "--limit '%s': expected an integer 1..%d", v, MAX_LIMIT), 0);
-    case 7:
+        return cli_bad_value(prog, name, v, "match or uplift");
+    case O_GENRE: return add_genres(o, v);
+    case O_LIMIT:
+        return cli_parse_long(v, 1, MAX_LIMIT, &o->limit) ||
+               cli_bad_value(prog, name, v, "an integer 1..50");
+    case O_SEED:
         if (!cli_parse_long(v, 0, LONG_MAX, &l))
-            return cli_error(prog, "--seed '%s': expected a non-negative integer", v), 0;
+            return cli_bad_value(prog, name, v, "a non-negative integer");
         return o->seed = (uint64_t)l, 1;
-    case 8: o->catalog = v; return *v || (cli_error(prog, "--catalog: empty value"), 0);
-    case 9:
+    case O_CATALOG: o->catalog = v; return 1;
+    case O_SOURCE:
         if (!strcasecmp(v, "offline") || !strcasecmp(v, "spotify"))
             return o->source = tolower((unsigned char)v[0]) == 's' ? SRC_SPOTIFY : SRC_OFFLINE, 1;
-        return cli_error(prog, "--source '%s': expected offline or spotify", v), 0;
-    case 10: o->m3u = v; return *v || (cli_error(prog, "--m3u: empty value"), 0);
-    case 11: return cli_parse_long(v, 1, 100000, &o->bench) ||
-        (cli_error(prog, "--bench '%s': expected a count 1..100000", v), 0);
+        return cli_bad_value(prog, name, v, "offline or spotify");
+    case O_M3U: o->m3u = v; return 1;
+    case O_BENCH:
+        return cli_parse_long(v, 1, 100000, &o->bench) || cli_bad_value(prog, name, v, "a count 1..100000");
+    case O_JSON: o->json = 1; return 1;
+    case O_TABLE: o->table = 1; return 1;
     }
     return 0;
 }
 
-/* Returns 0 to go on, else an exit status + 1 (so --help gives 1 -> exit 0). */
+/* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. The --m3u
+ * path is checked first, so that a typo does not cost a Spotify query. */
 static int parse_args(int argc, char **argv, options *o)
 {
-    static const char *const names[] = {"--emotion", "--intensity", "--bpm",   "--age",
-                                        "--strategy", "--genre",    "--limit", "--seed",
-                                        "--catalog",  "--source",   "--m3u",   "--bench"};
-    enum { N_NAMES = sizeof names / sizeof names[0] };
     *o = (options){.intensity = DEFAULT_INTENSITY_PCT / 100.0, .limit = 10};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return usage_text(stdout), 1;
-        if (!strcmp(a, "--json") || !strcmp(a, "--table")) {
-            *(a[2] == 'j' ? &o->json : &o->table) = 1;
-            continue;
-        }
-        int k = 0;
-        while (k < N_NAMES && !cli_is_option(a, names[k]))
-            k++;
-        if (k == N_NAMES)
-            return cli_error(prog, "unknown argument '%s' (see --help)", a), 3;
-        if (!(v = cli_option_value(prog, argc, argv, &i, names[k])) || !parse_value(o, k, v))
-            return 3;
-    }
+    cli_spec spec = {prog, usage_text, option_list, 0};
+    int rc = cli_parse(&spec, argc, argv, set_option, o);
+    if (rc != CLI_GO)
+        return rc;
     if (o->have_intensity && !o->emotion) /* stdin's state has its own intensity */
-        return cli_error(prog, "--intensity needs --emotion (see --help)"), 3;
-    return 0;
+        return cli_error(prog, "--intensity needs --emotion (see --help)"), CLI_USAGE;
+    if (o->m3u && !strcmp(o->m3u, "-") && (o->json || o->table || o->bench))
+        return cli_error(prog, "--m3u - writes the playlist to stdout: it excludes --json, "
+                               "--table and --bench"), CLI_USAGE;
+    char buf[4096];
+    const char *inputs[] = {o->catalog, cli_data_path(CLI_CATALOG, buf, sizeof buf)};
+    if (o->m3u && !cli_output_ok(prog, o->m3u, inputs, 2))
+        return 1; /* a file error, not a usage one */
+    return CLI_GO;
 }
 
 /* ------------------------------------------------------------ state */
-
-static const char *const emotion_titles[FER_N_EMOTIONS] = {
-    "Angry", "Disgusted", "Fearful", "Happy", "Sad", "Surprised", "Neutral"};
 
 static int heart_from_bpm(const options *o, double bpm, fer_heart *h)
 {
@@ -184,94 +224,36 @@ static int state_from_flags(const options *o, mood_input *in)
     return 1;
 }
 
-static int intensity_from_word(const char *w, fer_intensity *out)
-{
-    if (!strcasecmp(w, "mildly"))
-        *out = FER_MILDLY;
-    else if (!strcasecmp(w, "very"))
-        *out = FER_VERY;
-    else if (!*w || !strcasecmp(w, "plain"))
-        *out = FER_PLAIN;
-    else
-        return 0;
-    return 1;
-}
-
-static int json_unit(const cJSON *o, const char *key, double lo, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= 1))
-        return 0;
-    *out = v->valuedouble;
-    return 1;
-}
-
-/* fer-predict's "state": {"emotion","intensity","label","valence","arousal"}. */
-static int state_from_json(const cJSON *st, size_t line, fer_state *s)
-{
-    const cJSON *em = cJSON_GetObjectItemCaseSensitive(st, "emotion");
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(st, "intensity");
-    const cJSON *label = cJSON_GetObjectItemCaseSensitive(st, "label");
-    memset(s, 0, sizeof *s);
-    s->emotion = cJSON_IsString(em) ? fer_emotion_index(em->valuestring) : -1;
-    if (s->emotion < 0)
-        return cli_error(prog, "stdin line %zu: state.emotion missing or not an emotion name", line), 0;
-    s->intensity = FER_PLAIN;
-    if (in && (!cJSON_IsString(in) || !intensity_from_word(in->valuestring, &s->intensity)))
-        return cli_error(prog, "stdin line %zu: state.intensity is not Mildly, plain or Very", line), 0;
-    if (!json_unit(st, "arousal", 0, &s->arousal))
-        return cli_error(prog, "stdin line %zu: state.arousal missing or outside 0..1", line), 0;
-    if (!json_unit(st, "valence", -1, &s->valence))
-        s->valence = 0;
-    s->emotion_name = emotion_titles[s->emotion];
-    snprintf(s->label, sizeof s->label, "%s",
-             cJSON_IsString(label) && *label->valuestring ? label->valuestring : s->emotion_name);
-    s->confidence = NAN;
-    return 1;
-}
-
 /* "heart": {"bpm","level","arousal"} or null. --bpm/--age recompute it. */
 static int heart_from_json(const options *o, const cJSON *h, size_t line, mood_input *in)
 {
-    const cJSON *bpm = cJSON_GetObjectItemCaseSensitive(h, "bpm");
-    const cJSON *level = cJSON_GetObjectItemCaseSensitive(h, "level");
-    if (!cJSON_IsNumber(bpm))
-        return cli_error(prog, "stdin line %zu: heart.bpm missing or not a number", line), 0;
-    if (!heart_from_bpm(o, bpm->valuedouble, &in->heart))
+    double bpm, arousal;
+    int level;
+    char why[128];
+    if (!cli_json_read_heart(h, &bpm, &level, &arousal, why, sizeof why))
+        return cli_error(prog, "stdin line %zu: %s", line, why), 0;
+    if (!heart_from_bpm(o, bpm, &in->heart))
         return 0;
-    if (!o->have_age && cJSON_IsString(level)) { /* keep fer-predict's own judgement */
-        for (int l = FER_HR_LOW; l <= FER_HR_HIGH; l++)
-            if (!strcmp(level->valuestring, fer_hr_level_name((fer_hr_level)l)))
-                in->heart.level = (fer_hr_level)l;
-        json_unit(h, "arousal", 0, &in->heart.arousal);
+    if (!o->have_age && level >= 0) { /* keep fer-predict's own judgement */
+        in->heart.level = (fer_hr_level)level;
+        if (!isnan(arousal))
+            in->heart.arousal = arousal;
     }
     in->have_heart = 1;
     return 1;
 }
 
-static int read_stdin(char **buf, size_t *len)
+/* One fer-predict object with a state: the state, and the heart rate unless --bpm is given. */
+static int mood_from_json(const options *o, const cJSON *j, const cJSON *st, size_t line,
+                          mood_input *in)
 {
-    size_t cap = 4096;
-    *buf = malloc(cap + 1);
-    *len = 0;
-    for (;;) {
-        if (!*buf)
-            return cli_error(prog, "out of memory reading stdin"), 0;
-        size_t got = fread(*buf + *len, 1, cap - *len, stdin);
-        *len += got;
-        if (got == 0)
-            break;
-        if (*len == cap) {
-            if (cap >= MAX_STDIN)
-                return cli_error(prog, "stdin: more than %d bytes of JSON", MAX_STDIN), 0;
-            cap *= 2;
-            *buf = realloc(*buf, cap + 1);
-        }
-    }
-    if (ferror(stdin))
-        return cli_error(prog, "stdin: read error: %s", strerror(errno)), 0;
-    (*buf)[*len] = 0;
-    return 1;
+    char why[128];
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "heart");
+    if (!cli_json_schema_ok(j, why, sizeof why) || !cli_json_read_state(st, &in->state, why, sizeof why))
+        return cli_error(prog, "stdin line %zu: %s", line, why), 0;
+    if (o->have_bpm)
+        return in->have_heart = heart_from_bpm(o, o->bpm, &in->heart);
+    return !cJSON_IsObject(h) || heart_from_json(o, h, line, in);
 }
 
 /* Uses the first object that has a state (fer-predict prints null when it
@@ -280,10 +262,8 @@ static int state_from_stdin(const options *o, mood_input *in)
 {
     char *buf;
     size_t len, line = 1;
-    if (!read_stdin(&buf, &len)) {
-        free(buf);
+    if (!cli_read_stdin(prog, MAX_STDIN, &buf, &len))
         return 0;
-    }
     const char *p = buf, *end = buf + len;
     int found = 0, ok = 0, objects = 0;
     while (!found) {
@@ -302,10 +282,7 @@ static int state_from_stdin(const options *o, mood_input *in)
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "state");
         if (cJSON_IsObject(st)) {
             found = 1;
-            const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "heart");
-            ok = state_from_json(st, line, &in->state) &&
-                 (o->have_bpm ? (in->have_heart = heart_from_bpm(o, o->bpm, &in->heart))
-                              : !cJSON_IsObject(h) || heart_from_json(o, h, line, in));
+            ok = mood_from_json(o, j, st, line, in);
         }
         for (const char *q = p; q < stop; q++)
             line += *q == '\n';
@@ -342,9 +319,106 @@ static int load_catalog(const options *o, int required, fer_catalog **c, const c
     return 1;
 }
 
+enum { NAME_CMP = 48, N_NEAREST = 6 }; /* bytes of a name compared; names suggested */
+
+/* Edit distance between the first NAME_CMP bytes of a and b, ASCII case ignored. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t row[NAME_CMP + 1];
+    na = na < NAME_CMP ? na : NAME_CMP;
+    nb = nb < NAME_CMP ? nb : NAME_CMP;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            size_t best = diag + !same;
+            best = up + 1 < best ? up + 1 : best;
+            row[j] = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* How far catalogue genre g is from what was asked: names holding it (or
+ * held in it) first, then by edit distance. */
+static size_t genre_gap(const char *asked, size_t n, const char *g)
+{
+    size_t ng = strlen(g), hold = 0;
+    for (size_t i = 0; !hold && i + n <= ng; i++)
+        hold = !strncasecmp(g + i, asked, n);
+    for (size_t i = 0; !hold && i + ng <= n; i++)
+        hold = !strncasecmp(asked + i, g, ng);
+    return (hold ? 0 : NAME_CMP + 1) + edit_distance(asked, n, g, ng);
+}
+
+typedef struct near { size_t gap, tracks, index; } near;
+
+static int by_gap(const void *a, const void *b)
+{
+    const near *x = a, *y = b;
+    if (x->gap != y->gap)
+        return x->gap < y->gap ? -1 : 1;
+    if (x->tracks != y->tracks)
+        return x->tracks > y->tracks ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The N_NEAREST catalogue genres closest to `asked` (more tracks first among
+ * equals) as "name (tracks), ...", or all of them when there are few. */
+static void nearest_genres(const fer_catalog *c, const char *asked, size_t n, char *buf, size_t cap)
+{
+    size_t total = fer_catalog_n_genres(c), len = 0;
+    near *all = malloc((total ? total : 1) * sizeof *all);
+    buf[0] = 0;
+    if (!all)
+        return;
+    for (size_t i = 0; i < total; i++) {
+        const char *g = fer_catalog_genre(c, i, &all[i].tracks);
+        all[i].gap = total <= N_NEAREST ? 0 : genre_gap(asked, n, g);
+        all[i].index = i;
+    }
+    if (total > N_NEAREST)
+        qsort(all, total, sizeof *all, by_gap);
+    for (size_t i = 0; i < total && i < N_NEAREST && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s (%zu)", i ? ", " : "",
+                                fer_catalog_genre(c, all[i].index, NULL), all[i].tracks);
+    free(all);
+}
+
+/* Every genre asked for must be one the catalogue has: else one line with
+ * the nearest ones. */
+static int genres_known(const char *list, const fer_catalog *c)
+{
+    for (const char *p = list; *p;) {
+        const char *end = p + strcspn(p, ",");
+        p += strspn(p, " \t");
+        size_t n = (size_t)(end - p);
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        size_t i = 0, total = fer_catalog_n_genres(c);
+        while (i < total && !(strlen(fer_catalog_genre(c, i, NULL)) == n &&
+                              !strncasecmp(fer_catalog_genre(c, i, NULL), p, n)))
+            i++;
+        if (i == total) {
+            char near[512];
+            nearest_genres(c, p, n, near, sizeof near);
+            return cli_error(prog, "no genre '%.*s' in the catalogue (%zu genres); %s: %s", (int)n, p,
+                             total, total <= N_NEAREST ? "it has" : "nearest", near), 0;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 1;
+}
+
 static int offline(const options *o, const fer_catalog *c, const fer_music_target *t,
                    outcome *out)
 {
+    if (o->genre && !genres_known(o->genre, c))
+        return 0;
     fer_rank_opts ro;
     fer_rank_opts_default(&ro);
     ro.limit = (size_t)o->limit;
@@ -484,75 +558,60 @@ static void print_table(const options *o, const mood_input *in, const fer_music_
     }
 }
 
-static double round3(double x) { return round(x * 1000) / 1000; }
-
 static cJSON *target_json(const fer_music_target *t)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "valence", round3(t->valence));
-    cJSON_AddNumberToObject(j, "energy", round3(t->energy));
-    cJSON_AddNumberToObject(j, "tempo", round3(t->tempo));
-    cJSON_AddNumberToObject(j, "danceability", round3(t->danceability));
-    cJSON_AddNumberToObject(j, "acousticness", round3(t->acousticness));
-    cJSON_AddNumberToObject(j, "tol_valence", round3(t->tol_valence));
-    cJSON_AddNumberToObject(j, "tol_energy", round3(t->tol_energy));
-    cJSON_AddNumberToObject(j, "tol_tempo", round3(t->tol_tempo));
+    cli_json_number(j, "valence", t->valence);
+    cli_json_number(j, "energy", t->energy);
+    cli_json_number(j, "tempo", t->tempo);
+    cli_json_number(j, "danceability", t->danceability);
+    cli_json_number(j, "acousticness", t->acousticness);
+    cli_json_number(j, "tol_valence", t->tol_valence);
+    cli_json_number(j, "tol_energy", t->tol_energy);
+    cli_json_number(j, "tol_tempo", t->tol_tempo);
     return j;
 }
 
 static cJSON *row_json(const row *r, size_t rank)
 {
-    char url[128];
+    char url[160];
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "rank", (double)rank);
-    cJSON_AddStringToObject(j, "id", r->id);
-    cJSON_AddStringToObject(j, "title", r->title);
-    cJSON_AddStringToObject(j, "artist", r->artist);
-    cJSON_AddStringToObject(j, "genre", r->genre);
+    cli_json_string(j, "id", r->id);
+    cli_json_string(j, "title", r->title);
+    cli_json_string(j, "artist", r->artist);
+    cli_json_list(j, "genres", r->genre, ';');
     if (r->popularity >= 0)
         cJSON_AddNumberToObject(j, "popularity", r->popularity);
     else
         cJSON_AddNullToObject(j, "popularity");
     if (r->features) {
-        cJSON_AddNumberToObject(j, "valence", round3(r->features->valence));
-        cJSON_AddNumberToObject(j, "energy", round3(r->features->energy));
-        cJSON_AddNumberToObject(j, "tempo", round3(r->features->tempo));
-        cJSON_AddNumberToObject(j, "distance", round3(r->distance));
+        cli_json_number(j, "valence", r->features->valence);
+        cli_json_number(j, "energy", r->features->energy);
+        cli_json_number(j, "tempo", r->features->tempo);
+        cli_json_number(j, "distance", r->distance);
     } else {
         cJSON_AddNullToObject(j, "distance");
     }
-    cJSON_AddNumberToObject(j, "score", round3(r->score));
+    cli_json_number(j, "score", r->score);
     snprintf(url, sizeof url, "https://open.spotify.com/track/%s", r->id);
-    cJSON_AddStringToObject(j, "url", url);
+    cli_json_string(j, "url", url);
     return j;
 }
 
 static int print_json(const options *o, const mood_input *in, const fer_music_target *t,
                       const outcome *out)
 {
-    cJSON *j = cJSON_CreateObject(), *st = cJSON_CreateObject(), *tracks = cJSON_CreateArray();
-    cJSON_AddStringToObject(st, "emotion", emotion_titles[in->state.emotion]);
-    cJSON_AddStringToObject(st, "label", in->state.label);
-    cJSON_AddNumberToObject(st, "valence", round3(in->state.valence));
-    cJSON_AddNumberToObject(st, "arousal", round3(in->state.arousal));
-    if (in->have_heart) {
-        cJSON_AddNumberToObject(st, "bpm", round3(in->heart.bpm));
-        cJSON_AddStringToObject(st, "heart_level", fer_hr_level_name(in->heart.level));
-    }
-    cJSON_AddItemToObject(j, "state", st);
+    cJSON *j = cli_json_object(NULL), *tracks = cJSON_CreateArray();
+    cJSON_AddItemToObject(j, "state", cli_json_state(&in->state, -1));
+    cJSON_AddItemToObject(j, "heart", cli_json_heart(in->have_heart ? &in->heart : NULL));
     cJSON_AddStringToObject(j, "strategy", strategy_name(o));
     cJSON_AddItemToObject(j, "target", target_json(t));
     cJSON_AddStringToObject(j, "source", out->source);
     for (size_t i = 0; i < out->n; i++)
         cJSON_AddItemToArray(tracks, row_json(&out->rows[i], i + 1));
     cJSON_AddItemToObject(j, "tracks", tracks);
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!text)
-        return cli_error(prog, "out of memory"), 0;
-    puts(text);
-    cJSON_free(text);
-    return 1;
+    return cli_json_print(prog, j);
 }
 
 /* #EXTM3U with one #EXTINF (artist - title) and link per track. */
@@ -576,8 +635,9 @@ static int write_m3u(const char *path, const outcome *out)
         len += (size_t)snprintf(buf + len, cap - len, "\nhttps://open.spotify.com/track/%s\n", r->id);
     }
     fer_error err;
-    int ok = fer_file_write_atomic(path, buf, len, &err) == FER_OK;
-    if (!ok)
+    int ok = !strcmp(path, "-") ? fwrite(buf, 1, len, stdout) == len
+                                : fer_file_write_atomic(path, buf, len, &err) == FER_OK;
+    if (!ok && strcmp(path, "-"))
         cli_error(prog, "%s", err.msg);
     free(buf);
     return ok;
@@ -607,12 +667,13 @@ static int print_target_table(void)
                     hh.level = hearts[h].level;
                     fer_music_target m, u;
                     fer_error err;
-                    if (fer_music_target_for(&s, h ? &hh : NULL, FER_STRATEGY_MATCH, &m, &err) ||
+                    if (fer_state_describe(&s, &err) ||
+                        fer_music_target_for(&s, h ? &hh : NULL, FER_STRATEGY_MATCH, &m, &err) ||
                         fer_music_target_for(&s, h ? &hh : NULL, FER_STRATEGY_UPLIFT, &u, &err))
                         return cli_error(prog, "%s", err.msg), 0;
                     printf("| %s | %s | %.1f | %s | %.2f / %.2f / %.0f | %.2f / %.2f / %.0f | "
                            "%.2f, %.2f, %.0f |\n",
-                           emotion_titles[e], words[in], s.arousal, hearts[h].name, m.valence,
+                           s.emotion_name, words[in], s.arousal, hearts[h].name, m.valence,
                            m.energy, m.tempo, u.valence, u.energy, u.tempo, m.tol_valence,
                            m.tol_energy, m.tol_tempo);
                 }
@@ -654,22 +715,6 @@ static int get_state(const options *o, mood_input *in)
     return state_from_stdin(o, in);
 }
 
-/* Checked first, so that a typo in --m3u does not cost a Spotify query. */
-static int output_dir_writable(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[slash == dir] = 0;
-    if (access(slash ? dir : ".", W_OK) != 0)
-        return cli_error(prog, "%s: cannot write there: %s", path, strerror(errno)), 0;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cli_error(prog, "%s: is a directory", path), 0;
-    return 1;
-}
-
 static int want_spotify(const options *o)
 {
     const char *id = getenv("SPOTIFY_CLIENT_ID"), *secret = getenv("SPOTIFY_CLIENT_SECRET");
@@ -706,15 +751,16 @@ static int recommend(const options *o, const fer_music_target *t, fer_catalog **
 int main(int argc, char **argv)
 {
     options o;
+    cli_start();
     int rc = parse_args(argc, argv, &o);
-    if (rc)
-        return rc - 1;
+    if (rc != CLI_GO)
+        return cli_stdout_ok(prog) ? (rc == CLI_DONE ? 0 : rc) : 1;
     if (o.table)
-        return print_target_table() ? 0 : 1;
+        return print_target_table() && cli_stdout_ok(prog) ? 0 : 1;
     mood_input in;
     fer_music_target t;
     fer_error err;
-    if ((o.m3u && !output_dir_writable(o.m3u)) || !get_state(&o, &in))
+    if (!get_state(&o, &in))
         return 1;
     if (fer_music_target_for(&in.state, in.have_heart ? &in.heart : NULL,
                              o.strategy ? FER_STRATEGY_UPLIFT : FER_STRATEGY_MATCH, &t, &err))
@@ -739,7 +785,8 @@ int main(int argc, char **argv)
                       o.genre ? o.genre : "", o.genre ? "'" : "");
             ok = 0;
         }
-        if (ok)
+        int m3u_only = o.m3u && !strcmp(o.m3u, "-");
+        if (ok && !m3u_only)
             ok = o.json ? print_json(&o, &in, &t, &out) : (print_table(&o, &in, &t, &out), 1);
         if (ok && o.m3u)
             ok = write_m3u(o.m3u, &out);
@@ -747,5 +794,5 @@ int main(int argc, char **argv)
     free(out.rows);
     fer_spotify_result_free(&res);
     fer_catalog_free(c);
-    return ok ? 0 : 1;
+    return cli_stdout_ok(prog) && ok ? 0 : 1;
 }

@@ -1,18 +1,16 @@
 /* fer-train: trains the paper CNN on FER2013 (the Kaggle CSV, from a file or
  * stdin) or on a folder of class subfolders, with a checkpoint every epoch
  * that --resume continues bit-exactly. */
-#include <getopt.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <cJSON.h>
-
 #include "cli.h"
+#include "opt.h"
 #include "plot.h"
+#include "progress.h"
 
 static const char *prog = "fer-train";
 
@@ -27,17 +25,6 @@ typedef struct config {
     uint64_t seed;
     fer_augment_opts aug;
 } config;
-
-typedef struct epoch_row { double loss, acc, val_loss, val_acc, lr, seconds, images_per_s; } epoch_row;
-
-/* Everything a checkpoint must carry besides weights and Adam. */
-typedef struct progress {
-    int epoch; /* completed epochs */
-    fer_rng rng;
-    double best_val_acc, best_val_loss;
-    int since_best_loss, since_lr_change;
-    epoch_row *rows;
-} progress;
 
 typedef struct split {
     int *train, *val;
@@ -73,7 +60,10 @@ static void usage(FILE *f)
             "  --log FILE.csv        per-epoch metrics  --plot FILE.svg  loss/accuracy curves\n"
             "  --skip-bad            skip malformed CSV rows (counted) instead of failing\n"
             "  --quiet               no progress bar\n"
-            "  --help\n");
+            "Every output is checked before training starts; none may be an input.\n"
+            "Exit status: 0 trained, 1 a file could not be read or written (or training failed),\n"
+            "2 usage error.\n");
+    cli_help_common(f);
 }
 
 /* --augment alone turns every transform on; --augment=flip,shift only those. */
@@ -142,91 +132,126 @@ static int parse_classes(config *c, char *list, int folders)
     return 1;
 }
 
-/* Returns 1 to go on, 0 to exit successfully (--help), -1 on error. */
+enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED, O_THREADS,
+       O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
+       O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET };
+
+static const cli_opt option_list[] = {
+    {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
+    {"--resume", CLI_VALUE},      {"--epochs", CLI_VALUE},      {"--batch", CLI_VALUE},
+    {"--lr", CLI_VALUE},          {"--decay", CLI_VALUE},       {"--seed", CLI_VALUE},
+    {"--threads", CLI_VALUE},     {"--classes", CLI_VALUE},     {"--class-weight", CLI_VALUE},
+    {"--augment", CLI_OPTIONAL},  {"--val-split", CLI_VALUE},   {"--init", CLI_VALUE},
+    {"--arch", CLI_VALUE},        {"--patience", CLI_VALUE},    {"--lr-patience", CLI_VALUE},
+    {"--lr-factor", CLI_VALUE},   {"--min-lr", CLI_VALUE},      {"--log", CLI_VALUE},
+    {"--plot", CLI_VALUE},        {"--skip-bad", CLI_FLAG},     {"--quiet", CLI_FLAG},
+    {NULL, CLI_FLAG}};
+
+/* An integer option in lo..hi into *out. */
+static int set_int(const char *name, const char *v, long lo, long hi, int *out)
+{
+    long l;
+    char what[64];
+    if (cli_parse_long(v, lo, hi, &l))
+        return *out = (int)l, 1;
+    snprintf(what, sizeof what, "an integer %ld..%ld", lo, hi);
+    return cli_bad_value(prog, name, v, what);
+}
+
+static int set_real(const char *name, const char *v, double lo, double hi, double *out)
+{
+    char what[64];
+    if (cli_parse_double(v, lo, hi, out))
+        return 1;
+    snprintf(what, sizeof what, "a number in %g..%g", lo, hi);
+    return cli_bad_value(prog, name, v, what);
+}
+
+static int set_option(void *ctx, int k, const char *v)
+{
+    config *c = ctx;
+    const char *name = option_list[k].name;
+    int seed;
+    switch (k) {
+    case O_DATA: c->data = v; return 1;
+    case O_OUT: c->out = v; return 1;
+    case O_CKPT: c->ckpt = v; return 1;
+    case O_RESUME: c->resume = v; return 1;
+    case O_EPOCHS: return set_int(name, v, 1, 100000, &c->epochs);
+    case O_BATCH: return set_int(name, v, 1, 4096, &c->batch);
+    case O_LR: return set_real(name, v, 1e-9, 1, &c->lr);
+    case O_DECAY: return set_real(name, v, 0, 1, &c->decay);
+    case O_SEED: return set_int(name, v, 0, 0x7fffffffL, &seed) && (c->seed = (uint64_t)seed, 1);
+    case O_THREADS: return set_int(name, v, 1, 256, &c->threads);
+    case O_CLASSES: c->class_list = (char *)v; return 1; /* argv is writable; split in place */
+    case O_CLASS_WEIGHT:
+        return (c->balanced = !strcmp(v, "balanced")) || cli_bad_value(prog, name, v, "balanced");
+    case O_AUGMENT:
+        c->augment = 1;
+        return parse_augment(v, &c->aug) ||
+               cli_bad_value(prog, name, v, "a list of flip, shift, rotate, zoom, brightness");
+    case O_VAL_SPLIT: return set_real(name, v, 0.01, 0.9, &c->val_split);
+    case O_INIT: c->init = v; return 1;
+    case O_ARCH: c->arch = v; return 1;
+    case O_PATIENCE: return set_int(name, v, 0, 100000, &c->patience);
+    case O_LR_PATIENCE: return set_int(name, v, 0, 100000, &c->lr_patience);
+    case O_LR_FACTOR: return set_real(name, v, 0.01, 0.99, &c->lr_factor);
+    case O_MIN_LR: return set_real(name, v, 0, 1, &c->min_lr);
+    case O_LOG: c->log = v; return 1;
+    case O_PLOT: c->plot = v; return 1;
+    case O_SKIP_BAD: c->skip_bad = 1; return 1;
+    case O_QUIET: c->quiet = 1; return 1;
+    }
+    return 0;
+}
+
+/* Every output checked before any work: writable, not an input, and no two
+ * outputs the same file (the checkpoint may be the file --resume reads). */
+static int outputs_ok(const config *c)
+{
+    const char *out[] = {c->out, c->ckpt, c->log, c->plot};
+    const char *in[] = {c->data, c->init, c->arch, c->resume, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        if (!out[i])
+            continue;
+        int n = 3 + (i != 1); /* --resume is an input except to the checkpoint */
+        for (int j = 0; j < i; j++)
+            in[n++] = out[j];
+        if (!cli_output_ok(prog, out[i], in, n))
+            return 0;
+    }
+    return 1;
+}
+
+/* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. */
 static int parse_args(int argc, char **argv, config *c)
 {
     static char default_ckpt[4096];
-    static const struct option opts[] = {
-        {"data", 1, 0, 'd'}, {"out", 1, 0, 'o'}, {"checkpoint", 1, 0, 'c'}, {"resume", 1, 0, 'r'},
-        {"epochs", 1, 0, 'e'}, {"batch", 1, 0, 'b'}, {"lr", 1, 0, 'l'}, {"decay", 1, 0, 'D'},
-        {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'}, {"classes", 1, 0, 'C'},
-        {"class-weight", 1, 0, 'w'}, {"augment", 2, 0, 'a'}, {"val-split", 1, 0, 'v'},
-        {"init", 1, 0, 'i'}, {"arch", 1, 0, 'A'},
-        {"patience", 1, 0, 'p'}, {"lr-patience", 1, 0, 'P'}, {"lr-factor", 1, 0, 'f'},
-        {"min-lr", 1, 0, 'm'}, {"log", 1, 0, 'L'}, {"plot", 1, 0, 'S'}, {"skip-bad", 0, 0, 'k'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     *c = (config){.out = "model.safetensors", .epochs = 50, .batch = 64, .lr = 1e-4, .seed = 1,
                   .val_split = 0.1, .patience = 10, .lr_patience = 5, .lr_factor = 0.5,
                   .min_lr = 1e-6, .n_classes = FER_N_EMOTIONS};
     for (int i = 0; i < FER_N_EMOTIONS; i++)
         c->class_names[i] = fer_emotion_names[i];
-    int ch;
-    long v;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int ok = 1;
-        switch (ch) {
-        case 'd': c->data = optarg; break;
-        case 'o': c->out = optarg; break;
-        case 'c': c->ckpt = optarg; break;
-        case 'r': c->resume = optarg; break;
-        case 'e': ok = cli_parse_long(optarg, 1, 100000, &v); c->epochs = (int)v; break;
-        case 'b': ok = cli_parse_long(optarg, 1, 4096, &v); c->batch = (int)v; break;
-        case 'l': ok = cli_parse_double(optarg, 1e-9, 1, &c->lr); break;
-        case 'D': ok = cli_parse_double(optarg, 0, 1, &c->decay); break;
-        case 's': ok = cli_parse_long(optarg, 0, 0x7fffffffL, &v); c->seed = (uint64_t)v; break;
-        case 't': ok = cli_parse_long(optarg, 1, 256, &v); c->threads = (int)v; break;
-        case 'C': c->class_list = optarg; break;
-        case 'w': ok = !strcmp(optarg, "balanced"); c->balanced = 1; break;
-        case 'a': c->augment = 1; ok = parse_augment(optarg, &c->aug); break;
-        case 'i': c->init = optarg; break;
-        case 'A': c->arch = optarg; break;
-        case 'v': ok = cli_parse_double(optarg, 0.01, 0.9, &c->val_split); break;
-        case 'p': ok = cli_parse_long(optarg, 0, 100000, &v); c->patience = (int)v; break;
-        case 'P': ok = cli_parse_long(optarg, 0, 100000, &v); c->lr_patience = (int)v; break;
-        case 'f': ok = cli_parse_double(optarg, 0.01, 0.99, &c->lr_factor); break;
-        case 'm': ok = cli_parse_double(optarg, 0, 1, &c->min_lr); break;
-        case 'L': c->log = optarg; break;
-        case 'S': c->plot = optarg; break;
-        case 'k': c->skip_bad = 1; break;
-        case 'q': c->quiet = 1; break;
-        case 'h': usage(stdout); return 0;
-        default:
-            cli_error(prog, "unknown or incomplete option \"%s\" (see --help)", argv[optind - 1]);
-            return -1;
-        }
-        if (!ok) {
-            const char *name = "?";
-            for (int i = 0; opts[i].name; i++)
-                if (opts[i].val == ch)
-                    name = opts[i].name;
-            cli_error(prog, "--%s: invalid value \"%s\" (see --help)", name, optarg);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        cli_error(prog, "unexpected argument \"%s\" (see --help)", argv[optind]);
-        return -1;
-    }
-    if (!c->data) {
-        cli_error(prog, "no training data: pass --data FILE.csv, - or DIR (see --help)");
-        return -1;
-    }
-    if (c->init && c->resume) {
-        cli_error(prog, "--init and --resume exclude each other (a checkpoint has its own weights)");
-        return -1;
-    }
-    if (c->arch && (c->init || c->resume)) {
-        cli_error(prog, "--arch starts a new model: it excludes --init and --resume");
-        return -1;
-    }
+    cli_spec spec = {prog, usage, option_list, 0};
+    int rc = cli_parse(&spec, argc, argv, set_option, c);
+    if (rc != CLI_GO)
+        return rc;
+    if (!c->data)
+        return cli_error(prog, "no training data: pass --data FILE.csv, - or DIR (see --help)"),
+               CLI_USAGE;
+    if (c->init && c->resume)
+        return cli_error(prog, "--init and --resume exclude each other (a checkpoint has its own "
+                               "weights)"), CLI_USAGE;
+    if (c->arch && (c->init || c->resume))
+        return cli_error(prog, "--arch starts a new model: it excludes --init and --resume"),
+               CLI_USAGE;
     if (c->class_list && !parse_classes(c, c->class_list, is_dir(c->data)))
-        return -1;
+        return CLI_USAGE;
     if (!c->ckpt) {
         snprintf(default_ckpt, sizeof default_ckpt, "%s.ckpt", c->out);
         c->ckpt = default_ckpt;
     }
-    return 1;
+    return outputs_ok(c) ? CLI_GO : 1; /* a file error, not a usage one */
 }
 
 static int load_data(const config *c, fer_dataset *ds)
@@ -289,74 +314,6 @@ static int make_split(const config *c, const fer_dataset *ds, split *sp)
 
 /* ------------------------------------------------------------ checkpoint */
 
-static char *progress_json(const progress *p)
-{
-    cJSON *o = cJSON_CreateObject();
-    char buf[32];
-    cJSON_AddNumberToObject(o, "epoch", p->epoch);
-    cJSON *rng = cJSON_AddArrayToObject(o, "rng");
-    for (int i = 0; i < 4; i++) {
-        snprintf(buf, sizeof buf, "%016" PRIx64, p->rng.s[i]);
-        cJSON_AddItemToArray(rng, cJSON_CreateString(buf));
-    }
-    cJSON_AddNumberToObject(o, "best_val_acc", p->best_val_acc);
-    cJSON_AddNumberToObject(o, "best_val_loss", p->best_val_loss);
-    cJSON_AddNumberToObject(o, "since_best_loss", p->since_best_loss);
-    cJSON_AddNumberToObject(o, "since_lr_change", p->since_lr_change);
-    cJSON *h = cJSON_AddArrayToObject(o, "history");
-    for (int e = 0; e < p->epoch; e++) {
-        const epoch_row *r = &p->rows[e];
-        double v[7] = {r->loss, r->acc, r->val_loss, r->val_acc, r->lr, r->seconds, r->images_per_s};
-        cJSON_AddItemToArray(h, cJSON_CreateDoubleArray(v, 7));
-    }
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
-
-static double num(const cJSON *o, const char *k, int *ok)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    *ok = *ok && cJSON_IsNumber(v);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static int progress_parse(const char *json, progress *p, int max_epochs)
-{
-    cJSON *o = cJSON_Parse(json ? json : "");
-    int ok = cJSON_IsObject(o);
-    p->epoch = (int)num(o, "epoch", &ok);
-    p->best_val_acc = num(o, "best_val_acc", &ok);
-    p->best_val_loss = num(o, "best_val_loss", &ok);
-    p->since_best_loss = (int)num(o, "since_best_loss", &ok);
-    p->since_lr_change = (int)num(o, "since_lr_change", &ok);
-    const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
-    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "history");
-    ok = ok && cJSON_GetArraySize(rng) == 4 && cJSON_IsArray(h) && p->epoch >= 0 &&
-         p->epoch <= max_epochs && cJSON_GetArraySize(h) == p->epoch;
-    for (int i = 0; ok && i < 4; i++) {
-        const cJSON *s = cJSON_GetArrayItem(rng, i);
-        char *end;
-        ok = cJSON_IsString(s) && *s->valuestring;
-        if (ok)
-            p->rng.s[i] = strtoull(s->valuestring, &end, 16), ok = !*end;
-    }
-    for (int e = 0; ok && e < p->epoch; e++) {
-        const cJSON *r = cJSON_GetArrayItem(h, e);
-        double v[7];
-        ok = cJSON_GetArraySize(r) == 7;
-        for (int k = 0; ok && k < 7; k++) {
-            const cJSON *x = cJSON_GetArrayItem(r, k);
-            ok = cJSON_IsNumber(x) || cJSON_IsNull(x);
-            v[k] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
-        }
-        if (ok)
-            p->rows[e] = (epoch_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
-    }
-    cJSON_Delete(o);
-    return ok;
-}
-
 /* A model file must predict exactly the classes asked for, in that order. */
 static int same_classes(const config *c, const fer_model *m, const char *path)
 {
@@ -385,6 +342,7 @@ static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
     if (!ok || !same_classes(c, m, c->resume)) {
         fer_model_free(m);
         fer_adam_free(*opt);
+        *opt = NULL; /* run() frees it too */
         return NULL;
     }
     fprintf(stderr, "%s: resuming %s after epoch %d\n", prog, c->resume, p->epoch);
@@ -511,8 +469,8 @@ static int write_plot(const config *c, const progress *p)
         v[2 * n + e] = p->rows[e].acc, v[3 * n + e] = p->rows[e].val_acc;
     }
     char title[160];
-    snprintf(title, sizeof title, "fer-train: %d epochs, best validation accuracy %.4f", n,
-             p->best_val_acc);
+    snprintf(title, sizeof title, "fer-train: %d epoch%s, best validation accuracy %.4f", n,
+             n == 1 ? "" : "s", p->best_val_acc);
     fer_error err;
     int ok = plot_curves_svg(c->plot, title, n, v, v + n, v + 2 * n, v + 3 * n, &err) == FER_OK;
     if (!ok)
@@ -537,8 +495,8 @@ static int plateau(const config *c, fer_adam *opt, progress *p, const epoch_row 
         double lr = fer_adam_lr(opt) * c->lr_factor;
         fer_adam_set_lr(opt, (float)(lr < c->min_lr ? c->min_lr : lr));
         p->since_lr_change = 0;
-        fprintf(stderr, "%s: validation loss flat for %d epochs: learning rate now %.3g\n", prog,
-                c->lr_patience, (double)fer_adam_lr(opt));
+        fprintf(stderr, "%s: validation loss flat for %d epoch%s: learning rate now %.3g\n", prog,
+                c->lr_patience, c->lr_patience == 1 ? "" : "s", (double)fer_adam_lr(opt));
     }
     return c->patience && p->since_best_loss >= c->patience;
 }
@@ -610,8 +568,9 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
              validate(c, m, ds, sp, x, y, &row) && end_epoch(c, m, opt, &p, &row, &stop);
     }
     if (ok)
-        fprintf(stderr, "%s: %s after %d epochs; best validation accuracy %.4f in %s\n", prog,
-                stop ? "early stop" : "done", p.epoch, p.best_val_acc, c->out);
+        fprintf(stderr, "%s: %s after %d epoch%s; best validation accuracy %.4f in %s\n", prog,
+                stop ? "early stop" : "done", p.epoch, p.epoch == 1 ? "" : "s", p.best_val_acc,
+                c->out);
     if (m != c->arch_model) /* main owns that one */
         fer_model_free(m);
     fer_adam_free(opt);
@@ -663,9 +622,10 @@ static int load_arch(config *c)
 int main(int argc, char **argv)
 {
     config c;
+    cli_start();
     int r = parse_args(argc, argv, &c);
-    if (r <= 0)
-        return r == 0 ? 0 : 2;
+    if (r != CLI_GO)
+        return cli_stdout_ok(prog) ? (r == CLI_DONE ? 0 : r) : 1;
     if (!cli_threads_env_ok(prog))
         return 2;
     if (c.arch && !load_arch(&c)) {
@@ -682,5 +642,5 @@ int main(int argc, char **argv)
     free(sp.train);
     free(sp.val);
     free(sp.order);
-    return ok ? 0 : 1;
+    return cli_stdout_ok(prog) && ok ? 0 : 1;
 }

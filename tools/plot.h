@@ -4,9 +4,13 @@
 
 #include "fer.h"
 
+/* Titles wrap at spaces to the picture's width (which grows for a word
+ * longer than that); a newline in a title starts a new line. */
+
 /* Training curves: loss (train, validation) and accuracy (train,
- * validation) against epoch, two panels side by side. NAN points are skipped.
- * Written atomically. */
+ * validation) against epoch, two panels side by side, on round ticks, the
+ * key above them. NAN points are skipped; with few epochs (or a single
+ * point) each point has a dot. Written atomically. */
 fer_status plot_curves_svg(const char *path, const char *title, int n, const double *loss,
                            const double *val_loss, const double *acc, const double *val_acc,
                            fer_error *err);

@@ -1,5 +1,5 @@
 /* Fuzz target: the song catalogue CSV reader (libfer/catalog.c + csv.c),
- * then the id index and a ranking over whatever was loaded. */
+ * then the id index, the genre index and rankings over whatever was loaded. */
 #include "fer.h"
 #include "fuzz.h"
 
@@ -20,6 +20,12 @@ static void use_catalog(const fer_catalog *c)
     size_t n_picks;
     fer_error err;
     o.limit = 10;
+    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+    size_t n_tracks;
+    o.genre = fer_catalog_genre(c, fer_catalog_n_genres(c) / 2, &n_tracks);
+    o.genre_share = 0.1;
+    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+    o.genre = " pop, ,ROCK ";
     fer_recommend(c, &target, &o, picks, &n_picks, &err);
 }
 

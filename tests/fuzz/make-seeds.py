@@ -53,6 +53,21 @@ def catalog():
     lines = open("datasets/catalog.csv", encoding="utf-8").read().splitlines()
     put("catalog", "five-tracks.csv", "\n".join(lines[:6]) + "\n")
     put("catalog", "header-only.csv", lines[0] + "\n")
+    put("catalog", "spotifyfeatures.csv",  # the original layout, with its quirks
+        "genre,artist_name,track_name,track_id,popularity,acousticness,danceability,duration_ms,"
+        "energy,instrumentalness,key,liveness,loudness,mode,speechiness,tempo,time_signature,"
+        "valence\n"
+        "Movie,Henri Salvador,C'est beau de faire un Show,0BRjO6ga9RKCKjfDqeFgWV,0,0.611,0.389,"
+        "99373,0.91,0,C#,0.346,-1.828,Major,0.0525,166.969,4-Apr,0.814\n"
+        "Dance,\"Earth, Wind & Fire\",Sept,0BjC1NfoEOOusryehmNudP,1,0.246,0.59,137373,0.737,"
+        "8.19E-06,Db,0.151,-5.559,Minor,0.0868,174.003,4-Mar,0.816\n"
+        "R&B,Henri Salvador,C'est beau de faire un Show,0BRjO6ga9RKCKjfDqeFgWV,3,0.611,0.389,"
+        "99373,0.91,0,C#,0.346,-1.828,Major,0.0525,166.969,4-Apr,0.814\n")
+    put("catalog", "genre-lists.csv", "track_id,track_name,artist_name,genres,popularity,"
+        "valence,energy,tempo\n"
+        "a1,T,A, rock ;Jazz;;ROCK ,10,0.5,0.5,100\n"
+        "a1,T,A,blues; jazz,50,0.5,0.5,100\n"
+        "a2,U,B, ; ,1,0.5,0.5,100\n")
     cols = "track_id,track_name,artist_name,genre,popularity,valence,energy,tempo"
     put("catalog", "minimal-quoted.csv", cols + "\n" +
         '0BRjO6ga9RKCKjfDqeFgWV,"Hello, ""World""",Someone,Pop,50,0.5,0.6,120\n'
@@ -185,8 +200,64 @@ def spotify():
     put("spotify", "error.json", json.dumps({"error": {"status": 403, "message": "Forbidden"}}))
 
 
+def spotify_retry():
+    """Server scripts for fuzz_spotify_retry.c: a status line, headers, an
+    empty line, the body; one record per request, "%%" lines between them."""
+    track = {"id": "0BRjO6ga9RKCKjfDqeFgWV", "name": "C'est beau", "popularity": 41,
+             "artists": [{"name": "Henri Salvador"}]}
+    token = "200\n\n" + json.dumps({"access_token": "BQDfuzztoken0123456789",
+                                     "token_type": "Bearer", "expires_in": 3600})
+    recs = "200\n\n" + json.dumps({"tracks": [track, None, dict(track, id="1BRjO6ga9RKCKjfDqeFgWV")]})
+    def search(page):
+        items = [dict(track, id="%022d" % (10 * page + i)) for i in range(10)]
+        return "200\n\n" + json.dumps({"tracks": {"items": items, "total": 30}})
+    limited = "429\nRetry-After: %s\n\n" + json.dumps({"error": {"status": 429, "message": "slow down"}})
+    five = "500\n\n" + json.dumps({"error": {"status": 500, "message": "oops"}})
+    scripts = {
+        "ok.txt": [token, recs],
+        "429-then-ok.txt": [token, limited % "1", recs],
+        "429-1e300.txt": [token, limited % "1e300"],
+        "429-1e17.txt": [token, limited % "100000000000000000"],
+        "500-backoff.txt": ["opts 86400000 86400000 5\n" + token, five, five, recs],
+        "timeout-then-ok.txt": [token, "!28\n", recs],
+        "renew-on-401.txt": [token, "401\n\n{}", token, recs],
+        "search-fallback.txt": [token, "403\n\n{}", search(0), search(0), search(1)],
+        "echoed-secret.txt": [token, "400\n\n" + json.dumps({"error": {"message":
+            "\x1b[31mAuthorization: Basic ZnV6ei1pZDpacTktZnV6ei1zZWNyZXQtWHc= Zq9-fuzz-secret-Xw\n"}})],
+        "token-refused.txt": ["401\n\n" + json.dumps({"error": "invalid_client\r\nBearer x"})],
+    }
+    for name, records in scripts.items():
+        put("spotify_retry", name, "\n%%\n".join(records))
+
+
+def checkpoint():
+    """Metadata for fuzz_checkpoint.c: adam.iterations, adam.lr, adam.decay
+    lines, then fer.extra (fer-train's progress)."""
+    rows = [[1.9, 0.2, 1.8, 0.25, 1e-4, 3.5, 120.0], [1.7, 0.3, None, None, 1e-4, 3.4, 121.0]]
+    extra = {"epoch": 2, "rng": ["%016x" % (i * 0x9E3779B97F4A7C15 % 2**64) for i in (1, 2, 3, 4)],
+             "best_val_acc": 0.25, "best_val_loss": 1.8, "since_best_loss": 1,
+             "since_lr_change": 1, "history": rows}
+    seeds = {
+        "valid.txt": ("12", "0.0001", "0", extra),
+        "iterations-int64-max.txt": ("9223372036854775807", "0.0001", "0", extra),
+        "iterations-2e53.txt": ("9007199254740992", "0.0001", "1e-6", extra),
+        "lr-1e300.txt": ("3", "1e300", "nan", extra),
+        "epoch-1e300.txt": ("3", "0.0001", "0", dict(extra, epoch=1e300)),
+        "since-best-loss-1e300.txt": ("3", "0.0001", "0", dict(extra, since_best_loss=1e300)),
+        "history-1e300.txt": ("3", "0.0001", "0", dict(extra, history=[rows[0], [1e300] * 7])),
+        "rng-zero.txt": ("3", "0.0001", "0", dict(extra, rng=["0"] * 4)),
+    }
+    for name, (it, lr, decay, ex) in seeds.items():
+        put("checkpoint", name, "\n".join([it, lr, decay, json.dumps(ex)]))
+
+
+MAKERS = {"fer2013_csv": fer2013, "heart": heart, "catalog": catalog, "image": images,
+          "image_headers": image_headers, "model": models, "cascade": cascade, "spotify": spotify,
+          "spotify_retry": spotify_retry, "checkpoint": checkpoint}
+
 if __name__ == "__main__":
+    # make-seeds.py [TARGET...]: only those targets' seeds (default: all).
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    for make in (fer2013, heart, catalog, images, image_headers, models, cascade, spotify):
-        make()
+    for name in sys.argv[1:] or MAKERS:
+        MAKERS[name]()
     print("seeds written under", ROOT, file=sys.stderr)

@@ -190,6 +190,39 @@ for k in "${FILES[@]}" w-trunc5 w-flip-len; do
     [ -e "$tmp/$k.safetensors" ] && f="$tmp/$k.safetensors"
     expect fail fer-train "${TR[@]}" --data tests/data/fer2013-sample.csv --init "$f"
 done
+# A checkpoint fer-train itself refuses (more epochs done than --epochs,
+# other --classes) used to free Adam twice (abort, exit 134); numbers out
+# of range in one (1e300 into an int, a step count of INT64_MAX, a history
+# figure too wide for the --log buffer, an all-zero RNG) are refused.
+"$BIN/fer-train" --data tests/data/fer2013-sample.csv --epochs 1 --batch 8 --quiet --threads 2 \
+    --out "$tmp/ck.safetensors" 2>/dev/null || { echo "bad-input.sh: cannot train a checkpoint"; exit 1; }
+"$PY" - "$tmp" <<'EOF' || { echo "bad-input.sh: cannot write checkpoint fixtures"; exit 1; }
+import json, struct, sys
+d = sys.argv[1]
+raw = open(f"{d}/ck.safetensors.ckpt", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+extra = json.loads(head["__metadata__"]["fer.extra"])
+def put(name, meta={}, **changes):
+    h = json.loads(json.dumps(head))
+    h["__metadata__"].update(meta, **{"fer.extra": json.dumps(dict(extra, **changes))})
+    b = json.dumps(h).encode()
+    b += b" " * (-len(b) % 8)
+    open(f"{d}/{name}.ckpt", "wb").write(struct.pack("<Q", len(b)) + b + data)
+put("ck-epoch2", epoch=2, history=extra["history"] * 2)
+put("ck-epoch-1e300", epoch=1e300)
+put("ck-since-best-1e300", since_best_loss=1e300)
+put("ck-since-lr-negative", since_lr_change=-3)
+put("ck-history-1e300", history=[[1e300] * 7])
+put("ck-rng-zero", rng=["0"] * 4)
+put("ck-iterations-int64-max", {"adam.iterations": "9223372036854775807"})
+EOF
+RS=(--data tests/data/fer2013-sample.csv --batch 8 --quiet --threads 2 --out "$tmp/train-out.safetensors")
+expect fail fer-train "${RS[@]}" --epochs 1 --resume "$tmp/ck-epoch2.ckpt"
+expect fail fer-train "${RS[@]}" --epochs 2 --classes happy,sad --resume "$tmp/ck.safetensors.ckpt"
+for k in epoch-1e300 since-best-1e300 since-lr-negative history-1e300 rng-zero iterations-int64-max; do
+    expect fail fer-train "${RS[@]}" --epochs 2 --resume "$tmp/ck-$k.ckpt"
+done
 [ ! -e "$tmp/train-out.safetensors" ] || fail "fer-train wrote its output although it failed"
 
 # ------------------------------------------------------------ fer-recommend

@@ -110,5 +110,5 @@ cut -d, -f1-6 "$tmp/ref.csv" >"$tmp/ref.cut"
 cut -d, -f1-6 "$tmp/run.csv" >"$tmp/run.cut"
 cmp -s "$tmp/ref.cut" "$tmp/run.cut" || fail "the resumed run's --log differs: $(diff "$tmp/ref.cut" "$tmp/run.cut" | head -n 4)"
 [ "$(wc -l <"$tmp/run.csv")" -eq $((EPOCHS + 1)) ] || fail "the resumed --log does not have $EPOCHS rows"
-leftover=$(find "$tmp" -name '*.tmp.*' | wc -l)
+leftover=$(find "$tmp" -name '.*.tmp-*' | wc -l)
 echo "crash-resume.sh: reference ${ref_s}s, first checkpoint after ${first_s}s, $leftover temporary file(s) left by the kill"

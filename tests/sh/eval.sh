@@ -26,7 +26,8 @@ check_json() {
 import json, sys
 d = json.load(open(sys.argv[1]))
 n, classes = int(sys.argv[2]), sys.argv[3].split(",")
-assert list(d) == ["accuracy", "n", "per_class", "confusion", "classes"], list(d)
+assert list(d) == ["schema", "model", "accuracy", "n", "per_class", "confusion", "classes"], list(d)
+assert d["schema"] == 1 and d["model"].endswith(".safetensors"), (d["schema"], d["model"])
 assert d["n"] == n, (d["n"], n)
 assert d["classes"] == classes, d["classes"]
 assert list(d["per_class"]) == classes

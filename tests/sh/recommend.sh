@@ -45,8 +45,22 @@ mean = lambda ts, k: sum(t[k] for t in ts) / len(ts)
 sys.exit(0 if mean(s, 'valence') < mean(h, 'valence') and mean(s, 'energy') < mean(h, 'energy') else 1)
 EOF
 "$R" --emotion happy --genre COUNTRY --json >"$tmp/c.json" 2>/dev/null || fail "--genre exited $?"
-json_check "$tmp/c.json" "j['tracks'] and all('country' in t['genre'].lower() for t in j['tracks'])" \
+json_check "$tmp/c.json" "j['tracks'] and all('country' in ' '.join(t['genres']).lower() for t in j['tracks'])" \
     || fail "--genre filter"
+# several genres, repeated and comma-separated; genres the 19k-track catalogue lacked
+"$R" --emotion sad --genre rock --genre "Jazz, classical" --json >"$tmp/g.json" 2>/dev/null \
+    || fail "--genre list exited $?"
+json_check "$tmp/g.json" "len(j['tracks'])==10 and all({'rock','jazz','classical'} & {g.lower() for g in t['genres']} for t in j['tracks'])" \
+    || fail "--genre rock --genre 'Jazz, classical' filter"
+for g in rock jazz classical metal; do
+    "$R" --emotion neutral --genre $g --limit 3 >/dev/null 2>&1 || fail "--genre $g found nothing"
+done
+# a genre the catalogue lacks: exit 1, one line with the count and the nearest genres
+"$R" --emotion sad --genre rock,jaz >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "--genre jaz: exit $rc, expected 1"
+grep -q "^fer-recommend: no genre 'jaz' in the catalogue ([0-9]* genres); nearest: jazz ([0-9]*), " "$tmp/err" \
+    || fail "--genre miss message: $(cat "$tmp/err")"
 
 # --- uplift with a racing heart asks for slower music than match
 "$R" --emotion angry --bpm 130 --json >"$tmp/m.json" 2>/dev/null
@@ -73,7 +87,7 @@ printf '%s\n%s\n' \
     '{"image":"none.jpg","faces":[],"heart":null,"state":null}' \
     '{"image":"a.jpg","faces":[{"box":[1,2,3,4],"emotion":"sad","confidence":0.9}],"heart":{"bpm":58,"level":"low","arousal":0.1},"state":{"emotion":"Sad","intensity":"Mildly","label":"Mildly sad but calm","valence":-0.6,"arousal":0.2}}' \
     | "$R" --limit 3 --json >"$tmp/stdin.json" 2>/dev/null || fail "stdin JSON exited $?"
-json_check "$tmp/stdin.json" "j['state']['label']=='Mildly sad but calm' and j['state']['heart_level']=='low' and len(j['tracks'])==3" \
+json_check "$tmp/stdin.json" "j['state']['label']=='Mildly sad but calm' and j['heart']['level']=='low' and len(j['tracks'])==3" \
     || fail "stdin state not used"
 json_check "$tmp/stdin.json" "j['target']['valence'] < 0.4 and j['target']['tempo'] < 95" \
     || fail "mildly sad, calm target is not low and slow"
@@ -96,15 +110,32 @@ EOF
 json_check "$tmp/cat.json" "j['tracks'][0]['title']=='Slow, Sad'" || fail "--catalog ranking"
 grep -q '1 bad rows skipped; first: .*cat.csv:4: valence' "$tmp/err" || fail "bad row warning: $(cat "$tmp/err")"
 
-# --- scripts/make-catalog keeps good rows whole, drops bad ones, and its output loads
-printf '%s\n' 'genre,artist_name,track_name,track_id,popularity,valence,energy,tempo,time_signature' \
-    'Pop,One,"A, B",aaaaaaaaaaaaaaaaaaaaa1,10,0.1,0.2,70,4-Apr' \
-    'Pop,Two,C,aaaaaaaaaaaaaaaaaaaaa2,101,0.9,0.9,150,4-Apr' \
-    'Pop,Three,D,aaaaaaaaaaaaaaaaaaaaa3,10,0.9,0.9,150,4-Mar' >"$tmp/src.csv"
-scripts/make-catalog "$tmp/src.csv" "$tmp/built.csv" 2>"$tmp/err" || fail "make-catalog exited $?"
-grep -q '2 rows kept, 1 dropped' "$tmp/err" || fail "make-catalog counts: $(cat "$tmp/err")"
-grep -q '^Pop,One,"A, B",aaaaaaaaaaaaaaaaaaaaa1,10,0.1,0.2,70,4-Apr$' "$tmp/built.csv" || fail "make-catalog changed a row"
-"$R" --emotion sad --catalog "$tmp/built.csv" --limit 2 >/dev/null 2>&1 || fail "make-catalog output does not load"
+# --- scripts/make-catalog: tables of two layouts merged by id (the first source's
+# fields, the highest popularity, genres as a list), key and mode as numbers, bad rows
+# counted per source and reason; the output loads
+printf '%s\n' 'track_id,artists,album_name,track_name,popularity,duration_ms,explicit,danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,time_signature,track_genre' \
+    'aaaaaaaaaaaaaaaaaaaaa1,One;Guest,X,"A, B",30,1000,False,0.5,0.25,1,-5,0,0.1,0.2,0,0.1,0.15,71,4,Hip-Hop' \
+    'aaaaaaaaaaaaaaaaaaaaa4,Ã‡a,X,E,5,1000,False,0.5,0.5,11,-5,1,0.1,0.2,0,0.1,0.5,100,4,r-n-b' >"$tmp/new.csv"
+printf '%s\n' 'genre,artist_name,track_name,track_id,popularity,valence,energy,tempo,key,mode,time_signature' \
+    'Pop,One,"A, B",aaaaaaaaaaaaaaaaaaaaa1,10,0.1,0.2,70,C#,Minor,4-Apr' \
+    'Rock,Two,C,aaaaaaaaaaaaaaaaaaaaa2,101,0.9,0.9,150,D,Major,4-Apr' \
+    'Rock,Three,D,aaaaaaaaaaaaaaaaaaaaa3,10,0.9,0.9,0,E,Major,4-Mar' \
+    'Jazz,Five,F,aaaaaaaaaaaaaaaaaaaaa5,10,0.5,0.5,90,A#,Major,4-Apr' >"$tmp/old.csv"
+scripts/make-catalog -o "$tmp/built.csv" "$tmp/new.csv" "$tmp/old.csv" 2>"$tmp/err" || fail "make-catalog exited $?"
+for line in 'new.csv: 2 rows, 2 new tracks, 0 merged, 1 mojibake names repaired, 0 bad' \
+    'old.csv: 4 rows, 1 new tracks, 1 merged, 2 bad' 'old.csv: 1 bad rows: bad popularity' \
+    'old.csv: 1 bad rows: tempo 0 (no beat found)' 'built.csv: 3 tracks, 4 genres'; do
+    grep -qF "$line" "$tmp/err" || fail "make-catalog report lacks '$line': $(cat "$tmp/err")"
+done
+{
+    echo 'track_id,track_name,artist_name,genres,popularity,valence,energy,tempo,danceability,acousticness,duration_ms,key,mode'
+    echo 'aaaaaaaaaaaaaaaaaaaaa1,"A, B",One,hip hop; pop,30,0.15,0.25,71,0.5,0.2,1000,1,0'
+    echo 'aaaaaaaaaaaaaaaaaaaaa4,E,Ça,r&b,5,0.5,0.5,100,0.5,0.2,1000,11,1'
+    echo 'aaaaaaaaaaaaaaaaaaaaa5,F,Five,jazz,10,0.5,0.5,90,,,,10,1'
+} | cmp -s - "$tmp/built.csv" || fail "make-catalog output: $(cat "$tmp/built.csv")"
+"$R" --emotion sad --catalog "$tmp/built.csv" --genre 'R&B,pop' --limit 2 --json >"$tmp/b.json" 2>/dev/null \
+    || fail "make-catalog output does not load"
+json_check "$tmp/b.json" "len(j['tracks'])==2" || fail "make-catalog output: genre lists not read"
 
 # --- bad input: non-zero exit and exactly one line on stderr
 one_line_error() { # description, then the command
@@ -130,6 +161,7 @@ one_line_error "--intensity alone" "$R" --intensity 0.5
 one_line_error "empty stdin" "$R"
 one_line_error "no catalogue" "$R" --emotion sad --catalog "$tmp/none.csv"
 one_line_error "unknown genre" "$R" --emotion sad --genre polka
+one_line_error "empty genre in a list" "$R" --emotion sad --genre "rock,,jazz"
 one_line_error "m3u in missing dir" "$R" --emotion sad --m3u "$tmp/no/dir/x.m3u"
 one_line_error "m3u a directory" "$R" --emotion sad --m3u "$tmp"
 one_line_error "spotify without credentials" "$R" --emotion sad --source spotify
@@ -186,7 +218,7 @@ if [ -x "$P" ] && [ -x "$BUILD/tests/test_predict_model" ] &&
     "$P" "$tmp/face.pgm" --no-detect --weights "$tmp/m7.safetensors" --bpm 88 --json >"$tmp/pred.json" 2>/dev/null \
         || fail "fer-predict failed: $(cat "$tmp/pred.json")"
     "$R" --limit 3 --json <"$tmp/pred.json" >"$tmp/pipe.json" 2>"$tmp/err" || fail "pipeline exited $?: $(cat "$tmp/err")"
-    json_check "$tmp/pipe.json" "len(j['tracks'])==3 and j['state']['bpm']==88" || fail "pipeline output"
+    json_check "$tmp/pipe.json" "len(j['tracks'])==3 and j['heart']['bpm']==88" || fail "pipeline output"
 else
     echo "recommend.sh: fer-predict or its test model missing; pipeline check skipped"
 fi
