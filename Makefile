@@ -38,6 +38,7 @@ LIB_SRC := \
 	libfer/detect.c \
 	libfer/annotate.c \
 	libfer/analyze.c \
+	libfer/number.c \
 	libfer/csv.c \
 	libfer/catalog.c \
 	libfer/recommend.c \

@@ -156,95 +156,12 @@ static int index_reserve(fer_catalog *c, size_t n)
 
 /* ------------------------------------------------------------ numbers */
 
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-
-/* Digits at *p into *m (those past 19 significant ones only counted in
- * *dropped); returns how many digits there were. */
-static size_t read_digits(const char **p, uint64_t *m, size_t *dropped)
-{
-    const char *s = *p;
-    for (; is_digit(**p); ++*p) {
-        if (*m < 1000000000000000000ULL)
-            *m = *m * 10 + (uint64_t)(**p - '0');
-        else
-            ++*dropped;
-    }
-    return (size_t)(*p - s);
-}
-
-/* A plain decimal number, optionally with an exponent: no spaces, hex, inf or
- * nan. Most have at most 19 significant digits and a small exponent, and are
- * m * 10^e or m / 10^-e with m < 2^53 and 10^|e| <= 10^22, both exact, so one
- * rounding gives strtod's correctly rounded result; the rest go to strtod. */
-static int parse_real(const char *s, double lo, double hi, double *out)
-{
-    static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *p = s + (*s == '+' || *s == '-');
-    uint64_t m = 0, e = 0;
-    size_t dropped = 0, n_int = read_digits(&p, &m, &dropped), n_frac = 0;
-    long exp10 = (long)dropped;
-    if (*p == '.') {
-        p++;
-        size_t before = dropped;
-        n_frac = read_digits(&p, &m, &dropped);
-        exp10 -= (long)(n_frac - (dropped - before));
-    }
-    if (n_int + n_frac == 0)
-        return 0;
-    if (*p == 'e' || *p == 'E') {
-        int neg = *++p == '-';
-        p += *p == '+' || *p == '-';
-        size_t ignored = 0;
-        if (read_digits(&p, &e, &ignored) == 0)
-            return 0;
-        long big = e > 100000 ? 100000 : (long)e; /* far past any double: strtod's case */
-        exp10 += neg ? -big : big;
-    }
-    if (*p)
-        return 0;
-    double v;
-    if (m < (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
-        v = exp10 >= 0 ? (double)m * pow10[exp10] : (double)m / pow10[-exp10];
-        v = *s == '-' ? -v : v;
-    } else {
-        errno = 0;
-        v = strtod(s, NULL);
-        if (errno == ERANGE)
-            return 0;
-    }
-    if (!isfinite(v) || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-/* Optional '-', then digits only; lo..hi must hold 0. */
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    int neg = *s == '-';
-    const char *p = s + neg;
-    unsigned long v = 0, bound = neg ? (unsigned long)-lo : (unsigned long)hi;
-    if (!*p)
-        return 0;
-    for (; *p; p++) {
-        if (!is_digit(*p))
-            return 0;
-        v = v * 10 + (unsigned long)(*p - '0');
-        if (v > bound)
-            return 0;
-    }
-    *out = neg ? -(long)v : (long)v;
-    return 1;
-}
-
 /* "C", "C#", "Db" ... or the API's 0..11 (-1: none). */
 static int parse_key(const char *s, int *out)
 {
     static const char letters[] = "C D EF G A B";
     long v;
-    if (parse_int(s, -1, 11, &v)) {
+    if (fer_parse_integer(s, -1, 11, &v)) {
         *out = (int)v;
         return 1;
     }
@@ -282,7 +199,7 @@ static int parse_time_signature(const char *s, int *out)
     long v;
     char num[8];
     const char *slash = strchr(s, '/'), *dash = strchr(s, '-');
-    if (parse_int(s, 0, 16, &v)) {
+    if (fer_parse_integer(s, 0, 16, &v)) {
         *out = (int)v;
         return 1;
     }
@@ -290,7 +207,7 @@ static int parse_time_signature(const char *s, int *out)
         memcpy(num, s, (size_t)(slash - s));
         num[slash - s] = 0;
         long d;
-        if (parse_int(num, 0, 16, &v) && parse_int(slash + 1, 1, 16, &d)) {
+        if (fer_parse_integer(num, 0, 16, &v) && fer_parse_integer(slash + 1, 1, 16, &d)) {
             *out = (int)v;
             return 1;
         }
@@ -343,7 +260,7 @@ static int parse_numbers(const fer_csv *r, const loader *L, fer_track *t, enum c
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
         const char *s = field(r, L, reals[i].c);
         double v = NAN;
-        if (s && !parse_real(s, reals[i].lo, reals[i].hi, &v)) {
+        if (s && !fer_parse_number(s, reals[i].lo, reals[i].hi, &v)) {
             *bad = reals[i].c;
             return 0;
         }
@@ -351,11 +268,11 @@ static int parse_numbers(const fer_csv *r, const loader *L, fer_track *t, enum c
     }
     long v;
     const char *s = field(r, L, C_POPULARITY);
-    if (!parse_int(s, 0, 100, &v))
+    if (!fer_parse_integer(s, 0, 100, &v))
         return *bad = C_POPULARITY, 0;
     t->popularity = (int)v;
     s = field(r, L, C_DURATION);
-    if (s && !parse_int(s, 0, INT_MAX, &v))
+    if (s && !fer_parse_integer(s, 0, INT_MAX, &v))
         return *bad = C_DURATION, 0;
     t->duration_ms = s ? (int)v : 0;
     t->mode = -1;

@@ -78,7 +78,8 @@ void fer_rng_shuffle(fer_rng *r, int *idx, size_t n);
 
 typedef struct fer_pool fer_pool;
 
-/* threads <= 0: FER_THREADS from the environment, else the online CPU count. */
+/* threads <= 0: the online CPU count (fer_threads_default; the library reads no
+ * environment: the tools take FER_THREADS and pass it on). */
 fer_status fer_pool_new(int threads, fer_pool **out, fer_error *err);
 void fer_pool_free(fer_pool *p);
 int fer_pool_threads(const fer_pool *p);
@@ -195,6 +196,13 @@ fer_status fer_file_write_atomic(const char *path, const void *data, size_t len,
  * it does not fit. */
 fer_status fer_data_path(const char *dir, const char *name, char *out, size_t cap,
                          fer_error *err);
+
+/* The one number grammar of every libfer file format and tool option: the
+ * whole string a plain decimal number ("-1.5", "2e-3", ".5"; no blanks, hex,
+ * inf or nan), finite and within [lo, hi]. 1 and *out set, or 0. */
+int fer_parse_number(const char *s, double lo, double hi, double *out);
+/* An optional '-' and digits only, within [lo, hi]. */
+int fer_parse_integer(const char *s, long lo, long hi, long *out);
 
 /* ----------------------------------------------------------- FER2013 data */
 
@@ -558,8 +566,8 @@ double fer_music_score(const fer_music_target *t, const fer_track *tr, double po
 
 typedef struct fer_spotify fer_spotify;
 
-/* api_url / accounts_url NULL: FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL
- * from the environment, else Spotify's own. A URL is scheme://host[:port][/path]
+/* api_url / accounts_url NULL or "": Spotify's own (fer-recommend passes
+ * FER_SPOTIFY_API_URL / FER_SPOTIFY_ACCOUNTS_URL). A URL is scheme://host[:port][/path]
  * (no user, password, query or fragment), the host as libcurl parses it:
  * http:// only to localhost, 127.0.0.0/8 or [::1] (a test server); anything
  * else must be https://, with TLS verification always on. The secret is never

@@ -53,20 +53,20 @@ static int chosen = K_REF; /* written once, under choose_once */
 
 static void choose_kernel(void)
 {
-    const char *env = getenv("FER_GEMM");
-    if (env && *env) {
-        for (int k = 0; k < K_COUNT; k++)
-            if (strcmp(env, fer_gemm_kernel_name(k)) == 0 && fer_gemm_kernel_supported(k)) {
-                chosen = k;
-                return;
-            }
-        /* an unknown or unsupported name falls through to the fastest path */
-    }
     for (int k = K_COUNT - 1; k > K_REF; k--)
         if (fer_gemm_kernel_supported(k)) {
             chosen = k;
             return;
         }
+}
+
+int fer_gemm_force(const char *name)
+{
+    pthread_once(&choose_once, choose_kernel);
+    for (int k = 0; name && k < K_COUNT; k++)
+        if (strcmp(name, fer_gemm_kernel_name(k)) == 0 && fer_gemm_kernel_supported(k))
+            return chosen = k, 1;
+    return 0; /* unknown or unsupported: the fastest path stays */
 }
 
 int fer_gemm_kernel_active(void)

@@ -75,12 +75,7 @@ static int split(char *line, char **f)
 
 static int parse_number(const char *s, double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !isfinite(v))
-        return 0;
-    *out = v;
-    return 1;
+    return fer_parse_number(s, -HUGE_VAL, HUGE_VAL, out);
 }
 
 static fer_status header_line(parse_state *p, int ln, char **f, int nf, fer_error *err)

@@ -134,6 +134,10 @@ int fer_gemm_kernel_count(void);
 const char *fer_gemm_kernel_name(int kernel); /* NULL when out of range */
 int fer_gemm_kernel_supported(int kernel);    /* 1 if this CPU can run it */
 int fer_gemm_kernel_active(void);             /* the path fer_gemm uses */
+/* Makes the named path (ref, c, avx2, avx512) the one fer_gemm uses, for
+ * tests and benchmarks (FER_GEMM, read by them): call it before any thread
+ * runs a GEMM. 0 (the fastest path stays) when unknown or unsupported here. */
+int fer_gemm_force(const char *name);
 /* fer_gemm on a given path; an unsupported path falls back to "ref". */
 void fer_gemm_with(int kernel, int ta, int tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);

@@ -290,10 +290,8 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
 /* text, all of it a number within [lo, hi] (as a double: whole numbers exact up to 2^53). */
 static int meta_number(const char *text, double lo, double hi, double *out)
 {
-    char *end;
-    errno = 0;
-    *out = text ? strtod(text, &end) : NAN;
-    return text && end != text && !*end && errno == 0 && *out >= lo && *out <= hi;
+    *out = NAN;
+    return fer_parse_number(text, lo, hi, out);
 }
 
 static fer_status restore_adam(const char *path, const cJSON *md, fer_model *m, fer_adam **opt,

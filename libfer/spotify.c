@@ -178,11 +178,7 @@ static char *basic_credentials(const char *a, const char *b)
     return out;
 }
 
-static const char *pick_url(const char *arg, const char *env, const char *def)
-{
-    const char *e = getenv(env);
-    return arg ? arg : e && *e ? e : def;
-}
+static const char *pick_url(const char *arg, const char *def) { return arg && *arg ? arg : def; }
 
 fer_status fer_spotify_new(const char *client_id, const char *client_secret, const char *api_url,
                            const char *accounts_url, fer_spotify **out, fer_error *err)
@@ -193,8 +189,8 @@ fer_status fer_spotify_new(const char *client_id, const char *client_secret, con
     if (!client_id || !*client_id || !client_secret || !*client_secret)
         return fer_fail(err, FER_EINVAL, "Spotify client id and secret are required "
                                          "(SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET)");
-    const char *api = pick_url(api_url, "FER_SPOTIFY_API_URL", DEFAULT_API_URL);
-    const char *acc = pick_url(accounts_url, "FER_SPOTIFY_ACCOUNTS_URL", DEFAULT_ACCOUNTS_URL);
+    const char *api = pick_url(api_url, DEFAULT_API_URL);
+    const char *acc = pick_url(accounts_url, DEFAULT_ACCOUNTS_URL);
     int lb_api, lb_acc;
     if (!url_allowed(api, &lb_api))
         return fer_fail(err, FER_EINVAL, "Spotify API URL '%.200s': must be https://HOST[/PATH] "

@@ -56,13 +56,6 @@ static void *worker_main(void *v)
 
 int fer_threads_default(void)
 {
-    const char *env = getenv("FER_THREADS");
-    if (env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*env && !*end && v > 0 && v <= 256)
-            return (int)v;
-    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)(n > 256 ? 256 : n) : 1;
 }

@@ -2,6 +2,7 @@
  * summaries (hand-computed answers), and the file reader on good and bad
  * files. */
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include "testutil.h"
@@ -276,6 +277,8 @@ START_TEST(bad_files_are_clear_errors)
     expect_bad("\n\n# nothing\n", 12, FER_EFORMAT, "no heart rate samples");
     expect_bad("0,70\n1,abc\n", 11, FER_EFORMAT, ":2: 'abc' is not");
     expect_bad("0,70\n1,nan\n", 11, FER_EFORMAT, ":2: 'nan' is not");
+    /* libfer's one number grammar: no hex (strtod's "0x50" is 80) */
+    expect_bad("0,70\n1,0x50\n", 12, FER_EFORMAT, ":2: '0x50' is not");
     expect_bad("0,70\n1,72,3\n", 12, FER_EFORMAT, ":2: 3 fields");
     expect_bad("0,70\n1\n", 7, FER_EFORMAT, ":2: 1 field, but");
     expect_bad("0,70\n5,72\n3,71\n", 15, FER_EFORMAT, ":3: time 3 s is not after");
@@ -301,6 +304,36 @@ START_TEST(bad_files_are_clear_errors)
     ck_assert_int_eq(fer_heart_from_file("/nonexistent/hr.csv", NULL, &h, &e), FER_EIO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/hr.csv"));
     ck_assert_int_eq(fer_heart_from_file(dir, NULL, &h, &e), FER_EIO);
+}
+END_TEST
+
+/* The grammar every file format and tool option shares (fer_parse_number,
+ * fer_parse_integer), against strtod on what both accept. */
+START_TEST(one_number_grammar)
+{
+    const char *good[] = {"0", "-1.5", "+2", "2e-3", ".5", "5.", "1E+10", "0.1", "-0",
+                          "123456789012345678901234567890"};
+    const char *bad[] = {"", " 1", "1 ", "0x50", "inf", "nan", "-", ".", "e5", "1e", "1e+",
+                         "1.2.3", "1,5", "--1", "1e400", "1e-400", "0x1p3"};
+    double v;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        ck_assert_msg(fer_parse_number(good[i], -HUGE_VAL, HUGE_VAL, &v), "%s", good[i]);
+        ck_assert_msg(v == strtod(good[i], NULL), "%s: %.17g", good[i], v);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(!fer_parse_number(bad[i], -HUGE_VAL, HUGE_VAL, &v), "%s", bad[i]);
+    ck_assert(!fer_parse_number("2", 0, 1, &v) && fer_parse_number("1", 0, 1, &v) && v == 1);
+    long l;
+    ck_assert(fer_parse_integer("-42", -100, 100, &l) && l == -42);
+    ck_assert(fer_parse_integer("16", 1, 16, &l) && l == 16 && !fer_parse_integer("0", 1, 16, &l));
+    ck_assert(!fer_parse_integer("-0", 1, 16, &l) && !fer_parse_integer("3", -9, -1, &l));
+    ck_assert(fer_parse_integer("9223372036854775807", LONG_MIN, LONG_MAX, &l) && l == LONG_MAX);
+    ck_assert(fer_parse_integer("-9223372036854775808", LONG_MIN, LONG_MAX, &l) && l == LONG_MIN);
+    const char *bad_int[] = {"", "+5", " 5", "5 ", "1.0", "1e3", "0x10", "-",
+                             "9223372036854775808", "19000000000000000000", "101"};
+    for (size_t i = 0; i < sizeof bad_int / sizeof *bad_int; i++)
+        ck_assert_msg(!fer_parse_integer(bad_int[i], i < 9 ? LONG_MIN : -100,
+                                         i < 9 ? LONG_MAX : 100, &l), "%s", bad_int[i]);
 }
 END_TEST
 
@@ -336,6 +369,7 @@ static Suite *suite(void)
     tcase_add_test(v, age_and_resting_rate_choose_the_range);
     tcase_add_test(v, arousal_is_logistic_around_the_range);
     tcase_add_test(v, arousal_rises_with_bpm);
+    tcase_add_test(v, one_number_grammar);
     suite_add_tcase(s, v);
     TCase *ser = tcase_create("series");
     tcase_add_test(ser, series_drops_range_and_hampel_outliers);

@@ -517,13 +517,17 @@ START_TEST(url_policy_and_arguments)
                       "%s: %s", allowed[i], err.msg);
         fer_spotify_free(s);
     }
-    setenv("FER_SPOTIFY_ACCOUNTS_URL", "http://127.0.0.1:80@192.0.2.1", 1);
-    ck_assert_int_eq(fer_spotify_new("a", "b", NULL, NULL, &s, &err), FER_EINVAL);
-    setenv("FER_SPOTIFY_ACCOUNTS_URL", "http://accounts.example.com", 1);
-    ck_assert_int_eq(fer_spotify_new("a", "b", NULL, NULL, &s, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_spotify_new("a", "b", NULL, "http://127.0.0.1:80@192.0.2.1", &s, &err),
+                     FER_EINVAL);
+    ck_assert_int_eq(fer_spotify_new("a", "b", NULL, "http://accounts.example.com", &s, &err),
+                     FER_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "accounts"));
-    unsetenv("FER_SPOTIFY_ACCOUNTS_URL");
+    /* the library reads no environment: NULL and "" are Spotify's own URLs */
+    setenv("FER_SPOTIFY_ACCOUNTS_URL", "http://accounts.example.com", 1);
     ck_assert_int_eq(fer_spotify_new("a", "b", NULL, NULL, &s, &err), FER_OK);
+    unsetenv("FER_SPOTIFY_ACCOUNTS_URL");
+    fer_spotify_free(s);
+    ck_assert_int_eq(fer_spotify_new("a", "b", "", "", &s, &err), FER_OK);
     fer_spotify_result r;
     fer_music_target t = target();
     ck_assert_int_eq(fer_spotify_recommend(s, &t, NULL, 0, NULL, &r, &err), FER_ERANGE);

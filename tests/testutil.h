@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fer.h"
+#include "internal.h" /* fer_gemm_force */
 
 static inline void tu_fill_uniform(fer_rng *r, float *x, size_t n, float lo, float hi)
 {
@@ -37,9 +38,14 @@ static inline const char *tu_shared(const char *rel, char *buf, size_t cap)
     return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
-/* Runs a suite; returns the process exit status. */
+/* Runs a suite; returns the process exit status. FER_GEMM=ref|c|avx2|avx512
+ * runs it on that GEMM path (tests/sh/gemm.sh): the library reads no
+ * environment, its tests do. */
 static inline int tu_run(Suite *s)
 {
+    const char *gemm = getenv("FER_GEMM");
+    if (gemm && *gemm)
+        fer_gemm_force(gemm);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -24,27 +24,12 @@ void cli_error(const char *prog, const char *fmt, ...)
 
 int cli_parse_long(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
+    return fer_parse_integer(s, lo, hi, out);
 }
 
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
-    char *end;
-    /* Plain decimal only: strtod would also take hex ("0x50"), inf and nan. */
-    if (s[strspn(s, "0123456789.eE+-")])
-        return 0;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
+    return fer_parse_number(s, lo, hi, out);
 }
 
 int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out)
@@ -58,12 +43,15 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
     return 1;
 }
 
-int cli_threads_env_ok(const char *prog)
+int cli_threads(const char *prog, long *threads)
 {
     const char *env = getenv("FER_THREADS");
     long n;
-    if (!env || cli_parse_long(env, 1, 256, &n))
+    if (!env || cli_parse_long(env, 1, 256, &n)) {
+        if (env && *threads == 0)
+            *threads = n;
         return 1;
+    }
     cli_error(prog, "FER_THREADS='%s': expected a thread count 1..256", env);
     return 0;
 }

@@ -8,16 +8,19 @@
 
 /* "prog: message" on stderr. */
 void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Strict parsing: the whole string must be a number within [lo, hi]. */
+/* Option values in libfer's one number grammar (fer_parse_integer,
+ * fer_parse_number): the whole string a decimal number within [lo, hi]. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* A --bpm value: a decimal number, scored by fer_heart_from_bpm with o into
  * out, so every tool refuses the same impossible rates. Prints the error and
  * returns 0. */
 int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out);
-/* 0 after an error line when FER_THREADS is set but not a count 1..256 (the
- * library would ignore it and use every CPU). */
-int cli_threads_env_ok(const char *prog);
+/* The thread count: --threads when given (*threads > 0), else FER_THREADS
+ * when set, else 0 (the library's default: every CPU). 0 after an error
+ * line when FER_THREADS is not a count 1..256. The library reads no
+ * environment: the tools pass the count on. */
+int cli_threads(const char *prog, long *threads);
 double cli_now(void); /* monotonic seconds */
 
 /* The end of every tool's --help: -h/--help, --version and the environment. */

@@ -429,7 +429,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc != CLI_GO)
         return cli_stdout_ok(prog) ? (rc == CLI_DONE ? 0 : rc) : 1;
-    if (!cli_threads_env_ok(prog))
+    if (!cli_threads(prog, &o.threads))
         return 2;
     fer_model *m = NULL;
     fer_dataset ds = {0};

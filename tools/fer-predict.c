@@ -481,7 +481,7 @@ int main(int argc, char **argv)
     context cx = {0};
     cli_start();
     int rc = parse_args(argc, argv, &cx.opt);
-    if (rc == CLI_GO && !cli_threads_env_ok(prog))
+    if (rc == CLI_GO && !cli_threads(prog, &cx.opt.threads))
         rc = EXIT_USAGE;
     if (rc == CLI_GO)
         rc = load_heart(&cx) && load_analyzer(&cx) ? EXIT_OK : EXIT_USAGE;

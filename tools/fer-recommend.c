@@ -447,8 +447,9 @@ static int spotify(const options *o, const fer_catalog *c, const fer_music_targe
 {
     fer_spotify *s;
     fer_error err;
-    if (fer_spotify_new(getenv("SPOTIFY_CLIENT_ID"), getenv("SPOTIFY_CLIENT_SECRET"), NULL, NULL,
-                        &s, &err) != FER_OK ||
+    if (fer_spotify_new(getenv("SPOTIFY_CLIENT_ID"), getenv("SPOTIFY_CLIENT_SECRET"),
+                        getenv("FER_SPOTIFY_API_URL"), getenv("FER_SPOTIFY_ACCOUNTS_URL"), &s,
+                        &err) != FER_OK ||
         fer_spotify_recommend(s, t, o->genre, (size_t)o->limit, c, res, &err) != FER_OK) {
         cli_error(prog, "Spotify: %s", err.msg);
         fer_spotify_free(s);

@@ -626,8 +626,10 @@ int main(int argc, char **argv)
     int r = parse_args(argc, argv, &c);
     if (r != CLI_GO)
         return cli_stdout_ok(prog) ? (r == CLI_DONE ? 0 : r) : 1;
-    if (!cli_threads_env_ok(prog))
+    long threads = c.threads;
+    if (!cli_threads(prog, &threads))
         return 2;
+    c.threads = (int)threads;
     if (c.arch && !load_arch(&c)) {
         fer_model_free(c.arch_model);
         return 2;
