@@ -75,7 +75,8 @@ TOOLS := \
 	fer-train \
 	fer-recommend \
 	fer-eval \
-	fer-predict
+	fer-predict \
+	fer-serve
 TESTS := \
 	test_image \
 	test_detect \
@@ -92,7 +93,7 @@ TESTS := \
 	test_spotify \
 	test_dataset \
 	test_fileio
-TOOL_COMMON := tools/cli.c tools/json.c tools/opt.c tools/plot.c
+TOOL_COMMON := tools/cli.c tools/json.c tools/opt.c tools/plot.c tools/faces_json.c tools/music.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libfer.a
@@ -141,6 +142,20 @@ $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 $(BUILD)/bin/fer-train: TOOL_OWN = $(BUILD)/tools/progress.o
 $(BUILD)/bin/fer-train: $(BUILD)/tools/progress.o
 
+# fer-serve's HTTP side, its own: the only user of libmicrohttpd (libfer does not link it).
+SERVE_OBJ  := $(addprefix $(BUILD)/tools/,serve_http.o serve_api.o serve_queue.o)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+$(BUILD)/tools/serve_http.o: CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/bin/fer-serve: TOOL_OWN = $(SERVE_OBJ)
+$(BUILD)/bin/fer-serve: LDLIBS += $(MHD_LIBS)
+$(BUILD)/bin/fer-serve: $(SERVE_OBJ)
+ifeq ($(MHD_LIBS),)
+$(BUILD)/tools/serve_http.o: mhd-missing
+.PHONY: mhd-missing
+mhd-missing:
+	@echo "fer-serve needs libmicrohttpd: apt-get install libmicrohttpd-dev (or scripts/install-deps)" >&2; exit 1
+endif
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -170,6 +185,13 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 1920 --iters 5 --json > $(BUILD)/bench/faces-1920.json
 	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 8000 --iters 5 --json > $(BUILD)/bench/faces-8000.json
 	/usr/bin/python3 bench/compare-detect.py --resolution $(BUILD)/bench/faces-1920.json $(BUILD)/bench/faces-8000.json
+	$(MAKE) bench-serve
+
+# `make bench-serve`: fer-serve under wrk on loopback, 10,000 analyses of a 640x480 photo
+# (requests/s, latency percentiles, resident memory before and after; docs/tools.md).
+.PHONY: bench-serve
+bench-serve: $(BUILD)/bin/fer-serve
+	bench/serve-bench $(BUILD)
 
 # `make bench-faces`: face detection on real photos (bench/faces/README.md): fer-predict,
 # OpenCV's Haar cascade and dlib's HOG detector (a reference, never part of libfer)
@@ -268,6 +290,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/libfer/weights $(DESTDIR)$(PREFIX)/share/libfer/datasets
 	$(if $(wildcard weights/*),cp -r weights/. $(DESTDIR)$(PREFIX)/share/libfer/weights/)
 	$(if $(wildcard datasets/*),cp -r datasets/. $(DESTDIR)$(PREFIX)/share/libfer/datasets/)
+	install -d $(DESTDIR)$(PREFIX)/share/libfer/web && cp -r web/. $(DESTDIR)$(PREFIX)/share/libfer/web/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' libfer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libfer.pc
 
 # Every file install put there (folders stay: others may share them).

@@ -68,9 +68,10 @@ grep -q "Only In The Prefix" "$tmp/installed.out" || fail "installed fer-recomme
 recommend "$BUILD/bin/fer-recommend" tree
 grep -q "offline catalogue $PWD/datasets/catalog.csv" "$tmp/tree.err" ||
     fail "build tree's fer-recommend: $(cat "$tmp/tree.err")"
-for t in fer-train fer-eval fer-predict fer-recommend; do
+for t in fer-train fer-eval fer-predict fer-recommend fer-serve; do
     [ -f "$P/share/man/man1/$t.1" ] || fail "no man page $t.1 installed"
 done
+[ -x "$P/bin/fer-serve" ] && [ -f "$P/share/libfer/web/index.html" ] || fail "fer-serve or its web page not installed"
 
 MAKEFLAGS='' make -s uninstall PREFIX="$P" BUILD="$BUILD" SAN="$san" >"$tmp/log" 2>&1 || fail "make uninstall: $(cat "$tmp/log")"
 left=$(find "$P" ! -type d)

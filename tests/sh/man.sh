@@ -12,7 +12,7 @@ plain() { sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\[:%]//g' "$1"; }
 long_options() { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
 has() { grep -qE -- "$1([^a-z0-9-]|\$)"; }
 
-for t in fer-train fer-eval fer-predict fer-recommend; do
+for t in fer-train fer-eval fer-predict fer-recommend fer-serve; do
     page=man/$t.1
     [ -f "$page" ] || { fail "$page is missing"; continue; }
     help=$("$BUILD/bin/$t" --help 2>&1) || fail "$t --help: exit status $?"

@@ -1,0 +1,275 @@
+/* fer-serve: the face pipeline and the recommender over HTTP, and the web
+ * page that uses them (docs/tools.md, "fer-serve"). The models, the cascade
+ * and the catalogue are loaded at start; each worker thread gets its own
+ * analyzer. SIGTERM or SIGINT: no new connections, the requests in progress
+ * are answered, exit 0. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "opt.h"
+#include "serve_http.h"
+
+static const char *prog = "fer-serve";
+
+enum { EXIT_OK = 0, EXIT_START = 1, EXIT_USAGE = 2 };
+
+#define CLI_WEB_INDEX "web/index.html"
+
+typedef struct options {
+    const char *host, *weights, *verifier, *cascade, *catalog, *web;
+    long port, threads, queue, timeout, max_connections, max_pixels;
+    size_t max_body;
+    double min_score;
+} options;
+
+static void usage_text(FILE *out)
+{
+    fprintf(out,
+            "usage: fer-serve [options]\n"
+            "Serves the face pipeline and the recommender over HTTP, and the web page:\n"
+            "  GET  /                 the page (webcam, heart-rate strap, playlist)\n"
+            "  POST /v1/analyze       an image (or a multipart form with an 'image' file;\n"
+            "                         ?bpm=, ?age=, ?hr=70,72,75): fer-predict's JSON\n"
+            "  POST /v1/recommend     JSON with a state, an emotion or probabilities:\n"
+            "                         fer-recommend's JSON\n"
+            "  GET  /v1/health        status\n"
+            "  --host ADDR          address to listen on (default 127.0.0.1)\n"
+            "  --port N             port (default 8080; 0: any free one, printed on stderr)\n"
+            "  --threads N          workers, each with its own analyzer (default: all CPUs\n"
+            "                       or $FER_THREADS)\n"
+            "  --queue N            requests that may wait for a worker; more get 503 (16)\n"
+            "  --max-body BYTES     largest upload, e.g. 16M, 512K (default 16M)\n"
+            "  --max-pixels N       largest decoded image (default 25000000)\n"
+            "  --timeout S          seconds a connection may idle, a request may take to\n"
+            "                       arrive, and wait for a worker (default 10)\n"
+            "  --max-connections N  open connections at most (default 256)\n"
+            "  --weights W          emotion model (default: the shipped %s)\n"
+            "  --verifier W         face verifier (default: the shipped %s)\n"
+            "  --cascade XML        OpenCV Haar cascade (default %s)\n"
+            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --catalog FILE       the songs (default: the shipped %s)\n"
+            "  --web DIR            the page's folder (default: the shipped web/)\n"
+            "Every error is answered {\"error\": \"...\"} with a 4xx or 5xx status; one access\n"
+            "log line per request on stderr.\n"
+            "Exit status: 0 stopped by SIGTERM or SIGINT after answering the requests in\n"
+            "progress, 1 could not start (a file that cannot be loaded, an address in use),\n"
+            "2 usage error.\n",
+            CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
+    cli_help_common(out);
+}
+
+/* ------------------------------------------------------------ arguments */
+
+enum { O_HOST, O_PORT, O_THREADS, O_QUEUE, O_MAX_BODY, O_MAX_PIXELS, O_TIMEOUT, O_MAX_CONN,
+       O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_CATALOG, O_WEB };
+
+static const cli_opt option_list[] = {
+    {"--host", CLI_VALUE},      {"--port", CLI_VALUE},       {"--threads", CLI_VALUE},
+    {"--queue", CLI_VALUE},     {"--max-body", CLI_VALUE},   {"--max-pixels", CLI_VALUE},
+    {"--timeout", CLI_VALUE},   {"--max-connections", CLI_VALUE}, {"--weights", CLI_VALUE},
+    {"--verifier", CLI_VALUE},  {"--cascade", CLI_VALUE},    {"--min-score", CLI_VALUE},
+    {"--catalog", CLI_VALUE},   {"--web", CLI_VALUE},        {NULL, CLI_FLAG}};
+
+/* "16M", "512K", "1G" (binary units) or plain bytes, 1 KiB..1 GiB. */
+static int parse_bytes(const char *s, size_t *out)
+{
+    static const char units[] = "KMG";
+    size_t n = strlen(s);
+    const char *u = n > 1 ? strchr(units, s[n - 1]) : NULL;
+    char num[32];
+    long v;
+    if (n >= sizeof num)
+        return 0;
+    memcpy(num, s, n + 1);
+    if (u)
+        num[n - 1] = 0;
+    if (!cli_parse_long(num, 1, 1L << 30, &v))
+        return 0;
+    size_t bytes = (size_t)v << (u ? 10 * (u - units + 1) : 0);
+    if (bytes < 1024 || bytes > (size_t)1 << 30)
+        return 0;
+    *out = bytes;
+    return 1;
+}
+
+/* v as an integer lo..hi into *out, or the option error. */
+static int whole(const char *name, const char *v, long lo, long hi, long *out)
+{
+    char what[64];
+    snprintf(what, sizeof what, "an integer %ld..%ld", lo, hi);
+    return cli_parse_long(v, lo, hi, out) || cli_bad_value(prog, name, v, what);
+}
+
+static int set_option(void *ctx, int k, const char *v)
+{
+    options *o = ctx;
+    const char *name = option_list[k].name;
+    switch (k) {
+    case O_HOST: o->host = v; return 1;
+    case O_PORT: return whole(name, v, 0, 65535, &o->port);
+    case O_THREADS: return whole(name, v, 1, 256, &o->threads);
+    case O_QUEUE: return whole(name, v, 1, 100000, &o->queue);
+    case O_MAX_PIXELS: return whole(name, v, 1000, 1000000000, &o->max_pixels);
+    case O_TIMEOUT: return whole(name, v, 1, 3600, &o->timeout);
+    case O_MAX_CONN: return whole(name, v, 1, 65536, &o->max_connections);
+    case O_MAX_BODY:
+        return parse_bytes(v, &o->max_body) ||
+               cli_bad_value(prog, name, v, "a size 1K..1G (bytes, or with K, M, G)");
+    case O_MINSCORE:
+        return cli_parse_double(v, 0, 1, &o->min_score) || cli_bad_value(prog, name, v, "a score 0..1");
+    case O_WEIGHTS: o->weights = v; return 1;
+    case O_VERIFIER: o->verifier = v; return 1;
+    case O_CASCADE: o->cascade = v; return 1;
+    case O_CATALOG: o->catalog = v; return 1;
+    case O_WEB: o->web = v; return 1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.host = "127.0.0.1", .port = 8080, .threads = 0,
+                   .queue = 16, .timeout = 10, .max_connections = 256, .max_pixels = 25000000,
+                   .max_body = 16 << 20, .min_score = 0.5};
+    cli_spec spec = {prog, usage_text, option_list, 0};
+    return cli_parse(&spec, argc, argv, set_option, o);
+}
+
+/* ------------------------------------------------------------ resources */
+
+typedef struct context {
+    options opt;
+    char weights[4096], verifier[4096], catalog[4096], web[4096];
+    fer_analyzer **analyzers;
+    int n_analyzers;
+    fer_catalog *cat;
+} context;
+
+/* The file the user named, or the shipped one; 0 after the error line. */
+static int data_file(const char *given, const char *rel, const char *what, const char *option,
+                     char *buf, size_t cap)
+{
+    if (given) {
+        snprintf(buf, cap, "%s", given);
+        return 1;
+    }
+    if (cli_data_path(rel, buf, cap))
+        return 1;
+    cli_error(prog, "no %s found: %s does not exist (pass %s)", what, buf, option);
+    return 0;
+}
+
+static int load_analyzers(context *cx)
+{
+    const options *o = &cx->opt;
+    fer_analyzer_opts ao;
+    fer_analyzer_opts_default(&ao);
+    ao.emotion_model = cx->weights;
+    ao.verifier_model = cx->verifier;
+    ao.cascade = o->cascade;
+    ao.min_score = o->min_score;
+    ao.threads = 1; /* the workers are the parallelism */
+    cx->analyzers = calloc((size_t)o->threads, sizeof *cx->analyzers);
+    if (!cx->analyzers)
+        return cli_error(prog, "out of memory"), 0;
+    for (; cx->n_analyzers < o->threads; cx->n_analyzers++) {
+        fer_error err = {0};
+        if (fer_analyzer_new(&ao, &cx->analyzers[cx->n_analyzers], &err) != FER_OK)
+            return cli_error(prog, "%s%s", err.msg,
+                             !o->cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
+                                 ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
+    }
+    return 1;
+}
+
+static int load_catalog(context *cx)
+{
+    size_t bad;
+    fer_error err = {0};
+    if (fer_catalog_load(cx->catalog, &cx->cat, &bad, &err) != FER_OK)
+        return cli_error(prog, "%s", err.msg), 0;
+    if (bad)
+        fprintf(stderr, "%s: warning: %zu bad rows skipped; first: %s\n", prog, bad, err.msg);
+    return 1;
+}
+
+/* The folder of the page: --web DIR, or that of the shipped web/index.html. */
+static int find_web(context *cx)
+{
+    char index[4096];
+    if (cx->opt.web)
+        snprintf(index, sizeof index, "%s/index.html", cx->opt.web);
+    if (cx->opt.web ? access(index, R_OK) != 0 : !cli_data_path(CLI_WEB_INDEX, index, sizeof index))
+        return cli_error(prog, "no web page: %s does not exist (pass --web DIR)", index), 0;
+    snprintf(cx->web, sizeof cx->web, "%.*s", (int)(strrchr(index, '/') - index), index);
+    return 1;
+}
+
+static int load(context *cx)
+{
+    const options *o = &cx->opt;
+    return data_file(o->weights, CLI_WEIGHTS_7, "weights", "--weights FILE", cx->weights, sizeof cx->weights) &&
+           data_file(o->verifier, CLI_VERIFIER, "verifier", "--verifier FILE", cx->verifier, sizeof cx->verifier) &&
+           data_file(o->catalog, CLI_CATALOG, "catalogue", "--catalog FILE", cx->catalog, sizeof cx->catalog) &&
+           find_web(cx) && load_catalog(cx) && load_analyzers(cx);
+}
+
+static void unload(context *cx)
+{
+    for (int i = 0; i < cx->n_analyzers; i++)
+        fer_analyzer_free(cx->analyzers[i]);
+    free(cx->analyzers);
+    fer_catalog_free(cx->cat);
+}
+
+/* ------------------------------------------------------------ serving */
+
+/* Serves until SIGTERM or SIGINT (blocked in every thread, taken here). */
+static int serve(context *cx, const sigset_t *stop)
+{
+    const options *o = &cx->opt;
+    serve_config cfg = {o->host, (int)o->port, (int)o->threads, cx->analyzers, cx->weights,
+                        cx->cat, cx->web, (size_t)o->queue, o->max_body, (size_t)o->max_pixels,
+                        (unsigned)o->timeout, (unsigned)o->max_connections};
+    serve_server *srv;
+    char why[512];
+    if (!serve_start(&cfg, &srv, why, sizeof why))
+        return cli_error(prog, "%s", why), EXIT_START;
+    int v6 = strchr(o->host, ':') != NULL;
+    fprintf(stderr, "%s: listening on http://%s%s%s:%d/ (%ld workers, %zu tracks)\n", prog,
+            v6 ? "[" : "", o->host, v6 ? "]" : "", serve_port(srv), o->threads,
+            fer_catalog_size(cx->cat));
+    int sig = 0;
+    sigwait(stop, &sig);
+    fprintf(stderr, "%s: %s: finishing the requests in progress\n", prog,
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    serve_stop(srv);
+    fprintf(stderr, "%s: stopped\n", prog);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    context cx = {0};
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts: all inherit it */
+    signal(SIGPIPE, SIG_IGN);
+    cli_start();
+    int rc = parse_args(argc, argv, &cx.opt);
+    if (rc == CLI_GO && !cli_threads(prog, &cx.opt.threads))
+        rc = EXIT_USAGE;
+    if (cx.opt.threads == 0) /* neither --threads nor FER_THREADS: a worker per CPU */
+        cx.opt.threads = fer_threads_default();
+    if (rc == CLI_GO)
+        rc = load(&cx) ? serve(&cx, &stop) : EXIT_START;
+    unload(&cx);
+    if (rc == CLI_DONE)
+        rc = EXIT_OK;
+    return cli_stdout_ok(prog) ? rc : EXIT_START;
+}
