@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "faces_json.h"
 #include "json.h"
 #include "opt.h"
 
@@ -286,40 +287,19 @@ static const char *intensity_text(fer_intensity i)
     return i == FER_MILDLY ? "mildly" : i == FER_VERY ? "very" : "plain";
 }
 
-static cJSON *face_json(const context *cx, const fer_face *fc, const char *path, int *ok)
-{
-    cJSON *f = cJSON_CreateObject(), *probs = cJSON_CreateObject();
-    int box[4] = {fc->box.x, fc->box.y, fc->box.w, fc->box.h};
-    cJSON_AddItemToObject(f, "box", cJSON_CreateIntArray(box, 4));
-    cli_json_number(f, "angle", fc->angle);
-    cli_json_number(f, "score", fc->score);
-    for (int e = 0; e < FER_N_EMOTIONS; e++) /* the model's classes, in FER2013 order */
-        for (int j = 0; j < fer_model_n_classes(cx->model); j++)
-            if (fer_emotion_index(fer_model_class_name(cx->model, j)) == e)
-                cli_json_number(probs, fer_emotion_names[e], fc->probs[e]);
-    cJSON_AddItemToObject(f, "probabilities", probs);
-    cJSON_AddStringToObject(f, "emotion", fer_emotion_names[fc->emotion]);
-    cli_json_number(f, "confidence", fc->probs[fc->emotion]);
-    fer_state st;
-    if (cx->opt.pick == PICK_ALL && (*ok = *ok && fuse(cx, fc->probs, &st, path)))
-        cJSON_AddItemToObject(f, "state", cli_json_state(&st, -1));
-    return f;
-}
-
+/* cli_json_analysis, and with --face all each face's own state. */
 static int print_json(const context *cx, const result *r)
 {
-    cJSON *o = cli_json_object(cx->model_path), *faces = cJSON_CreateArray();
-    int ok = 1;
-    cli_json_string(o, "image", r->path);
-    for (size_t i = 0; i < r->f.n; i++)
-        cJSON_AddItemToArray(faces, face_json(cx, &r->f.face[i], r->path, &ok));
-    cJSON_AddItemToObject(o, "faces", faces);
-    cJSON_AddItemToObject(o, "heart", cli_json_heart(cx->has_heart ? &cx->heart : NULL));
-    cJSON_AddItemToObject(o, "state", r->state_face < 0 ? cJSON_CreateNull()
-                                                        : cli_json_state(&r->state, r->state_face));
-    if (!ok) {
-        cJSON_Delete(o);
-        return 0;
+    cJSON *o = cli_json_analysis(cx->model, cx->model_path, r->path, &r->f,
+                                 cx->has_heart ? &cx->heart : NULL, r->state_face, &r->state);
+    cJSON *face = cJSON_GetObjectItemCaseSensitive(o, "faces")->child;
+    for (size_t i = 0; cx->opt.pick == PICK_ALL && i < r->f.n; i++, face = face->next) {
+        fer_state st;
+        if (!fuse(cx, r->f.face[i].probs, &st, r->path)) {
+            cJSON_Delete(o);
+            return 0;
+        }
+        cJSON_AddItemToObject(face, "state", cli_json_state(&st, -1));
     }
     return cli_json_print(prog, o);
 }

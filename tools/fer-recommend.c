@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "music.h"
 #include "opt.h"
 
 static const char *prog = "fer-recommend";
@@ -38,16 +39,8 @@ typedef struct mood_input {
     int have_heart;
 } mood_input;
 
-/* One recommended track, from either source. */
-typedef struct row {
-    const char *id, *title, *artist, *genre;
-    int popularity;      /* -1 unknown */
-    const fer_track *features; /* NULL when the catalogue does not know it */
-    double score, distance;
-} row;
-
 typedef struct outcome {
-    row *rows;
+    cli_track_row *rows; /* from either source */
     size_t n;
     const char *source; /* "offline", "spotify-recommendations", "spotify-search" */
 } outcome;
@@ -203,21 +196,15 @@ static int heart_from_bpm(const options *o, double bpm, fer_heart *h)
     return 1;
 }
 
-/* --emotion X --intensity p: a face that shows X with probability p (at
- * least 0.15, so X stays the most likely), the rest spread evenly, fused
- * with the heart rate by libfer's fusion rules. */
+/* --emotion X --intensity p (cli_state_from_emotion), fused with --bpm. */
 static int state_from_flags(const options *o, mood_input *in)
 {
-    int e = fer_emotion_index(o->emotion);
-    double p = o->intensity < 0.15 ? 0.15 : o->intensity;
-    float probs[FER_N_EMOTIONS];
-    for (int i = 0; i < FER_N_EMOTIONS; i++)
-        probs[i] = i == e ? (float)p : (float)((1 - p) / (FER_N_EMOTIONS - 1));
     in->have_heart = o->have_bpm;
     if (o->have_bpm && !heart_from_bpm(o, o->bpm, &in->heart))
         return 0;
     fer_error err;
-    if (fer_fuse(probs, in->have_heart ? &in->heart : NULL, NULL, &in->state, &err) != FER_OK) {
+    if (cli_state_from_emotion(fer_emotion_index(o->emotion), o->intensity,
+                               in->have_heart ? &in->heart : NULL, &in->state, &err) != FER_OK) {
         cli_error(prog, "%s", err.msg);
         return 0;
     }
@@ -227,18 +214,11 @@ static int state_from_flags(const options *o, mood_input *in)
 /* "heart": {"bpm","level","arousal"} or null. --bpm/--age recompute it. */
 static int heart_from_json(const options *o, const cJSON *h, size_t line, mood_input *in)
 {
-    double bpm, arousal;
-    int level;
-    char why[128];
-    if (!cli_json_read_heart(h, &bpm, &level, &arousal, why, sizeof why))
+    fer_hr_opts ho = {0};
+    ho.age = o->have_age ? (int)o->age : 0;
+    char why[256];
+    if (!cli_heart_from_json(h, &ho, o->have_age, &in->heart, why, sizeof why))
         return cli_error(prog, "stdin line %zu: %s", line, why), 0;
-    if (!heart_from_bpm(o, bpm, &in->heart))
-        return 0;
-    if (!o->have_age && level >= 0) { /* keep fer-predict's own judgement */
-        in->heart.level = (fer_hr_level)level;
-        if (!isnan(arousal))
-            in->heart.arousal = arousal;
-    }
     in->have_heart = 1;
     return 1;
 }
@@ -424,20 +404,12 @@ static int offline(const options *o, const fer_catalog *c, const fer_music_targe
     ro.limit = (size_t)o->limit;
     ro.genre = o->genre;
     ro.seed = o->seed;
-    fer_pick picks[MAX_LIMIT];
-    size_t n;
     fer_error err;
-    if (fer_recommend(c, t, &ro, picks, &n, &err) != FER_OK)
-        return cli_error(prog, "%s", err.msg), 0;
-    out->rows = calloc(n ? n : 1, sizeof *out->rows);
+    out->rows = calloc(ro.limit, sizeof *out->rows);
     if (!out->rows)
         return cli_error(prog, "out of memory"), 0;
-    for (size_t i = 0; i < n; i++) {
-        const fer_track *tr = fer_catalog_track(c, picks[i].track);
-        out->rows[i] = (row){tr->id, tr->title, tr->artist, tr->genre, tr->popularity, tr,
-                             picks[i].score, picks[i].distance};
-    }
-    out->n = n;
+    if (cli_rank_offline(c, t, &ro, out->rows, &out->n, &err) != FER_OK)
+        return cli_error(prog, "%s", err.msg), 0;
     out->source = "offline";
     return 1;
 }
@@ -462,7 +434,7 @@ static int spotify(const options *o, const fer_catalog *c, const fer_music_targe
     for (size_t i = 0; i < res->n; i++) {
         const fer_spotify_track *k = &res->tracks[i];
         const fer_track *tr = k->catalog_index >= 0 ? fer_catalog_track(c, (size_t)k->catalog_index) : NULL;
-        out->rows[i] = (row){k->id, k->title, k->artist, tr ? tr->genre : (o->genre ? o->genre : "-"),
+        out->rows[i] = (cli_track_row){k->id, k->title, k->artist, tr ? tr->genre : (o->genre ? o->genre : "-"),
                              k->popularity, tr, k->score, k->distance};
     }
     out->n = res->n;
@@ -505,7 +477,7 @@ static void put_cell(const char *s, int width)
  * rounds to zero prints "+0.00", not "-0.00". */
 static double as_shown(double x, double scale) { return round(x * scale) / scale + 0.0; }
 
-static void why_text(const row *r, const fer_music_target *t, char *buf, size_t cap)
+static void why_text(const cli_track_row *r, const fer_music_target *t, char *buf, size_t cap)
 {
     const fer_track *f = r->features;
     if (!f) {
@@ -521,7 +493,7 @@ static void why_text(const row *r, const fer_music_target *t, char *buf, size_t 
              in_band ? " \xE2\x9C\x93" : "");
 }
 
-static const char *strategy_name(const options *o) { return o->strategy ? "uplift" : "match"; }
+static fer_strategy strategy_of(const options *o) { return o->strategy ? FER_STRATEGY_UPLIFT : FER_STRATEGY_MATCH; }
 
 static void print_table(const options *o, const mood_input *in, const fer_music_target *t,
                         const outcome *out)
@@ -531,7 +503,7 @@ static void print_table(const options *o, const mood_input *in, const fer_music_
     if (in->have_heart)
         printf(", heart %.0f bpm (%s)", in->heart.bpm, fer_hr_level_name(in->heart.level));
     printf("\nTarget (%s): valence %.2f\xC2\xB1%.2f, energy %.2f\xC2\xB1%.2f, tempo %.0f\xC2\xB1%.0f BPM\n\n",
-           strategy_name(o), t->valence, t->tol_valence, t->energy, t->tol_energy, t->tempo,
+           cli_strategy_name(strategy_of(o)), t->valence, t->tol_valence, t->energy, t->tol_energy, t->tempo,
            t->tol_tempo);
     enum { W_TITLE = 32, W_ARTIST = 22, W_GENRE = 12, W_WHY = 58 };
     printf(" #  ");
@@ -544,7 +516,7 @@ static void print_table(const options *o, const mood_input *in, const fer_music_
     put_cell("Why: track (difference to target)", W_WHY);
     printf("  Link\n");
     for (size_t i = 0; i < out->n; i++) {
-        const row *r = &out->rows[i];
+        const cli_track_row *r = &out->rows[i];
         char why[128];
         why_text(r, t, why, sizeof why);
         printf("%2zu  ", i + 1);
@@ -559,60 +531,12 @@ static void print_table(const options *o, const mood_input *in, const fer_music_
     }
 }
 
-static cJSON *target_json(const fer_music_target *t)
-{
-    cJSON *j = cJSON_CreateObject();
-    cli_json_number(j, "valence", t->valence);
-    cli_json_number(j, "energy", t->energy);
-    cli_json_number(j, "tempo", t->tempo);
-    cli_json_number(j, "danceability", t->danceability);
-    cli_json_number(j, "acousticness", t->acousticness);
-    cli_json_number(j, "tol_valence", t->tol_valence);
-    cli_json_number(j, "tol_energy", t->tol_energy);
-    cli_json_number(j, "tol_tempo", t->tol_tempo);
-    return j;
-}
-
-static cJSON *row_json(const row *r, size_t rank)
-{
-    char url[160];
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "rank", (double)rank);
-    cli_json_string(j, "id", r->id);
-    cli_json_string(j, "title", r->title);
-    cli_json_string(j, "artist", r->artist);
-    cli_json_list(j, "genres", r->genre, ';');
-    if (r->popularity >= 0)
-        cJSON_AddNumberToObject(j, "popularity", r->popularity);
-    else
-        cJSON_AddNullToObject(j, "popularity");
-    if (r->features) {
-        cli_json_number(j, "valence", r->features->valence);
-        cli_json_number(j, "energy", r->features->energy);
-        cli_json_number(j, "tempo", r->features->tempo);
-        cli_json_number(j, "distance", r->distance);
-    } else {
-        cJSON_AddNullToObject(j, "distance");
-    }
-    cli_json_number(j, "score", r->score);
-    snprintf(url, sizeof url, "https://open.spotify.com/track/%s", r->id);
-    cli_json_string(j, "url", url);
-    return j;
-}
-
 static int print_json(const options *o, const mood_input *in, const fer_music_target *t,
                       const outcome *out)
 {
-    cJSON *j = cli_json_object(NULL), *tracks = cJSON_CreateArray();
-    cJSON_AddItemToObject(j, "state", cli_json_state(&in->state, -1));
-    cJSON_AddItemToObject(j, "heart", cli_json_heart(in->have_heart ? &in->heart : NULL));
-    cJSON_AddStringToObject(j, "strategy", strategy_name(o));
-    cJSON_AddItemToObject(j, "target", target_json(t));
-    cJSON_AddStringToObject(j, "source", out->source);
-    for (size_t i = 0; i < out->n; i++)
-        cJSON_AddItemToArray(tracks, row_json(&out->rows[i], i + 1));
-    cJSON_AddItemToObject(j, "tracks", tracks);
-    return cli_json_print(prog, j);
+    return cli_json_print(prog, cli_json_recommendation(&in->state, in->have_heart ? &in->heart : NULL,
+                                                        strategy_of(o), t, out->source, out->rows,
+                                                        out->n));
 }
 
 /* #EXTM3U with one #EXTINF (artist - title) and link per track. */
@@ -626,7 +550,7 @@ static int write_m3u(const char *path, const outcome *out)
         return cli_error(prog, "out of memory"), 0;
     len += (size_t)snprintf(buf, cap, "#EXTM3U\n");
     for (size_t i = 0; i < out->n; i++) {
-        const row *r = &out->rows[i];
+        const cli_track_row *r = &out->rows[i];
         int secs = r->features && r->features->duration_ms > 0 ? (r->features->duration_ms + 500) / 1000 : -1;
         size_t start = len;
         len += (size_t)snprintf(buf + len, cap - len, "#EXTINF:%d,%s - %s", secs, r->artist, r->title);
@@ -764,7 +688,7 @@ int main(int argc, char **argv)
     if (!get_state(&o, &in))
         return 1;
     if (fer_music_target_for(&in.state, in.have_heart ? &in.heart : NULL,
-                             o.strategy ? FER_STRATEGY_UPLIFT : FER_STRATEGY_MATCH, &t, &err))
+                             strategy_of(&o), &t, &err))
         return cli_error(prog, "%s", err.msg), 1;
     fer_catalog *c = NULL;
     fer_spotify_result res = {0};
