@@ -24,52 +24,52 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -fPIC -pthread -D_DEFAULT_SOURCE $(SAN
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 LDFLAGS += $(SANFLAGS)
 
-# One line per module (see docs/architecture.md).
-LIB_SRC := \
-	libfer/image.c \
-	libfer/jpeg_check.c \
-	libfer/exif.c \
-	libfer/resize.c \
-	libfer/rotate.c \
-	libfer/cascade.c \
-	libfer/linear.c \
-	libfer/scan.c \
-	libfer/group.c \
-	libfer/detect.c \
-	libfer/annotate.c \
-	libfer/analyze.c \
-	libfer/number.c \
-	libfer/csv.c \
-	libfer/catalog.c \
-	libfer/recommend.c \
-	libfer/spotify.c \
-	libfer/error.c \
-	libfer/heart.c \
-	libfer/heart_file.c \
-	libfer/fusion.c \
-	libfer/tensor.c \
-	libfer/rng.c \
-	libfer/threadpool.c \
-	libfer/fileio.c \
-	libfer/datapath.c \
-	libfer/gemm_ref.c \
-	libfer/gemm.c \
-	libfer/gemm_c.c \
-	libfer/gemm_avx2.c \
-	libfer/gemm_avx512.c \
-	libfer/conv.c \
-	libfer/dense.c \
-	libfer/maxpool.c \
-	libfer/dropout.c \
-	libfer/relu.c \
-	libfer/loss.c \
-	libfer/arch.c \
-	libfer/model.c \
-	libfer/adam.c \
-	libfer/safetensors.c \
-	libfer/augment.c \
-	libfer/dataset.c \
-	libfer/dataset_dir.c
+# The library by domain (docs/architecture.md): core at the bottom; nn, vision,
+# heart and music use core; emotion uses nn, vision and heart.
+LIB_SRC := libfer/core/number.c \
+	libfer/core/csv.c \
+	libfer/core/error.c \
+	libfer/core/rng.c \
+	libfer/core/threadpool.c \
+	libfer/core/fileio.c \
+	libfer/core/datapath.c
+LIB_SRC += libfer/nn/tensor.c \
+	libfer/nn/gemm_ref.c \
+	libfer/nn/gemm.c \
+	libfer/nn/gemm_c.c \
+	libfer/nn/gemm_avx2.c \
+	libfer/nn/gemm_avx512.c \
+	libfer/nn/conv.c \
+	libfer/nn/dense.c \
+	libfer/nn/maxpool.c \
+	libfer/nn/dropout.c \
+	libfer/nn/relu.c \
+	libfer/nn/loss.c \
+	libfer/nn/arch.c \
+	libfer/nn/model.c \
+	libfer/nn/adam.c \
+	libfer/nn/safetensors.c
+LIB_SRC += libfer/vision/image.c \
+	libfer/vision/jpeg_check.c \
+	libfer/vision/exif.c \
+	libfer/vision/resize.c \
+	libfer/vision/rotate.c \
+	libfer/vision/cascade.c \
+	libfer/vision/pyramid.c \
+	libfer/vision/scan.c \
+	libfer/vision/group.c \
+	libfer/vision/detect.c \
+	libfer/vision/annotate.c
+LIB_SRC += libfer/emotion/analyze.c \
+	libfer/emotion/fusion.c \
+	libfer/emotion/augment.c \
+	libfer/emotion/dataset.c \
+	libfer/emotion/dataset_dir.c
+LIB_SRC += libfer/heart/heart.c \
+	libfer/heart/heart_file.c
+LIB_SRC += libfer/music/catalog.c \
+	libfer/music/recommend.c \
+	libfer/music/spotify.c
 
 TOOLS := \
 	fer-train \
@@ -106,18 +106,23 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 .PHONY: all check run-tests demo bench install uninstall clean deps
 all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard libfer/*.h) $(wildcard tools/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h libfer/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -c $< -o $@
+	$(CC) $(CFLAGS) -Iinclude -Ilibfer -c $< -o $@
+
+# The tools see the public header only, never the library's internal ones.
+$(BUILD)/tools/%.o: tools/%.c include/fer.h $(wildcard tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -Itools -c $< -o $@
 
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
 # The version script lists exactly what fer.h declares: nothing internal is exported.
-$(BUILD)/libfer.map: libfer/fer.h scripts/api-symbols
+$(BUILD)/libfer.map: include/fer.h scripts/api-symbols
 	@mkdir -p $(dir $@)
-	scripts/api-symbols --map libfer/fer.h > $@.tmp && mv $@.tmp $@
+	scripts/api-symbols --map include/fer.h > $@.tmp && mv $@.tmp $@
 
 $(LIB_SO): $(LIB_OBJ) $(BUILD)/libfer.map
 	$(CC) -shared -Wl,-soname,libfer.so.0 -Wl,--version-script=$(BUILD)/libfer.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS)
@@ -127,8 +132,8 @@ $(LIB_SO): $(LIB_OBJ) $(BUILD)/libfer.map
 $(BUILD)/tools/cli.o: CFLAGS += -DFER_SOURCE_DIR='"$(CURDIR)"' -DFER_BUILD_BIN='"$(abspath $(BUILD)/bin)"'
 # fer_data_path's directory is fixed in the library: rebuild datapath.o when
 # PREFIX changes (`make` then `make install PREFIX=/opt`).
-$(BUILD)/libfer/datapath.o: CFLAGS += -DFER_DATADIR='"$(PREFIX)/share/libfer"'
-$(BUILD)/libfer/datapath.o: $(BUILD)/prefix.txt
+$(BUILD)/libfer/core/datapath.o: CFLAGS += -DFER_DATADIR='"$(PREFIX)/share/libfer"'
+$(BUILD)/libfer/core/datapath.o: $(BUILD)/prefix.txt
 $(BUILD)/prefix.txt: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
@@ -136,7 +141,7 @@ $(BUILD)/prefix.txt: FORCE
 
 $(BUILD)/bin/%: tools/%.c $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(TOOL_OWN) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Itools $(LDFLAGS) -o $@ $< $(TOOL_OWN) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
 
 # fer-train's checkpoint progress, its own (tests/fuzz/fuzz_checkpoint.c includes it too).
 $(BUILD)/bin/fer-train: TOOL_OWN = $(BUILD)/tools/progress.o
@@ -159,7 +164,7 @@ endif
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Iinclude -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 
 # `make bench`: GEMM against torch.mm and oneDNN on the same shapes, the network
 # against PyTorch (bench/compare-pytorch), the predict pipeline, and the face
@@ -170,7 +175,7 @@ BENCH_SRC += bench/bench_detect.c
 BENCH_SRC += bench/bench_predict.c bench/bench_faces.c
 $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
 
 bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
@@ -210,14 +215,14 @@ bench-faces: $(BUILD)/bin/fer-predict $(BUILD)/bench/dlib_hog
 		--libfer-args "$(BENCH_FACES_ARGS)"
 
 # The face verifier's training crops (scripts/train-verifier): a program on the public API.
-$(BUILD)/scripts/verifier-data: scripts/verifier-data.c libfer/fer.h $(LIB_A)
+$(BUILD)/scripts/verifier-data: scripts/verifier-data.c include/fer.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Ilibfer $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 # tests/sh/plot.sh draws the tools' pictures (tools/plot.c) from made-up figures with this.
 $(BUILD)/tests/plot-svg: tests/plot-svg.c tools/plot.h $(BUILD)/tools/plot.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(BUILD)/tools/plot.o $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Ilibfer -Itools $(LDFLAGS) -o $@ $< $(BUILD)/tools/plot.o $(LIB_A) $(LDLIBS)
 
 # The Spotify tests' stand-in server (tests/test_spotify.c starts it).
 $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
@@ -242,11 +247,11 @@ FUZZ_CC      ?= clang
 
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilibfer -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iinclude -Ilibfer -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_A) $(LDLIBS)
 
 $(BUILD)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilibfer -Itests/fuzz $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Iinclude -Ilibfer -Itests/fuzz $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS)
 
 # The checkpoint harness includes fer-train's progress reader.
 $(BUILD)/tests/fuzz/replay_checkpoint $(BUILD)/tests/fuzz/fuzz_checkpoint: tools/progress.c tools/progress.h
@@ -281,7 +286,7 @@ demo:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 libfer/fer.h $(DESTDIR)$(PREFIX)/include/fer.h
+	install -m 644 include/fer.h $(DESTDIR)$(PREFIX)/include/fer.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libfer.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libfer.so.0
 	ln -sf libfer.so.0 $(DESTDIR)$(PREFIX)/lib/libfer.so

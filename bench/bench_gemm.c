@@ -9,7 +9,8 @@
 #include <time.h>
 
 #include "bench.h"
-#include "internal.h"
+#include "core/core.h"
+#include "nn/gemm.h"
 
 typedef struct shape {
     const char *name;

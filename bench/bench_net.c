@@ -11,7 +11,7 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "model.h"
+#include "nn/model.h"
 
 typedef struct net_opts {
     int batch, threads, steps, warmup, json;

@@ -5,7 +5,8 @@
 
 #include <sys/stat.h>
 
-#include "internal.h" /* fer_image_turn, fer_turn_point */
+#include "core/core.h"
+#include "vision/vision.h" /* fer_image_turn, fer_turn_point */
 
 #define DEMO "datasets/demo/face.png"
 #define EMOTION "weights/fer-7class.safetensors"

@@ -8,7 +8,7 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
-#include "haar.h"
+#include "vision/haar.h"
 #include "testutil.h"
 
 #define CASCADE_DIR "/usr/share/opencv4/haarcascades/"

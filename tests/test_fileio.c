@@ -1,4 +1,4 @@
-/* Output files (libfer/fileio.c, docs/hardening.md "Output files"): the
+/* Output files (libfer/core/fileio.c, docs/hardening.md "Output files"): the
  * temporary beside the output is a fresh random name that nothing planted
  * is followed through, a symlink at the output is replaced and not
  * followed, a FIFO or device is written in place, a directory is refused,

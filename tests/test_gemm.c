@@ -1,7 +1,8 @@
 /* Every SGEMM path the CPU supports against the reference triple loop:
  * all transpose combinations, beta 0 and 1, odd and CNN-sized shapes,
  * padded leading dimensions; the multi-threaded entry point too. */
-#include "internal.h"
+#include "core/core.h"
+#include "nn/gemm.h"
 #include "testutil.h"
 
 /* One problem: op(A) M x K, op(B) K x N, stored with padded leading

@@ -7,7 +7,8 @@
 #include <stb_image_write.h>
 
 #include "testutil.h"
-#include "internal.h" /* fer_exif_orientation, fer_jpeg_check, fer_image_shrink */
+#include "core/core.h"
+#include "vision/vision.h" /* fer_exif_orientation, fer_jpeg_check, fer_image_shrink */
 
 static char tmpdir[64];
 
@@ -283,7 +284,7 @@ START_TEST(truncated_files)
 END_TEST
 
 /* ---- JPEGs whose scans use tables nobody defined (stb_image would decode
- * them with uninitialised memory; see libfer/jpeg_check.c) */
+ * them with uninitialised memory; see libfer/vision/jpeg_check.c) */
 
 static void append(void *ctx, void *data, int n)
 {
@@ -510,7 +511,7 @@ END_TEST
 END_TEST
 
 
-/* ---- EXIF orientation (libfer/exif.c) */
+/* ---- EXIF orientation (libfer/vision/exif.c) */
 
 /* A w x h RGB pattern with no symmetry: every turn or mirror of it differs. */
 static uint8_t *pattern_asym(int w, int h)

@@ -4,7 +4,7 @@
  * odd shapes and for 1 to 3 threads. */
 #include "testutil.h"
 
-#include "model.h"
+#include "nn/model.h"
 
 typedef struct layer_case {
     fer_layer l;

@@ -5,7 +5,7 @@
 
 #include <cJSON.h>
 
-#include "model.h"
+#include "nn/model.h"
 
 static fer_model *model_from(const char *json, uint64_t seed)
 {

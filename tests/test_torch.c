@@ -4,7 +4,7 @@
  * 1e-4. Skips with a message when Debian's python3-torch is absent. */
 #include "testutil.h"
 
-#include "model.h"
+#include "nn/model.h"
 
 #define PY "/usr/bin/python3"
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "fer.h"
-#include "internal.h" /* fer_gemm_force */
+#include "nn/gemm.h" /* fer_gemm_force */
 
 static inline void tu_fill_uniform(fer_rng *r, float *x, size_t n, float lo, float hi)
 {

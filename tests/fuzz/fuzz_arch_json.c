@@ -1,4 +1,4 @@
-/* Fuzz target: the model architecture JSON (libfer/arch.c, model.c), as
+/* Fuzz target: the model architecture JSON (libfer/nn/arch.c, model.c), as
  * stored in a weights file's metadata; a model that builds also runs once
  * forward and takes one training step. */
 #include <string.h>

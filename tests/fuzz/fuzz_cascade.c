@@ -1,4 +1,4 @@
-/* Fuzz target: the Haar cascade XML loader (libfer/cascade.c); a cascade
+/* Fuzz target: the Haar cascade XML loader (libfer/vision/cascade.c); a cascade
  * that loads is run on a small textured image, so that any feature the
  * validation let through is actually evaluated. */
 #include "fer.h"

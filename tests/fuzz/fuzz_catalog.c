@@ -1,4 +1,4 @@
-/* Fuzz target: the song catalogue CSV reader (libfer/catalog.c + csv.c),
+/* Fuzz target: the song catalogue CSV reader (libfer/music/catalog.c + csv.c),
  * then the id index, the genre index and rankings over whatever was loaded. */
 #include "fer.h"
 #include "fuzz.h"

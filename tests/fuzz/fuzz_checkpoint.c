@@ -1,5 +1,5 @@
 /* Fuzz target: a checkpoint's metadata on fer-train's --resume path: the
- * Adam state in __metadata__ (libfer/safetensors.c) and fer-train's
+ * Adam state in __metadata__ (libfer/nn/safetensors.c) and fer-train's
  * progress in "fer.extra" (tools/progress.c, included here as fer-train
  * links it). The input's first three lines become adam.iterations, adam.lr
  * and adam.decay, the rest fer.extra, in the header of a valid tiny

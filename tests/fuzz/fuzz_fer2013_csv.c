@@ -1,4 +1,4 @@
-/* Fuzz target: the FER2013 CSV reader (libfer/dataset.c), strict and with
+/* Fuzz target: the FER2013 CSV reader (libfer/emotion/dataset.c), strict and with
  * skip_bad, on whatever bytes libFuzzer makes up. */
 #include "fer.h"
 #include "fuzz.h"

@@ -1,4 +1,4 @@
-/* Fuzz target: the heart-rate file reader (libfer/heart_file.c), with the
+/* Fuzz target: the heart-rate file reader (libfer/heart/heart_file.c), with the
  * adult defaults and with a personal resting rate. */
 #include "fer.h"
 #include "fuzz.h"

@@ -1,4 +1,4 @@
-/* Fuzz target: image decoding (libfer/image.c over stb_image), then face
+/* Fuzz target: image decoding (libfer/vision/image.c over stb_image), then face
  * detection with OpenCV's frontal-face cascade when it is installed, and the
  * crop-resize of every box found. */
 #include "fer.h"

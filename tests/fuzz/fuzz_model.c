@@ -1,4 +1,4 @@
-/* Fuzz target: the safetensors weights loader (libfer/safetensors.c with the
+/* Fuzz target: the safetensors weights loader (libfer/nn/safetensors.c with the
  * architecture in its metadata), as a model and as a checkpoint; a model that
  * loads also runs once. */
 #include "fer.h"

@@ -1,10 +1,10 @@
-/* Fuzz target: the Spotify Web API response handling (libfer/spotify.c):
+/* Fuzz target: the Spotify Web API response handling (libfer/music/spotify.c):
  * the header and body callbacks given to libcurl, the token response, and
  * the recommendations and search bodies. They are static and reached only
  * through libcurl, so this file includes spotify.c itself to call them on a
  * buffer; the library's spotify.o is then not linked (every symbol it
  * defines is defined here already). */
-#include "../../libfer/spotify.c"
+#include "../../libfer/music/spotify.c"
 
 #include "fuzz.h"
 

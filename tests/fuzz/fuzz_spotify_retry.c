@@ -1,4 +1,4 @@
-/* Fuzz target: the Spotify client's request loop (libfer/spotify.c) behind a
+/* Fuzz target: the Spotify client's request loop (libfer/music/spotify.c) behind a
  * scripted server: the token, retries on 429, 5xx and network errors after
  * Retry-After or a backoff, the token renewal on 401, the search fallback
  * and the messages built from what the server said. Like fuzz_spotify.c it
@@ -11,7 +11,7 @@
  * status such as "429", or "!28" for libcurl error 28), header lines up to
  * an empty line, then the body. When the records run out the server is
  * gone (a libcurl error that is not retried). */
-#include "../../libfer/spotify.c"
+#include "../../libfer/music/spotify.c"
 
 #include "fuzz.h"
 

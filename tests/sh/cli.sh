@@ -19,7 +19,7 @@ TOOLS=(fer-train fer-eval fer-predict fer-recommend fer-serve)
 "$BUILD/tests/test_predict_model" --write "$tmp/w.safetensors" 7 >/dev/null || exit 1
 { printf 'P5\n48 48\n255\n'; head -c 2304 /dev/zero | tr '\0' '\200'; } >"$tmp/face.pgm"
 CSV=tests/data/fer2013-sample.csv
-version=$(sed -n 's/^#define FER_VERSION "\(.*\)"/\1/p' libfer/fer.h)
+version=$(sed -n 's/^#define FER_VERSION "\(.*\)"/\1/p' include/fer.h)
 
 # run NAME CMD...: stdout, stderr and status in $tmp/NAME.out, $tmp/NAME.err, $rc
 run() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libfer.so exports exactly the API of libfer/fer.h (scripts/api-symbols):
+# libfer.so exports exactly the API of include/fer.h (scripts/api-symbols):
 # every function and the array it declares, and none of the internal fer_*
 # helpers the modules share (fer_fail, fer_gemm, fer_csv_next, ...).
 set -u
@@ -8,7 +8,7 @@ so="$BUILD/libfer.so"
 [ -r "$so" ] || { echo "exports.sh: $so not built"; exit 1; }
 fails=0
 fail() { echo "exports.sh: FAIL: $*"; fails=$((fails + 1)); }
-api=$(scripts/api-symbols libfer/fer.h)
+api=$(scripts/api-symbols include/fer.h)
 exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sort -u)
 [ "$(printf '%s\n' "$api" | wc -l)" -ge 90 ] || fail "only $(printf '%s\n' "$api" | wc -l) names found in fer.h"
 extra=$(comm -23 <(printf '%s\n' "$exported") <(printf '%s\n' "$api"))

@@ -1,0 +1,55 @@
+/* Training-time augmentation: one random affine map per image (flip, shift,
+ * rotation, zoom about the centre) sampled bilinearly with edge clamping
+ * (Keras' fill_mode "nearest"), then a brightness factor. */
+#include <math.h>
+
+#include "core/core.h"
+
+void fer_augment_opts_default(fer_augment_opts *o)
+{
+    o->flip = 1;
+    o->shift = 0.1f;
+    o->rotation = 10;
+    o->zoom = 0.1f;
+    o->brightness = 0.2f;
+}
+
+static float uniform_in(fer_rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)fer_rng_uniform(r);
+}
+
+static float sample(const uint8_t *src, int h, int w, float x, float y)
+{
+    x = x < 0 ? 0 : (x > w - 1 ? (float)(w - 1) : x);
+    y = y < 0 ? 0 : (y > h - 1 ? (float)(h - 1) : y);
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
+    float fx = x - (float)x0, fy = y - (float)y0;
+    float top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx;
+    float bot = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx;
+    return top * (1 - fy) + bot * fy;
+}
+
+void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fer_rng *rng,
+                 float *dst)
+{
+    /* Draw every parameter, used or not, so the stream of random numbers
+     * does not depend on the options. */
+    int flip = o->flip && fer_rng_uniform(rng) < 0.5;
+    float tx = uniform_in(rng, -o->shift, o->shift) * (float)w;
+    float ty = uniform_in(rng, -o->shift, o->shift) * (float)h;
+    float ang = uniform_in(rng, -o->rotation, o->rotation) * (float)(M_PI / 180.0);
+    float zoom = uniform_in(rng, 1 - o->zoom, 1 + o->zoom);
+    float bright = uniform_in(rng, 1 - o->brightness, 1 + o->brightness);
+    /* Output pixel p maps to source c + R(-ang) (p - c - t) / zoom. */
+    float cx = (float)(w - 1) / 2, cy = (float)(h - 1) / 2;
+    float ca = cosf(ang) / zoom, sa = sinf(ang) / zoom;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float dx = (flip ? (float)(w - 1 - x) : (float)x) - cx - tx, dy = (float)y - cy - ty;
+            float sx = cx + ca * dx + sa * dy, sy = cy - sa * dx + ca * dy;
+            float v = sample(src, h, w, sx, sy) * bright;
+            dst[y * w + x] = (v > 255 ? 255 : v) * (1.0f / 255.0f);
+        }
+}

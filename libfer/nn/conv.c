@@ -1,0 +1,393 @@
+/* 2-D convolution, stride 1, as im2col + GEMM, one image per task:
+ * y[oc, oh*ow] = W[oc, ic*k*k] x col[ic*k*k, oh*ow] + b, with the activation
+ * fused. Backward recomputes im2col rather than storing it (it would be the
+ * largest buffer of the whole network), applies the ReLU mask while summing
+ * the bias gradient, and reuses col for dcol. A layer with one input channel
+ * (the first) uses a direct kernel instead: its GEMM would have K = k*k. */
+#include <math.h>
+#include <string.h>
+
+#include "nn/layers.h"
+
+/* Output columns [*lo, *hi) read inside the input row for kernel column kx;
+ * the rest fall on the zero padding. */
+static void valid_span(int kx, int pad, int w, int ow, int *lo, int *hi)
+{
+    int x0 = kx - pad; /* input column of output column 0 */
+    *lo = x0 < 0 ? -x0 : 0;
+    if (*lo > ow) /* "same" padding wider than the output: all padding */
+        *lo = ow;
+    *hi = w - x0 < ow ? w - x0 : ow;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* GCC turns short copy loops back into memcpy/memset calls; for rows of a
+ * few dozen floats the call costs more than the copy. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FER_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FER_INLINE_COPIES
+#endif
+
+/* dst[0, n) = src[0, n) outside [lo, hi) zeroed; src is read only inside. */
+FER_INLINE_COPIES
+static inline void copy_span(float *restrict dst, const float *restrict src, int lo, int hi, int n)
+{
+    for (int i = 0; i < lo; i++)
+        dst[i] = 0;
+    for (int i = lo; i < hi; i++)
+        dst[i] = src[i];
+    for (int i = hi; i < n; i++)
+        dst[i] = 0;
+}
+
+FER_INLINE_COPIES FER_VECTOR_CLONES
+void fer_im2col(const float *x, int c, int h, int w, int k, int pad, int oh, int ow, float *col)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((size_t)(ch * k + ky) * k + kx) * oh * ow;
+                int lo, hi;
+                valid_span(kx, pad, w, ow, &lo, &hi);
+                for (int oy = 0; oy < oh; oy++) {
+                    int iy = oy + ky - pad;
+                    float *dst = row + (size_t)oy * ow;
+                    if (iy < 0 || iy >= h)
+                        copy_span(dst, NULL, 0, 0, ow);
+                    else
+                        copy_span(dst, x + ((size_t)ch * h + iy) * w + kx - pad, lo, hi, ow);
+                }
+            }
+}
+
+void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, int ow, float *x)
+{
+    memset(x, 0, (size_t)c * h * w * sizeof *x);
+    for (int ch = 0; ch < c; ch++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = col + ((size_t)(ch * k + ky) * k + kx) * oh * ow;
+                int lo, hi;
+                valid_span(kx, pad, w, ow, &lo, &hi);
+                for (int oy = 0; oy < oh; oy++) {
+                    int iy = oy + ky - pad;
+                    if (iy < 0 || iy >= h)
+                        continue;
+                    float *restrict dst = x + ((size_t)ch * h + iy) * w + kx - pad;
+                    const float *restrict src = row + (size_t)oy * ow;
+                    for (int ox = lo; ox < hi; ox++)
+                        dst[ox] += src[ox];
+                }
+            }
+}
+
+static size_t col_floats(const fer_layer *l) { return (size_t)l->ic * l->k * l->k * l->oh * l->ow; }
+static size_t w_floats(const fer_layer *l) { return (size_t)l->oc * l->ic * l->k * l->k; }
+enum { DIRECT_BLOCK = 64 }; /* direct path: outputs kept in registers across the taps */
+
+/* The direct path's zero-padded input plane, plus spare floats for its
+ * last block's reads. */
+static size_t padded_floats(const fer_layer *l)
+{
+    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) + l->k + DIRECT_BLOCK : 0;
+}
+
+/* col: im2col's matrix, or the direct path's padded-width output plane
+ * (its block loop may run DIRECT_BLOCK floats past the plane). */
+static size_t col_region(const fer_layer *l)
+{
+    size_t plane = l->ic == 1 ? (size_t)l->oh * (l->ow + l->k - 1) + DIRECT_BLOCK : 0;
+    return col_floats(l) > plane ? col_floats(l) : plane;
+}
+
+/* Per-thread scratch: col (im2col, then reused for dcol once dW has been
+ * taken from it; the direct path's tap sums), the zero-padded plane of the
+ * one-channel path, a partial dW and db, then one image's input gradient
+ * (fer_conv_backward_into). */
+size_t fer_conv_scratch(const fer_layer *l)
+{
+    return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc + fer_layer_in_size(l);
+}
+
+static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
+static float *scratch_plane(const fer_layer *l, const fer_exec *e, int t)
+{
+    return e->scratch[t] + col_region(l);
+}
+static float *scratch_dw(const fer_layer *l, const fer_exec *e, int t)
+{
+    return scratch_plane(l, e, t) + padded_floats(l);
+}
+
+typedef struct conv_job {
+    const fer_layer *l;
+    const fer_exec *e;
+    const float *x, *y;
+    float *out, *dy, *dx;
+    float *x_dx;  /* backward_into: the input, overwritten by its gradient */
+    int relu_in;  /* backward_into: mask with the input's sign (a ReLU output) */
+} conv_job;
+
+/* Sum of n floats in 16 independent lanes: vectorises without reassociation
+ * flags, and the order is fixed, so results are reproducible. */
+FER_VECTOR_CLONES
+static float sum_floats(const float *restrict v, size_t n)
+{
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += v[i + k];
+    float s = 0;
+    for (int k = 0; k < 16; k++)
+        s += lane[k];
+    for (; i < n; i++)
+        s += v[i];
+    return s;
+}
+
+/* A select rather than fmaxf: GCC calls libm's fmaxf out of line. */
+FER_VECTOR_CLONES
+static void bias_act(const fer_layer *l, float *y)
+{
+    size_t hw = (size_t)l->oh * l->ow;
+    for (int o = 0; o < l->oc; o++) {
+        float bo = l->b.data[o], *restrict row = y + o * hw;
+        if (l->act == FER_ACT_RELU)
+            for (size_t i = 0; i < hw; i++) {
+                float v = row[i] + bo;
+                row[i] = v > 0 ? v : 0;
+            }
+        else
+            for (size_t i = 0; i < hw; i++)
+                row[i] += bo;
+    }
+}
+
+/* ---- one input channel (the first layer): a direct kernel. With K = k*k
+ * (9) the GEMM would spend more time loading and storing C than in FMAs. */
+
+/* x zero-padded to (oh+k-1) rows of pw = ow+k-1 (plus spare zeros), so
+ * every tap reads in bounds. */
+static void pad_plane(const fer_layer *l, const float *x, float *xp)
+{
+    int pw = l->ow + l->k - 1, ph = l->oh + l->k - 1;
+    memset(xp + (size_t)ph * pw, 0, (size_t)(l->k + DIRECT_BLOCK) * sizeof *xp);
+    for (int r = 0; r < ph; r++) {
+        int iy = r - l->pad;
+        float *dst = xp + (size_t)r * pw;
+        memset(dst, 0, (size_t)pw * sizeof *dst);
+        if (iy < 0 || iy >= l->ih)
+            continue;
+        int lo, hi; /* columns of the padded row that hold input pixels */
+        valid_span(0, l->pad, l->iw, pw, &lo, &hi);
+        memcpy(dst + lo, x + (size_t)iy * l->iw + lo - l->pad, (size_t)(hi - lo) * sizeof *dst);
+    }
+}
+
+/* One output channel over the padded-width plane: out[q] for q < oh*pw is
+ * sum_t w[t] xp[q + off_t], one long contiguous loop per tap (the k-1 extra
+ * columns of each row are computed and dropped by the caller). */
+FER_VECTOR_CLONES
+static void conv1ch_plane(const float *restrict xp, const float *restrict w, int k, int pw,
+                          int n, float *restrict out)
+{
+    for (int q0 = 0; q0 < n; q0 += DIRECT_BLOCK) {
+        float acc[DIRECT_BLOCK] = {0};
+        int len = n - q0 < DIRECT_BLOCK ? n - q0 : DIRECT_BLOCK;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float wv = w[ky * k + kx];
+                const float *src = xp + q0 + ky * pw + kx;
+                for (int j = 0; j < DIRECT_BLOCK; j++)
+                    acc[j] += wv * src[j];
+            }
+        memcpy(out + q0, acc, (size_t)len * sizeof *acc);
+    }
+}
+
+/* out holds oh*pw + DIRECT_BLOCK floats (the col scratch). */
+static void conv1ch_forward(const fer_layer *l, const float *xp, float *y, float *out)
+{
+    int k = l->k, pw = l->ow + k - 1;
+    for (int o = 0; o < l->oc; o++) {
+        conv1ch_plane(xp, l->w.data + (size_t)o * k * k, k, pw, l->oh * pw, out);
+        for (int oy = 0; oy < l->oh; oy++)
+            memcpy(y + ((size_t)o * l->oh + oy) * l->ow, out + (size_t)oy * pw,
+                   (size_t)l->ow * sizeof *y);
+    }
+}
+
+/* Dot product of n floats in 16 fixed lanes (vectorises, reproducible). */
+FER_VECTOR_CLONES
+static float dot_floats(const float *restrict a, const float *restrict b, int n)
+{
+    float lane[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (int k = 0; k < 16; k++)
+        s += lane[k];
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* dw[o, tap] (+)= sum over outputs of dy[o] * xp shifted by the tap, as
+ * one long dot product per tap: dy is first laid out at the padded width
+ * (zeros in the k-1 extra columns), so output q pairs with xp[q + off]. */
+static void conv1ch_dw(const fer_layer *l, const float *xp, const float *dy, float *dw, int add,
+                       float *dyp)
+{
+    int k = l->k, kk = k * k, ow = l->ow, pw = ow + k - 1, n = l->oh * pw;
+    for (int o = 0; o < l->oc; o++) {
+        for (int oy = 0; oy < l->oh; oy++) {
+            memcpy(dyp + (size_t)oy * pw, dy + ((size_t)o * l->oh + oy) * ow,
+                   (size_t)ow * sizeof *dyp);
+            memset(dyp + (size_t)oy * pw + ow, 0, (size_t)(k - 1) * sizeof *dyp);
+        }
+        for (int t = 0; t < kk; t++) {
+            float s = dot_floats(dyp, xp + (t / k) * pw + t % k, n);
+            dw[o * kk + t] = (add ? dw[o * kk + t] : 0) + s;
+        }
+    }
+}
+
+static void conv_forward_range(void *arg, int begin, int end, int t)
+{
+    const conv_job *j = arg;
+    const fer_layer *l = j->l;
+    float *col = scratch_col(j->e, t);
+    int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    for (int i = begin; i < end; i++) {
+        const float *x = j->x + i * fer_layer_in_size(l);
+        float *y = j->out + i * fer_layer_out_size(l);
+        if (l->ic == 1) {
+            float *xp = scratch_plane(l, j->e, t);
+            pad_plane(l, x, xp);
+            conv1ch_forward(l, xp, y, col);
+        } else {
+            fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+            fer_gemm(0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
+        }
+        bias_act(l, y);
+    }
+}
+
+/* Fewer images than threads (batch-1 inference): one image at a time, each
+ * GEMM split across the pool (fer_gemm_mt sums in the same order as
+ * fer_gemm, so the result does not change). */
+static void conv_forward_few(const fer_layer *l, const fer_exec *e, const float *x, float *out)
+{
+    float *col = scratch_col(e, 0);
+    int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    for (int i = 0; i < e->n; i++) {
+        float *y = out + i * fer_layer_out_size(l);
+        fer_im2col(x + i * fer_layer_in_size(l), l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
+                   col);
+        fer_gemm_mt(e->pool, 0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
+        bias_act(l, y);
+    }
+}
+
+void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
+{
+    conv_job j = {.l = l, .e = e, .x = x, .out = y};
+    if (e->n < e->threads && l->ic > 1)
+        conv_forward_few(l, e, x, y);
+    else
+        fer_pool_for(e->pool, e->n, conv_forward_range, &j);
+}
+
+/* The activation's backward fused with the bias gradient: one pass over
+ * each channel's row while it is in L1. */
+FER_VECTOR_CLONES
+static void mask_and_db(const fer_layer *l, const float *y, float *dy, float *db, int add)
+{
+    size_t hw = (size_t)l->oh * l->ow;
+    for (int o = 0; o < l->oc; o++) {
+        float *restrict d = dy + o * hw;
+        const float *restrict yo = y ? y + o * hw : NULL; /* NULL: dy is masked already */
+        if (l->act == FER_ACT_RELU && y)
+            for (size_t p = 0; p < hw; p++)
+                d[p] = yo[p] > 0 ? d[p] : 0;
+        float s = sum_floats(d, hw);
+        db[o] = (add ? db[o] : 0) + s;
+    }
+}
+
+/* x_dx = relu ? (x_dx > 0 ? g : 0) : g */
+FER_VECTOR_CLONES
+static void mask_into(size_t n, const float *restrict g, int relu, float *restrict x_dx)
+{
+    if (relu)
+        for (size_t p = 0; p < n; p++)
+            x_dx[p] = x_dx[p] > 0 ? g[p] : 0;
+    else
+        memcpy(x_dx, g, n * sizeof *x_dx);
+}
+
+static void conv_backward_range(void *arg, int begin, int end, int t)
+{
+    const conv_job *j = arg;
+    const fer_layer *l = j->l;
+    int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t), *db = dw + w_floats(l);
+    for (int i = begin; i < end; i++) {
+        const float *x = j->x + i * fer_layer_in_size(l);
+        float *dy = j->dy + i * fer_layer_out_size(l);
+        mask_and_db(l, j->y ? j->y + i * fer_layer_out_size(l) : NULL, dy, db, i > begin);
+        if (l->ic == 1) {
+            float *xp = scratch_plane(l, j->e, t);
+            pad_plane(l, x, xp);
+            conv1ch_dw(l, xp, dy, dw, i > begin, col);
+        } else {
+            fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+            fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
+        }
+        if (j->dx || j->x_dx) { /* col is free again: it takes dcol */
+            fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
+            float *dx = j->dx ? j->dx + i * fer_layer_in_size(l) : db + l->oc;
+            fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, dx);
+            if (j->x_dx) /* this image's dW is done: its input can take the gradient */
+                mask_into(fer_layer_in_size(l), dx, j->relu_in, j->x_dx + i * fer_layer_in_size(l));
+        }
+    }
+}
+
+static void conv_backward_job(fer_layer *l, const fer_exec *e, conv_job *j)
+{
+    fer_pool_for(e->pool, e->n, conv_backward_range, j);
+    /* Sum the per-thread partials in thread order: the same thread count
+     * gives the same shares and so bit-identical gradients. */
+    size_t nw = w_floats(l);
+    int first = 1;
+    for (int t = 0; t < e->threads; t++) {
+        if ((long long)e->n * t / e->threads == (long long)e->n * (t + 1) / e->threads)
+            continue; /* this thread had no images: its partials are stale */
+        const float *pw = scratch_dw(l, e, t), *pb = pw + nw;
+        for (size_t q = 0; q < nw; q++)
+            l->dw.data[q] = (first ? 0 : l->dw.data[q]) + pw[q];
+        for (int o = 0; o < l->oc; o++)
+            l->db.data[o] = (first ? 0 : l->db.data[o]) + pb[o];
+        first = 0;
+    }
+}
+
+void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
+                       float *dx)
+{
+    conv_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx};
+    conv_backward_job(l, e, &j);
+}
+
+void fer_conv_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
+                            float *dy, int relu_in)
+{
+    conv_job j = {.l = l, .e = e, .x = x_dx, .y = y, .dy = dy, .x_dx = x_dx, .relu_in = relu_in};
+    conv_backward_job(l, e, &j);
+}

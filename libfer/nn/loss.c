@@ -1,0 +1,44 @@
+/* Softmax and categorical cross-entropy, fused: the gradient with respect to
+ * the logits is simply (p - onehot) * weight / n, and log-probabilities are
+ * taken as z - max - log(sum exp(z - max)) so nothing overflows. */
+#include <math.h>
+
+#include "nn/layers.h"
+
+static float row_softmax(const float *z, int c, float *p)
+{
+    float mx = z[0];
+    for (int k = 1; k < c; k++)
+        mx = z[k] > mx ? z[k] : mx;
+    double sum = 0;
+    for (int k = 0; k < c; k++)
+        sum += exp((double)(z[k] - mx));
+    float lse = mx + (float)log(sum);
+    for (int k = 0; k < c; k++)
+        p[k] = (float)exp((double)(z[k] - lse));
+    return lse;
+}
+
+void fer_softmax(const float *logits, int n, int c, float *probs)
+{
+    for (int i = 0; i < n; i++)
+        row_softmax(logits + (size_t)i * c, c, probs + (size_t)i * c);
+}
+
+float fer_softmax_xent(const float *logits, const int *labels, const float *class_w, int n, int c,
+                       float *probs, float *dlogits)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * c;
+        float *p = probs + (size_t)i * c;
+        float lse = row_softmax(z, c, p);
+        int y = labels[i];
+        float w = class_w ? class_w[y] : 1.0f;
+        loss += (double)w * (double)(lse - z[y]);
+        if (dlogits)
+            for (int k = 0; k < c; k++)
+                dlogits[(size_t)i * c + k] = w * (p[k] - (k == y ? 1.0f : 0.0f)) / (float)n;
+    }
+    return (float)(loss / n);
+}
