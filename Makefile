@@ -39,15 +39,22 @@ LIB_SRC += libfer/nn/tensor.c \
 	libfer/nn/gemm_c.c \
 	libfer/nn/gemm_avx2.c \
 	libfer/nn/gemm_avx512.c \
+	libfer/nn/layer.c \
 	libfer/nn/conv.c \
+	libfer/nn/depthwise.c \
 	libfer/nn/dense.c \
 	libfer/nn/maxpool.c \
 	libfer/nn/dropout.c \
 	libfer/nn/relu.c \
+	libfer/nn/batchnorm.c \
+	libfer/nn/add.c \
+	libfer/nn/gap.c \
 	libfer/nn/loss.c \
 	libfer/nn/arch.c \
+	libfer/nn/graph.c \
 	libfer/nn/model.c \
-	libfer/nn/adam.c \
+	libfer/nn/optim.c \
+	libfer/nn/train.c \
 	libfer/nn/safetensors.c
 LIB_SRC += libfer/vision/image.c \
 	libfer/vision/jpeg_check.c \
@@ -60,7 +67,9 @@ LIB_SRC += libfer/vision/image.c \
 	libfer/vision/group.c \
 	libfer/vision/detect.c \
 	libfer/vision/annotate.c
-LIB_SRC += libfer/emotion/analyze.c \
+LIB_SRC += libfer/emotion/classes.c \
+	libfer/emotion/presets.c \
+	libfer/emotion/analyze.c \
 	libfer/emotion/fusion.c \
 	libfer/emotion/augment.c \
 	libfer/emotion/dataset.c \
@@ -85,6 +94,7 @@ TESTS := \
 	test_model \
 	test_torch \
 	test_layers \
+	test_graph \
 	test_heart \
 	test_fusion \
 	test_gemm \

@@ -64,11 +64,7 @@ static void flops_per_image(const fer_model *m, double *fwd, double *train)
     *fwd = *train = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const fer_layer *l = &m->layers[i];
-        double f = 0;
-        if (l->kind == FER_L_CONV)
-            f = 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow;
-        else if (l->kind == FER_L_DENSE)
-            f = 2.0 * (double)fer_layer_in_size(l) * l->oc;
+        double f = l->ops->flops ? l->ops->flops(l) : 0;
         *fwd += f;
         *train += f * (i ? 3 : 2);
     }
@@ -127,10 +123,13 @@ int bench_train_main(int argc, char **argv)
     int *labels = malloc((size_t)o.batch * sizeof *labels);
     float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
     uint8_t *data = labels ? fake_dataset(n_data, px, labels, o.batch, &r) : NULL;
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
+    fer_optim_opts adam;
+    fer_optim_opts_default(&adam, FER_ADAM);
+    adam.lr = 1e-4f;
     fer_error err = {0};
     int rc = 1;
-    if (!data || !x || fer_adam_new(m, 1e-4f, 0, &opt, &err)) {
+    if (!data || !x || fer_optim_new(m, &adam, &opt, &err)) {
         fprintf(stderr, "fer-bench train: %s\n", err.msg[0] ? err.msg : "out of memory");
         goto done;
     }
@@ -159,7 +158,7 @@ int bench_train_main(int argc, char **argv)
                o.batch, m->threads, ips, ips * train * 1e-9, peak_rss_mb(), n_data);
     rc = 0;
 done:
-    fer_adam_free(opt);
+    fer_optim_free(opt);
     fer_model_free(m);
     free(data);
     free(labels);
@@ -249,13 +248,7 @@ static void run_forward(void *arg)
     layer_run *r = arg;
     fer_layer *l = &r->m->layers[r->i];
     float *out = r->m->act[r->i];
-    switch (l->kind) {
-    case FER_L_CONV: fer_conv_forward(l, &r->e, r->in, out); break;
-    case FER_L_DENSE: fer_dense_forward(l, &r->e, r->in, out); break;
-    case FER_L_MAXPOOL: fer_maxpool_forward(l, &r->e, r->in, out); break;
-    case FER_L_DROPOUT: fer_dropout_forward(l, &r->e, r->in, out); break;
-    default: break;
-    }
+    l->ops->forward(l, &r->e, &r->in, out);
 }
 
 static void run_backward(void *arg)
@@ -263,19 +256,7 @@ static void run_backward(void *arg)
     layer_run *r = arg;
     fer_layer *l = &r->m->layers[r->i];
     float *y = r->m->act[r->i], *dx = r->i ? r->dx : NULL;
-    switch (l->kind) {
-    case FER_L_CONV: fer_conv_backward(l, &r->e, r->in, y, r->dy, dx); break;
-    case FER_L_DENSE: fer_dense_backward(l, &r->e, r->in, y, r->dy, dx); break;
-    case FER_L_MAXPOOL: fer_maxpool_backward(l, &r->e, r->dy, r->dx); break;
-    case FER_L_DROPOUT: fer_dropout_backward(l, &r->e, r->dy, r->dx); break;
-    default: break;
-    }
-}
-
-static const char *kind_name(fer_layer_kind k)
-{
-    static const char *const names[] = {"conv", "maxpool", "dropout", "flatten", "dense", "relu"};
-    return names[k];
+    l->ops->backward(l, &r->e, &r->in, y, r->dy, &dx);
 }
 
 int bench_layers_main(int argc, char **argv)
@@ -310,24 +291,20 @@ int bench_layers_main(int argc, char **argv)
     double tf = 0, tb = 0;
     for (int i = 0; i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
-        if (l->kind == FER_L_FLATTEN)
+        if (l->ops->alias)
             continue;
-        layer_run run = {m, {m->pool, m->threads, m->scratch, m->scratch_floats, o.batch, 1, &r},
-                         i, i ? m->act[i - 1] : x, dy, dx};
+        fer_exec e = {m->pool, m->threads, m->scratch, o.batch, 1, 1, &r};
+        layer_run run = {m, e, i, i ? m->act[i - 1] : x, dy, dx};
         for (size_t k = 0; k < (size_t)o.batch * fer_layer_out_size(l); k++)
             dy[k] = (float)fer_rng_uniform(&r) - 0.5f;
-        double f = 0;
-        if (l->kind == FER_L_CONV)
-            f = 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow * o.batch;
-        else if (l->kind == FER_L_DENSE)
-            f = 2.0 * (double)fer_layer_in_size(l) * l->oc * o.batch;
+        double f = (l->ops->flops ? l->ops->flops(l) : 0) * o.batch;
         double fwd = best_of(o.steps, run_forward, &run);
         double bwd = best_of(o.steps, run_backward, &run);
         tf += fwd;
         tb += bwd;
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", l->oc, l->oh, l->ow);
-        printf("%-3d %-8s %12s %10.3f %9.1f %10.3f %9.1f\n", i, kind_name(l->kind), shape,
+        printf("%-3d %-8s %12s %10.3f %9.1f %10.3f %9.1f\n", i, l->ops->type, shape,
                fwd * 1e3, f ? f / fwd * 1e-9 : 0, bwd * 1e3,
                f ? f * (i ? 2 : 1) / bwd * 1e-9 : 0);
     }

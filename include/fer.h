@@ -95,14 +95,15 @@ extern const char *const fer_emotion_names[FER_N_EMOTIONS];
 int fer_emotion_index(const char *name);
 
 typedef struct fer_model fer_model;
-typedef struct fer_adam fer_adam;
+typedef struct fer_optim fer_optim;
 
 /* The reference CNN (conv32-conv64-pool-drop-conv128-pool-conv128-pool-drop-
  * dense1024-drop-dense) for `n_classes` classes named by `class_names`
  * (NULL: the first n FER2013 names). Parameters are Glorot-initialised from seed. */
 fer_status fer_model_paper_cnn(int n_classes, const char *const *class_names, uint64_t seed,
                                fer_model **out, fer_error *err);
-/* Any sequential model from a JSON description (docs/weights-format.md). */
+/* Any model from a JSON description (docs/weights-format.md): layers in
+ * order, each taking the previous one's output or the ones it names. */
 fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err);
 void fer_model_free(fer_model *m);
 
@@ -115,17 +116,23 @@ size_t fer_model_n_params(const fer_model *m);
 /* Threads used by forward/backward (default fer_threads_default()). */
 fer_status fer_model_set_threads(fer_model *m, int threads, fer_error *err);
 
-/* Inference (dropout off): x is n images of c*h*w floats already normalised
- * with fer_preprocess; probs receives n*n_classes probabilities. */
+/* Inference (dropout off, batch norm on its running statistics): x is n
+ * images of c*h*w floats already normalised with fer_preprocess; probs
+ * receives n*n_classes probabilities. */
 fer_status fer_model_predict(fer_model *m, const float *x, int n, float *probs, fer_error *err);
 
-/* One training step on a batch: forward with dropout (rng), softmax
- * cross-entropy with optional per-class weights (NULL: all 1), backward,
- * Adam update. Returns mean loss and the count of correct argmax. */
-fer_status fer_model_train_step(fer_model *m, fer_adam *opt, fer_rng *rng, const float *x,
+/* One training step on a batch: forward with dropout (rng) and batch
+ * statistics, softmax cross-entropy with optional per-class weights (NULL:
+ * all 1) and the model's label smoothing, backward, the optimiser's update.
+ * Returns mean loss and the count of correct argmax. */
+fer_status fer_model_train_step(fer_model *m, fer_optim *opt, fer_rng *rng, const float *x,
                                 const int *labels, int n, const float *class_weights,
                                 float *loss, int *correct, fer_error *err);
-/* Loss and probabilities without an update (dropout off). */
+/* Label smoothing of the training loss, in [0, 1) (default 0): the target
+ * is 1 - s on the label and s / n_classes spread over all classes. */
+fer_status fer_model_set_label_smoothing(fer_model *m, float s, fer_error *err);
+/* Loss (plain cross-entropy) and probabilities without an update, as
+ * fer_model_predict computes them. */
 fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, int n,
                               float *loss_sum, int *correct, float *probs, fer_error *err);
 
@@ -150,29 +157,44 @@ void fer_augment_opts_default(fer_augment_opts *o);
 void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fer_rng *rng,
                  float *dst);
 
-/* ------------------------------------------------------------------- adam */
+/* -------------------------------------------------------------- optimisers */
 
-/* Keras Adam: beta1 .9, beta2 .999, epsilon 1e-7, lr_t = lr / (1 + decay*t). */
-fer_status fer_adam_new(fer_model *m, float lr, float decay, fer_adam **out, fer_error *err);
-void fer_adam_free(fer_adam *a);
-void fer_adam_set_lr(fer_adam *a, float lr);
-float fer_adam_lr(const fer_adam *a);
-int64_t fer_adam_iterations(const fer_adam *a);
+typedef enum { FER_ADAM, FER_SGD } fer_optim_kind;
+typedef struct fer_optim_opts {
+    fer_optim_kind kind;
+    float lr;           /* (0, 10) */
+    float decay;        /* Keras time decay, lr_t = lr / (1 + decay * t): [0, 1000) */
+    float momentum;     /* SGD, [0, 1) */
+    int nesterov;       /* SGD: Nesterov momentum */
+    float weight_decay; /* decoupled (AdamW, SGDW), on weights only: [0, 1) */
+} fer_optim_opts;
+
+/* Adam (Keras: beta1 .9, beta2 .999, epsilon 1e-7), lr .001; SGD lr .01,
+ * Nesterov momentum .9; no decay nor weight decay. */
+void fer_optim_opts_default(fer_optim_opts *o, fer_optim_kind kind);
+/* An optimiser for every trainable parameter of m. */
+fer_status fer_optim_new(fer_model *m, const fer_optim_opts *o, fer_optim **out, fer_error *err);
+void fer_optim_free(fer_optim *o);
+/* The base learning rate (schedules set it each epoch or step). */
+fer_status fer_optim_set_lr(fer_optim *o, float lr, fer_error *err);
+float fer_optim_lr(const fer_optim *o);
+int64_t fer_optim_iterations(const fer_optim *o);
+void fer_optim_get_opts(const fer_optim *o, fer_optim_opts *out);
 
 /* -------------------------------------------------------- weights format */
 
 /* safetensors file: the model's tensors plus, in __metadata__, the
  * architecture, class names, input shape and preprocessing. With `opt`, the
- * Adam moments and iteration count are saved too (a checkpoint), and
+ * optimiser's state and settings are saved too (a checkpoint), and
  * `extra_meta` (a JSON object text, may be NULL) is stored as "fer.extra".
  * Written to a temporary file and renamed: never half-written. */
-fer_status fer_model_save(const fer_model *m, const fer_adam *opt, const char *extra_meta,
+fer_status fer_model_save(const fer_model *m, const fer_optim *opt, const char *extra_meta,
                           const char *path, fer_error *err);
 /* Loads and validates every offset, size and shape. */
 fer_status fer_model_load(const char *path, fer_model **out, fer_error *err);
-/* Restores Adam state saved with fer_model_save; `extra_meta` receives a
+/* Restores the optimiser saved with fer_model_save; `extra_meta` receives a
  * malloc'd copy of "fer.extra" (or NULL). */
-fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_adam **opt,
+fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_optim **opt,
                                char **extra_meta, fer_error *err);
 
 /* ---------------------------------------------------------------- files */

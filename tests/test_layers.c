@@ -36,7 +36,7 @@ static void case_close(layer_case *c)
 
 static fer_exec case_exec(layer_case *c, int n)
 {
-    fer_exec e = {c->pool, c->threads, c->scratch, 0, n, 1, NULL};
+    fer_exec e = {.pool = c->pool, .threads = c->threads, .scratch = c->scratch, .n = n, .train = 1};
     return e;
 }
 
@@ -118,14 +118,14 @@ static void conv_plain(const fer_layer *l, int n, const float *x, const float *d
 static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, int ow, int act,
                        int n, int threads)
 {
-    layer_case c = {.l = {.kind = FER_L_CONV, .ic = ic, .ih = ih, .iw = iw, .oc = oc, .oh = oh,
+    layer_case c = {.l = {.ops = &fer_conv_ops, .ic = ic, .ih = ih, .iw = iw, .oc = oc, .oh = oh,
                           .ow = ow, .k = k, .pad = pad, .act = act}};
     fer_layer *l = &c.l;
     fer_rng r;
     fer_rng_seed(&r, (uint64_t)(ic * 1000 + k * 100 + oh + threads));
     int wshape[4] = {oc, ic, k, k};
     alloc_params(l, 4, wshape, &r);
-    case_open(&c, threads, fer_conv_scratch(l));
+    case_open(&c, threads, l->ops->scratch(l));
     size_t in = n * fer_layer_in_size(l), out = n * fer_layer_out_size(l);
     float *x = rand_floats(&r, in, -1, 1), *dy = rand_floats(&r, out, -1, 1);
     float *y = fer_aligned_alloc(out * sizeof *y), *dx = fer_aligned_alloc(in * sizeof *dx);
@@ -137,10 +137,10 @@ static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, i
     conv_plain(l, n, x, dy, yr, dwr, dbr, dxr);
     (void)dyr;
     fer_exec e = case_exec(&c, n);
-    fer_conv_forward(l, &e, x, y);
+    l->ops->forward(l, &e, (const float *const[]){x}, y);
     ck_assert_msg(rel_diff(y, yr, out) < 1e-5, "conv ic %d k %d forward: %g", ic, k,
                   rel_diff(y, yr, out));
-    fer_conv_backward(l, &e, x, y, dy, dx);
+    l->ops->backward(l, &e, (const float *const[]){x}, y, dy, (float *const[]){dx});
     ck_assert_msg(rel_diff(l->dw.data, dwr, l->w.size) < 1e-4, "conv ic %d k %d pad %d dW: %g", ic,
                   k, pad, rel_diff(l->dw.data, dwr, l->w.size));
     ck_assert_msg(rel_diff(l->db.data, dbr, (size_t)oc) < 1e-4, "conv db");
@@ -150,7 +150,7 @@ static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, i
      * of the input's sign applied, as for a ReLU output */
     float *xdx = fer_aligned_alloc(in * sizeof *xdx);
     memcpy(xdx, x, in * sizeof *xdx);
-    fer_conv_backward_into(l, &e, xdx, y, dy, 1);
+    l->ops->backward_into(l, &e, xdx, y, dy, 1);
     for (size_t i = 0; i < in; i++)
         dxr[i] = x[i] > 0 ? dxr[i] : 0;
     ck_assert_msg(rel_diff(xdx, dxr, in) < 1e-4, "conv ic %d k %d dx in place", ic, k);
@@ -203,7 +203,7 @@ START_TEST(maxpool_matches_plain)
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
             int size = shapes[s][0], stride = shapes[s][1], ih = shapes[s][2], iw = shapes[s][3];
             enum { N = 3, C = 5 };
-            layer_case c = {.l = {.kind = FER_L_MAXPOOL, .ic = C, .ih = ih, .iw = iw, .oc = C,
+            layer_case c = {.l = {.ops = &fer_maxpool_ops, .ic = C, .ih = ih, .iw = iw, .oc = C,
                                   .size = size, .stride = stride}};
             fer_layer *l = &c.l;
             l->oh = (ih - size) / stride + 1;
@@ -216,8 +216,8 @@ START_TEST(maxpool_matches_plain)
             float *y = fer_aligned_alloc(out * sizeof *y), *dx = fer_aligned_alloc(in * sizeof *dx);
             l->argmax = fer_aligned_alloc(out * sizeof *l->argmax);
             fer_exec e = case_exec(&c, N);
-            fer_maxpool_forward(l, &e, x, y);
-            fer_maxpool_backward(l, &e, dy, dx);
+            l->ops->forward(l, &e, (const float *const[]){x}, y);
+            l->ops->backward(l, &e, (const float *const[]){NULL}, NULL, dy, (float *const[]){dx});
             double *dxr = calloc(in, sizeof *dxr);
             for (int i = 0; i < N; i++)
                 for (int ch = 0; ch < C; ch++)
@@ -255,7 +255,7 @@ START_TEST(dense_small_and_large_batches)
     for (int threads = 1; threads <= 3; threads += 2)
         for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
             int n = batches[bi], in = 37, units = 71;
-            layer_case c = {.l = {.kind = FER_L_DENSE, .ic = in, .ih = 1, .iw = 1, .oc = units,
+            layer_case c = {.l = {.ops = &fer_dense_ops, .ic = in, .ih = 1, .iw = 1, .oc = units,
                                   .oh = 1, .ow = 1, .act = FER_ACT_RELU}};
             fer_layer *l = &c.l;
             fer_rng r;
@@ -266,7 +266,7 @@ START_TEST(dense_small_and_large_batches)
             float *x = rand_floats(&r, (size_t)n * in, -1, 1);
             float *y = fer_aligned_alloc((size_t)n * units * sizeof *y);
             fer_exec e = case_exec(&c, n);
-            fer_dense_forward(l, &e, x, y);
+            l->ops->forward(l, &e, (const float *const[]){x}, y);
             for (int i = 0; i < n; i++)
                 for (int o = 0; o < units; o++) {
                     double s = l->b.data[o];
@@ -334,12 +334,12 @@ START_TEST(pool_gradient_in_place_equals_plain)
     for (int i = 0; i < N; i++)
         y[i] = (int)fer_rng_below(&r, 3);
     fer_model *m[2];
-    fer_adam *opt[2];
+    fer_optim *opt[2];
     for (int k = 0; k < 2; k++) {
         fer_error err = {0};
         ck_assert_msg(fer_model_from_json(arch[k], 5, &m[k], &err) == FER_OK, "%s", err.msg);
         ck_assert(fer_model_set_threads(m[k], 2, NULL) == FER_OK);
-        ck_assert(fer_adam_new(m[k], 1e-2f, 0, &opt[k], NULL) == FER_OK);
+        ck_assert(tu_adam(m[k], 1e-2f, 0, &opt[k], NULL) == FER_OK);
         fer_rng dr;
         fer_rng_seed(&dr, 8);
         float loss;
@@ -356,7 +356,7 @@ START_TEST(pool_gradient_in_place_equals_plain)
         ck_assert_msg(tu_max_abs_diff(a->data, b->data, a->size) < 1e-6f, "param %d value", p);
     }
     for (int k = 0; k < 2; k++) {
-        fer_adam_free(opt[k]);
+        fer_optim_free(opt[k]);
         fer_model_free(m[k]);
     }
     fer_aligned_free(x);

@@ -117,20 +117,20 @@ START_TEST(grad_loss_weighted)
     fer_rng r;
     fer_rng_seed(&r, 5);
     tu_fill_uniform(&r, z, N * C, -3, 3);
-    fer_softmax_xent(z, y, cw, N, C, p, d);
+    fer_softmax_xent(z, y, cw, 0, N, C, p, d);
     for (int k = 0; k < N * C; k++) {
         float keep = z[k], eps = 1e-3f, q[N * C];
         z[k] = keep + eps;
-        double lp = fer_softmax_xent(z, y, cw, N, C, q, NULL);
+        double lp = fer_softmax_xent(z, y, cw, 0, N, C, q, NULL);
         z[k] = keep - eps;
-        double lm = fer_softmax_xent(z, y, cw, N, C, q, NULL);
+        double lm = fer_softmax_xent(z, y, cw, 0, N, C, q, NULL);
         z[k] = keep;
         ck_assert_msg(fabs((lp - lm) / (2 * eps) - d[k]) < 1e-3, "logit %d", k);
     }
     /* stable for huge logits */
     float big[2] = {1000, -1000}, pb[2];
     int yb = 1;
-    float l = fer_softmax_xent(big, &yb, NULL, 1, 2, pb, NULL);
+    float l = fer_softmax_xent(big, &yb, NULL, 0, 1, 2, pb, NULL);
     ck_assert(isfinite(l) && fabsf(l - 2000) < 1e-2f && pb[0] == 1.0f);
 }
 END_TEST
@@ -212,11 +212,11 @@ START_TEST(forward_matches_plain_loops)
             float *ref = malloc(out * sizeof *ref);
             for (int i = 0; i < N; i++) {
                 const float *xi = a + i * fer_layer_in_size(l);
-                if (l->kind == FER_L_CONV)
+                if (l->ops == &fer_conv_ops)
                     conv_ref(l, xi, ref);
-                else if (l->kind == FER_L_DENSE)
+                else if (l->ops == &fer_dense_ops)
                     dense_ref(l, xi, ref);
-                else if (l->kind == FER_L_MAXPOOL)
+                else if (l->ops == &fer_maxpool_ops)
                     pool_ref(l, xi, ref);
                 else
                     memcpy(ref, xi, out * sizeof *ref);
@@ -236,7 +236,7 @@ END_TEST
 
 START_TEST(dropout_masks_and_scales)
 {
-    fer_layer l = {.kind = FER_L_DROPOUT, .ic = 1000, .ih = 1, .iw = 1, .oc = 1000, .oh = 1, .ow = 1,
+    fer_layer l = {.ops = &fer_dropout_ops, .ic = 1000, .ih = 1, .iw = 1, .oc = 1000, .oh = 1, .ow = 1,
                    .rate = 0.25f};
     float x[2000], y[2000], dy[2000], dx[2000];
     l.mask = malloc(sizeof x);
@@ -245,8 +245,8 @@ START_TEST(dropout_masks_and_scales)
     fer_exec e = {.n = 2, .train = 1, .rng = &r, .threads = 1};
     for (int i = 0; i < 2000; i++)
         x[i] = 1, dy[i] = 2;
-    fer_dropout_forward(&l, &e, x, y);
-    fer_dropout_backward(&l, &e, dy, dx);
+    l.ops->forward(&l, &e, (const float *const[]){x}, y);
+    l.ops->backward(&l, &e, (const float *const[]){NULL}, NULL, dy, (float *const[]){dx});
     int kept = 0;
     for (int i = 0; i < 2000; i++) {
         ck_assert(y[i] == 0 || fabsf(y[i] - 1 / 0.75f) < 1e-6f);
@@ -255,8 +255,8 @@ START_TEST(dropout_masks_and_scales)
     }
     ck_assert_int_gt(kept, 1400);
     ck_assert_int_lt(kept, 1600);
-    e.train = 0;
-    fer_dropout_forward(&l, &e, x, y);
+    e.rng = NULL; /* evaluation */
+    l.ops->forward(&l, &e, (const float *const[]){x}, y);
     ck_assert(y[17] == 1 && y[1999] == 1);
     free(l.mask);
 }
@@ -268,8 +268,8 @@ START_TEST(adam_step_by_hand)
 {
     fer_model *m = model_from("{\"input\":[1,1,2],\"classes\":[\"a\",\"b\"],\"layers\":["
                               "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 1);
-    fer_adam *a;
-    ck_assert(fer_adam_new(m, 0.1f, 0.5f, &a, NULL) == FER_OK);
+    fer_optim *a;
+    ck_assert(tu_adam(m, 0.1f, 0.5f, &a, NULL) == FER_OK);
     fer_tensor *g, *w = fer_model_param(m, 0, &g, NULL, 0);
     double p[4], mm[4] = {0}, vv[4] = {0};
     for (int t = 1; t <= 3; t++) {
@@ -280,7 +280,7 @@ START_TEST(adam_step_by_hand)
         fer_tensor *gb;
         fer_model_param(m, 1, &gb, NULL, 0);
         memset(gb->data, 0, gb->size * sizeof(float));
-        fer_adam_step(a, m);
+        fer_optim_step(a, m->params, m->n_params);
         double lr = 0.1 / (1 + 0.5 * (t - 1));
         for (int k = 0; k < 4; k++) {
             mm[k] = 0.9 * mm[k] + 0.1 * g->data[k];
@@ -291,8 +291,8 @@ START_TEST(adam_step_by_hand)
                           w->data[k], want);
         }
     }
-    ck_assert_int_eq(fer_adam_iterations(a), 3);
-    fer_adam_free(a);
+    ck_assert_int_eq(fer_optim_iterations(a), 3);
+    fer_optim_free(a);
     fer_model_free(m);
 }
 END_TEST
@@ -323,8 +323,8 @@ START_TEST(paper_cnn_overfits)
     fer_error err;
     ck_assert(fer_model_paper_cnn(7, NULL, 42, &m, &err) == FER_OK);
     ck_assert_int_eq((int)fer_model_n_params(m), 2345607);
-    fer_adam *a;
-    ck_assert(fer_adam_new(m, 1e-3f, 0, &a, NULL) == FER_OK);
+    fer_optim *a;
+    ck_assert(tu_adam(m, 1e-3f, 0, &a, NULL) == FER_OK);
     float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
     int y[N], correct = 0;
     make_patterns(N, x, y, 7);
@@ -338,7 +338,7 @@ START_TEST(paper_cnn_overfits)
     }
     ck_assert_msg(correct == N, "%d of %d right, loss %g", correct, N, loss);
     free(x);
-    fer_adam_free(a);
+    fer_optim_free(a);
     fer_model_free(m);
 }
 END_TEST
@@ -352,10 +352,10 @@ START_TEST(same_seed_same_threads_bit_identical)
     float first[7 * N];
     for (int run = 0; run < 2; run++) {
         fer_model *m;
-        fer_adam *a;
+        fer_optim *a;
         ck_assert(fer_model_paper_cnn(7, NULL, 5, &m, NULL) == FER_OK);
         fer_model_set_threads(m, 2, NULL);
-        fer_adam_new(m, 1e-3f, 0, &a, NULL);
+        tu_adam(m, 1e-3f, 0, &a, NULL);
         fer_rng r;
         fer_rng_seed(&r, 6);
         for (int it = 0; it < 3; it++)
@@ -366,7 +366,7 @@ START_TEST(same_seed_same_threads_bit_identical)
             memcpy(first, probs, sizeof probs);
         else
             ck_assert(memcmp(first, probs, sizeof probs) == 0);
-        fer_adam_free(a);
+        fer_optim_free(a);
         fer_model_free(m);
     }
     free(x);
@@ -386,11 +386,11 @@ static char *tmp_path(const char *name)
 START_TEST(save_load_bit_exact)
 {
     fer_model *m, *l;
-    fer_adam *a, *la;
+    fer_optim *a, *la;
     fer_error err;
     const char *cls[] = {"neutral", "happy", "sad", "angry", "disgust"};
     ck_assert(fer_model_paper_cnn(5, cls, 9, &m, &err) == FER_OK);
-    fer_adam_new(m, 1e-4f, 1e-6f, &a, NULL);
+    tu_adam(m, 1e-4f, 1e-6f, &a, NULL);
     enum { N = 5 };
     float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
     int y[N];
@@ -406,11 +406,11 @@ START_TEST(save_load_bit_exact)
     ck_assert_msg(fer_checkpoint_load(path, &l, &la, &extra, &err) == FER_OK, "%s", err.msg);
     ck_assert_str_eq(extra, "{\"epoch\":3}");
     ck_assert_str_eq(fer_model_class_name(l, 4), "disgust");
-    ck_assert_int_eq(fer_adam_iterations(la), 1);
+    ck_assert_int_eq(fer_optim_iterations(la), 1);
     for (int p = 0; p < fer_model_param_count(m); p++) {
         fer_tensor *t1 = fer_model_param(m, p, NULL, NULL, 0), *t2 = fer_model_param(l, p, NULL, NULL, 0);
         ck_assert(memcmp(t1->data, t2->data, t1->size * 4) == 0);
-        ck_assert(memcmp(fer_adam_moment(a, p, 1)->data, fer_adam_moment(la, p, 1)->data, t1->size * 4) == 0);
+        ck_assert(memcmp(fer_optim_slot(a, p, 1)->data, fer_optim_slot(la, p, 1)->data, t1->size * 4) == 0);
     }
     /* a plain model load ignores the optimiser state */
     fer_model *plain;
@@ -425,9 +425,9 @@ START_TEST(save_load_bit_exact)
     free(x);
     fer_model_free(plain);
     fer_model_free(l);
-    fer_adam_free(la);
+    fer_optim_free(la);
     fer_model_free(m);
-    fer_adam_free(a);
+    fer_optim_free(a);
 }
 END_TEST
 
@@ -517,11 +517,11 @@ static void write_safetensors(const char *path, const cJSON *h, const char *data
 static cJSON *tiny_file(const char *path, int ckpt, char **data, size_t *len)
 {
     fer_model *m = model_from(TINY, 3);
-    fer_adam *a = NULL;
+    fer_optim *a = NULL;
     if (ckpt)
-        ck_assert_int_eq(fer_adam_new(m, 1e-3f, 0, &a, NULL), FER_OK);
+        ck_assert_int_eq(tu_adam(m, 1e-3f, 0, &a, NULL), FER_OK);
     ck_assert_int_eq(fer_model_save(m, a, ckpt ? "{}" : NULL, path, NULL), FER_OK);
-    fer_adam_free(a);
+    fer_optim_free(a);
     fer_model_free(m);
     char *f;
     size_t n;
@@ -585,7 +585,7 @@ START_TEST(checkpoint_metadata_ranges)
                             {"12", "0.001", "inf"}}; /* the first 6: adam.iterations */
     const char *keys[3] = {"adam.iterations", "adam.lr", "adam.decay"};
     fer_model *l;
-    fer_adam *a;
+    fer_optim *a;
     char *extra;
     fer_error err;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -604,15 +604,15 @@ START_TEST(checkpoint_metadata_ranges)
         cJSON_ReplaceItemInObjectCaseSensitive(md, keys[k], cJSON_CreateString(good[k]));
     write_safetensors(path, h, data, len);
     ck_assert_msg(fer_checkpoint_load(path, &l, &a, &extra, &err) == FER_OK, "%s", err.msg);
-    ck_assert(fer_adam_iterations(a) == ((int64_t)1 << 53));
+    ck_assert(fer_optim_iterations(a) == ((int64_t)1 << 53));
     float x[16] = {0}, loss;
     int y = 1;
     fer_rng r;
     fer_rng_seed(&r, 1);
     ck_assert_int_eq(fer_model_train_step(l, a, &r, x, &y, 1, NULL, &loss, NULL, NULL), FER_OK);
-    ck_assert(fer_adam_iterations(a) == ((int64_t)1 << 53) + 1);
+    ck_assert(fer_optim_iterations(a) == ((int64_t)1 << 53) + 1);
     free(extra);
-    fer_adam_free(a);
+    fer_optim_free(a);
     fer_model_free(l);
     cJSON_Delete(h);
     unlink(path);

@@ -53,4 +53,13 @@ static inline int tu_run(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Keras Adam with this learning rate and time decay. */
+static inline fer_status tu_adam(fer_model *m, float lr, float decay, fer_optim **o, fer_error *err)
+{
+    fer_optim_opts opts;
+    fer_optim_opts_default(&opts, FER_ADAM);
+    opts.lr = lr, opts.decay = decay;
+    return fer_optim_new(m, &opts, o, err);
+}
+
 #endif

@@ -21,7 +21,9 @@ typedef struct config {
     fer_model *arch_model; /* --arch: the new model (main owns it, run() trains it) */
     int n_classes;
     int epochs, batch, threads, augment, balanced, skip_bad, patience, lr_patience, quiet;
-    double lr, decay, val_split, lr_factor, min_lr;
+    double lr, decay, val_split, lr_factor, min_lr, momentum, weight_decay, smoothing, warmup;
+    int optimizer, schedule; /* fer_optim_kind (+ nesterov), enum schedule */
+    int nesterov;
     uint64_t seed;
     fer_augment_opts aug;
 } config;
@@ -32,6 +34,8 @@ typedef struct split {
     int n_train, n_val;
     int label_of[FER_N_EMOTIONS]; /* data label -> class index, -1: unused */
 } split;
+
+enum schedule { SCHED_PLATEAU, SCHED_COSINE, SCHED_ONECYCLE, SCHED_CONSTANT };
 
 static void usage(FILE *f)
 {
@@ -46,8 +50,15 @@ static void usage(FILE *f)
             "  --arch FILE.json      train this architecture (docs/weights-format.md) from scratch;\n"
             "                        its classes are the classes trained\n"
             "  --epochs N            (default 50)      --batch N   (default 64)\n"
-            "  --lr X                Adam learning rate (default 1e-4)\n"
+            "  --optimizer NAME      adam (default), sgd (momentum) or nesterov (Nesterov momentum)\n"
+            "  --lr X                peak learning rate (default: adam 1e-4, sgd and nesterov 0.01)\n"
+            "  --momentum X          SGD momentum (default 0.9)\n"
+            "  --weight-decay X      decoupled weight decay on weights, as in AdamW (default 0)\n"
             "  --decay X             Keras time decay lr/(1+decay*t) (default 0)\n"
+            "  --schedule NAME       plateau (default: see --lr-patience), cosine (to --min-lr),\n"
+            "                        onecycle (up to --lr over 30%% of the steps, then down), constant\n"
+            "  --warmup N            epochs of linear warm-up from 0 to the schedule (default 0)\n"
+            "  --label-smoothing X   targets 1-X on the label, X/classes on all (default 0)\n"
             "  --seed N              (default 1)       --threads N (default: FER_THREADS or CPUs)\n"
             "  --classes a,b,...     train on a subset, e.g. neutral,happy,sad,angry,disgust\n"
             "                        (for a DIR: any folder names, e.g. face,nonface)\n"
@@ -134,7 +145,8 @@ static int parse_classes(config *c, char *list, int folders)
 
 enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED, O_THREADS,
        O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
-       O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET };
+       O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET, O_OPTIMIZER,
+       O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING };
 
 static const cli_opt option_list[] = {
     {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
@@ -145,6 +157,8 @@ static const cli_opt option_list[] = {
     {"--arch", CLI_VALUE},        {"--patience", CLI_VALUE},    {"--lr-patience", CLI_VALUE},
     {"--lr-factor", CLI_VALUE},   {"--min-lr", CLI_VALUE},      {"--log", CLI_VALUE},
     {"--plot", CLI_VALUE},        {"--skip-bad", CLI_FLAG},     {"--quiet", CLI_FLAG},
+    {"--optimizer", CLI_VALUE},   {"--momentum", CLI_VALUE},    {"--weight-decay", CLI_VALUE},
+    {"--schedule", CLI_VALUE},    {"--warmup", CLI_VALUE},      {"--label-smoothing", CLI_VALUE},
     {NULL, CLI_FLAG}};
 
 /* An integer option in lo..hi into *out. */
@@ -165,6 +179,24 @@ static int set_real(const char *name, const char *v, double lo, double hi, doubl
         return 1;
     snprintf(what, sizeof what, "a number in %g..%g", lo, hi);
     return cli_bad_value(prog, name, v, what);
+}
+
+static const char *const optimizers[] = {"adam", "sgd", "nesterov", NULL};
+static const char *const schedules[] = {"plateau", "cosine", "onecycle", "constant", NULL};
+
+/* v's index in names (NULL-terminated). */
+static int set_name(const char *name, const char *v, const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 1;
+        }
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    cli_error(prog, "%s: \"%s\" is not one of %s", name, v, list);
+    return 0;
 }
 
 static int set_option(void *ctx, int k, const char *v)
@@ -201,6 +233,12 @@ static int set_option(void *ctx, int k, const char *v)
     case O_PLOT: c->plot = v; return 1;
     case O_SKIP_BAD: c->skip_bad = 1; return 1;
     case O_QUIET: c->quiet = 1; return 1;
+    case O_OPTIMIZER: return set_name(name, v, optimizers, &c->optimizer);
+    case O_MOMENTUM: return set_real(name, v, 0, 0.999, &c->momentum);
+    case O_WEIGHT_DECAY: return set_real(name, v, 0, 0.5, &c->weight_decay);
+    case O_SCHEDULE: return set_name(name, v, schedules, &c->schedule);
+    case O_WARMUP: return set_real(name, v, 0, 1000, &c->warmup);
+    case O_SMOOTHING: return set_real(name, v, 0, 0.5, &c->smoothing);
     }
     return 0;
 }
@@ -227,9 +265,9 @@ static int outputs_ok(const config *c)
 static int parse_args(int argc, char **argv, config *c)
 {
     static char default_ckpt[4096];
-    *c = (config){.out = "model.safetensors", .epochs = 50, .batch = 64, .lr = 1e-4, .seed = 1,
+    *c = (config){.out = "model.safetensors", .epochs = 50, .batch = 64, .seed = 1,
                   .val_split = 0.1, .patience = 10, .lr_patience = 5, .lr_factor = 0.5,
-                  .min_lr = 1e-6, .n_classes = FER_N_EMOTIONS};
+                  .min_lr = 1e-6, .momentum = 0.9, .n_classes = FER_N_EMOTIONS};
     for (int i = 0; i < FER_N_EMOTIONS; i++)
         c->class_names[i] = fer_emotion_names[i];
     cli_spec spec = {prog, usage, option_list, 0};
@@ -247,6 +285,8 @@ static int parse_args(int argc, char **argv, config *c)
                CLI_USAGE;
     if (c->class_list && !parse_classes(c, c->class_list, is_dir(c->data)))
         return CLI_USAGE;
+    if (!c->lr)
+        c->lr = c->optimizer ? 0.01 : 1e-4;
     if (!c->ckpt) {
         snprintf(default_ckpt, sizeof default_ckpt, "%s.ckpt", c->out);
         c->ckpt = default_ckpt;
@@ -325,7 +365,7 @@ static int same_classes(const config *c, const fer_model *m, const char *path)
     return same;
 }
 
-static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
+static fer_model *resume_from(const config *c, progress *p, fer_optim **opt)
 {
     fer_model *m;
     char *extra;
@@ -341,7 +381,7 @@ static fer_model *resume_from(const config *c, progress *p, fer_adam **opt)
                   "than --epochs %d)", c->resume, c->epochs);
     if (!ok || !same_classes(c, m, c->resume)) {
         fer_model_free(m);
-        fer_adam_free(*opt);
+        fer_optim_free(*opt);
         *opt = NULL; /* run() frees it too */
         return NULL;
     }
@@ -374,7 +414,26 @@ static void fill_batch(const config *c, const fer_dataset *ds, const split *sp, 
     }
 }
 
-static int train_epoch(const config *c, fer_model *m, fer_adam *opt, const fer_dataset *ds,
+/* The learning rate of step t of T (cosine, one-cycle, warm-up): a function
+ * of the step alone, so a resumed run continues it. NAN: the optimiser's
+ * own (plateau and constant, past any warm-up). */
+static double scheduled_lr(const config *c, double t, double T, double steps_per_epoch)
+{
+    const double pi = 3.14159265358979323846;
+    double lr = NAN, w = c->warmup * steps_per_epoch;
+    if (c->schedule == SCHED_COSINE)
+        lr = c->min_lr + (c->lr - c->min_lr) * 0.5 * (1 + cos(pi * t / T));
+    else if (c->schedule == SCHED_ONECYCLE) {
+        double up = 0.3 * T, lo = c->lr / 25, end = lo / 1e4;
+        lr = t < up ? lo + (c->lr - lo) * 0.5 * (1 - cos(pi * t / up))
+                    : end + (c->lr - end) * 0.5 * (1 + cos(pi * (t - up) / (T - up)));
+    }
+    if (t < w)
+        lr = (isnan(lr) ? c->lr : lr) * (t + 1) / w;
+    return lr;
+}
+
+static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_dataset *ds,
                        split *sp, progress *p, const float *cw, float *x, int *y, epoch_row *row)
 {
     char label[64], extra[128];
@@ -394,6 +453,11 @@ static int train_epoch(const config *c, fer_model *m, fer_adam *opt, const fer_d
         float loss;
         int correct;
         fer_error err;
+        double lr = scheduled_lr(c, (double)p->epoch * steps + s, (double)c->epochs * steps, steps);
+        if (!isnan(lr) && fer_optim_set_lr(opt, (float)(lr > 1e-12 ? lr : 1e-12), &err)) {
+            cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
+            return 0;
+        }
         if (fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
             return 0;
@@ -481,7 +545,7 @@ static int write_plot(const config *c, const progress *p)
 
 /* Keras' ReduceLROnPlateau and EarlyStopping on validation loss. Returns 1
  * to stop. */
-static int plateau(const config *c, fer_adam *opt, progress *p, const epoch_row *row)
+static int plateau(const config *c, fer_optim *opt, progress *p, const epoch_row *row)
 {
     if (row->val_loss < p->best_val_loss - 1e-4) {
         p->best_val_loss = row->val_loss;
@@ -491,21 +555,22 @@ static int plateau(const config *c, fer_adam *opt, progress *p, const epoch_row 
     }
     p->since_best_loss++;
     p->since_lr_change++;
-    if (c->lr_patience && p->since_lr_change >= c->lr_patience && fer_adam_lr(opt) > c->min_lr) {
-        double lr = fer_adam_lr(opt) * c->lr_factor;
-        fer_adam_set_lr(opt, (float)(lr < c->min_lr ? c->min_lr : lr));
+    if (c->schedule == SCHED_PLATEAU && c->lr_patience && p->since_lr_change >= c->lr_patience &&
+        fer_optim_lr(opt) > c->min_lr) {
+        double lr = fer_optim_lr(opt) * c->lr_factor;
+        fer_optim_set_lr(opt, (float)(lr < c->min_lr ? c->min_lr : lr), NULL);
         p->since_lr_change = 0;
         fprintf(stderr, "%s: validation loss flat for %d epoch%s: learning rate now %.3g\n", prog,
-                c->lr_patience, c->lr_patience == 1 ? "" : "s", (double)fer_adam_lr(opt));
+                c->lr_patience, c->lr_patience == 1 ? "" : "s", (double)fer_optim_lr(opt));
     }
     return c->patience && p->since_best_loss >= c->patience;
 }
 
-static int end_epoch(const config *c, fer_model *m, fer_adam *opt, progress *p, epoch_row *row,
+static int end_epoch(const config *c, fer_model *m, fer_optim *opt, progress *p, epoch_row *row,
                      int *stop)
 {
     fer_error err;
-    row->lr = fer_adam_lr(opt);
+    row->lr = fer_optim_lr(opt);
     p->rows[p->epoch++] = *row;
     int best = row->val_acc > p->best_val_acc;
     if (best) {
@@ -533,7 +598,7 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
     progress p = {.best_val_acc = -1, .best_val_loss = INFINITY};
     p.rows = calloc((size_t)c->epochs + 1, sizeof *p.rows);
     fer_model *m = NULL;
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
     fer_error err;
     float cw[FER_N_EMOTIONS];
     size_t px = (size_t)ds->h * ds->w;
@@ -548,13 +613,19 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
         else
             ok = c->init ? !fer_model_load(c->init, &m, &err)
                          : !fer_model_paper_cnn(c->n_classes, c->class_names, c->seed, &m, &err);
-        ok = ok && !fer_adam_new(m, (float)c->lr, (float)c->decay, &opt, &err);
+        fer_optim_opts o;
+        fer_optim_opts_default(&o, c->optimizer ? FER_SGD : FER_ADAM);
+        o.lr = (float)c->lr, o.decay = (float)c->decay, o.weight_decay = (float)c->weight_decay;
+        if (c->optimizer)
+            o.momentum = (float)c->momentum, o.nesterov = c->optimizer == 2;
+        ok = ok && !fer_optim_new(m, &o, &opt, &err);
         if (!ok)
             cli_error(prog, "%s", err.msg);
         else if (c->init)
             ok = same_classes(c, m, c->init);
     }
-    if (ok && (ok = !fer_model_set_threads(m, c->threads, &err)) == 0)
+    if (ok && ((ok = !fer_model_set_threads(m, c->threads, &err) &&
+                     !fer_model_set_label_smoothing(m, (float)c->smoothing, &err)) == 0))
         cli_error(prog, "%s", err.msg);
     if (ok && c->balanced)
         class_weights(c, ds, sp, cw);
@@ -573,7 +644,7 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
                 c->out);
     if (m != c->arch_model) /* main owns that one */
         fer_model_free(m);
-    fer_adam_free(opt);
+    fer_optim_free(opt);
     free(p.rows);
     free(x);
     free(y);

@@ -1,110 +1,134 @@
-/* Architecture descriptions: JSON in, validated layer list and shapes out.
+/* Architecture descriptions: JSON in, validated nodes and shapes out.
  *
  *   {"input":[1,48,48], "classes":["angry",...],
  *    "layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"valid","activation":"relu"},
+ *              {"type":"batchnorm","name":"b1"}, {"type":"conv2d",...,"padding":"same"},
+ *              {"type":"add","inputs":["b1","2"],"activation":"relu"},
  *              {"type":"maxpool2d","size":2,"stride":2}, {"type":"dropout","rate":0.25},
- *              {"type":"flatten"}, {"type":"relu"},
+ *              {"type":"globalavgpool"}, {"type":"flatten"},
  *              {"type":"dense","units":7,"activation":"softmax"}]}
  *
- * The last layer must be dense with softmax over as many units as classes. */
+ * A layer takes the previous layer's output (the model's input for the
+ * first) unless it lists "inputs": names of earlier layers (a "name" given,
+ * or the layer's index in the list) or "input". The last layer must be
+ * dense with softmax over as many units as classes. Each layer's keys are
+ * read by its own file (layers.h: fer_layer_ops.parse). */
 #include <cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/model.h"
 
-enum { MAX_LAYERS = 64, MAX_DIM = 4096, MAX_UNITS = 1 << 16, MAX_CLASSES = 64 };
+enum { MAX_LAYERS = 256, MAX_DIM = 4096, MAX_CLASSES = 64 };
 
-static fer_status get_int(const cJSON *o, const char *key, int dflt, int lo, int hi, int *out,
-                          int idx, fer_error *err)
+static const fer_layer_ops *const kinds[] = {
+    &fer_conv_ops, &fer_depthwise_ops, &fer_dense_ops, &fer_maxpool_ops, &fer_dropout_ops,
+    &fer_flatten_ops, &fer_relu_ops, &fer_batchnorm_ops, &fer_add_ops, &fer_gap_ops,
+};
+
+static const fer_layer_ops *find_kind(const char *type)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) {
-        if (dflt < lo)
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: missing \"%s\"", idx, key);
-        *out = dflt;
-        return FER_OK;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(kinds[i]->type, type))
+            return kinds[i];
+    return NULL;
+}
+
+/* The node a reference names among the first `before` layers ("input":
+ * the model's input); -2 when none. */
+static int find_node(const cJSON *ls, int before, const char *ref)
+{
+    if (!strcmp(ref, "input"))
+        return FER_NODE_INPUT;
+    int i = 0;
+    for (const cJSON *o = ls->child; o && i < before; o = o->next, i++) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", i);
+        if (cJSON_IsString(nm) ? !strcmp(nm->valuestring, ref) : !strcmp(idx, ref))
+            return i;
     }
-    /* Range first: converting an out-of-range double to int is undefined. */
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-        v->valuedouble != (double)(int)v->valuedouble)
-        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: \"%s\" must be an integer in %d..%d",
-                        idx, key, lo, hi);
-    *out = (int)v->valuedouble;
+    return -2;
+}
+
+/* A name: 1-40 letters, digits, '_', '-' or '.', not all digits, not "input". */
+static int good_name(const char *s)
+{
+    size_t n = strlen(s), digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && !strchr("_-.", s[i]))
+            return 0;
+        digits += isdigit((unsigned char)s[i]) != 0;
+    }
+    return n >= 1 && n <= 40 && digits < n && strcmp(s, "input");
+}
+
+static fer_status parse_inputs(const cJSON *ls, const cJSON *o, int idx, fer_model *m,
+                               fer_error *err)
+{
+    fer_layer *l = &m->layers[idx];
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (nm && (!cJSON_IsString(nm) || !good_name(nm->valuestring)))
+        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: \"name\" must be 1-40 "
+                        "letters, digits, '_', '-' or '.', not a number nor \"input\"", idx);
+    if (nm && find_node(ls, idx, nm->valuestring) != -2)
+        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: name \"%s\" is taken", idx,
+                        nm->valuestring);
+    const cJSON *ins = cJSON_GetObjectItemCaseSensitive(o, "inputs");
+    if (!ins) {
+        l->n_in = 1;
+        l->in[0] = idx - 1 >= 0 ? idx - 1 : FER_NODE_INPUT;
+    } else {
+        int n = cJSON_GetArraySize(ins);
+        if (!cJSON_IsArray(ins) || n < 1 || n > FER_MAX_INPUTS)
+            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: \"inputs\" must list "
+                            "1..%d layer names", idx, FER_MAX_INPUTS);
+        int k = 0;
+        for (const cJSON *r = ins->child; r; r = r->next, k++) {
+            int t = cJSON_IsString(r) ? find_node(ls, idx, r->valuestring) : -2;
+            if (t == -2)
+                return fer_fail(err, FER_EFORMAT, "architecture: layer %d: input %d names no "
+                                "earlier layer", idx, k);
+            l->in[k] = t;
+        }
+        l->n_in = n;
+    }
+    for (int k = 0; k < l->n_in; k++) {
+        int t = l->in[k], *sh = l->in_shape[k];
+        if (t == FER_NODE_INPUT)
+            sh[0] = m->in_c, sh[1] = m->in_h, sh[2] = m->in_w;
+        else
+            sh[0] = m->layers[t].oc, sh[1] = m->layers[t].oh, sh[2] = m->layers[t].ow;
+    }
+    l->ic = l->in_shape[0][0], l->ih = l->in_shape[0][1], l->iw = l->in_shape[0][2];
     return FER_OK;
 }
 
-static fer_status parse_act(const cJSON *o, fer_act *act, int idx, fer_error *err)
+/* Fills one node's inputs, hyperparameters and output shape. */
+static fer_status parse_layer(const cJSON *ls, const cJSON *o, int idx, fer_model *m,
+                              fer_error *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "activation");
-    const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
-    if (!v || (s && (!strcmp(s, "linear") || !strcmp(s, "none"))))
-        *act = FER_ACT_NONE;
-    else if (s && !strcmp(s, "relu"))
-        *act = FER_ACT_RELU;
-    else if (s && !strcmp(s, "softmax"))
-        *act = FER_ACT_SOFTMAX;
-    else
-        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: unknown activation", idx);
-    return FER_OK;
-}
-
-/* Fills one layer's hyperparameters and output shape from its input shape. */
-static fer_status parse_layer(const cJSON *o, int idx, fer_layer *l, fer_error *err)
-{
+    fer_layer *l = &m->layers[idx];
+    l->index = idx;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     if (!cJSON_IsObject(o) || !cJSON_IsString(t))
         return fer_fail(err, FER_EFORMAT, "architecture: layer %d: needs a \"type\"", idx);
-    const char *type = t->valuestring;
-    fer_status s = FER_OK;
+    if (!(l->ops = find_kind(t->valuestring)))
+        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: unknown type \"%.40s\"", idx,
+                        t->valuestring);
+    fer_status s = parse_inputs(ls, o, idx, m, err);
+    if (s)
+        return s;
     l->oc = l->ic, l->oh = l->ih, l->ow = l->iw;
-    if (!strcmp(type, "conv2d")) {
-        l->kind = FER_L_CONV;
-        const cJSON *pad = cJSON_GetObjectItemCaseSensitive(o, "padding");
-        const char *ps = cJSON_IsString(pad) ? pad->valuestring : pad ? "" : "valid";
-        if ((s = get_int(o, "filters", -1, 1, MAX_DIM, &l->oc, idx, err)) ||
-            (s = get_int(o, "kernel", -1, 1, 15, &l->k, idx, err)) ||
-            (s = parse_act(o, &l->act, idx, err)))
-            return s;
-        if (strcmp(ps, "valid") && strcmp(ps, "same"))
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: padding must be \"valid\" or \"same\"", idx);
-        int same = !strcmp(ps, "same");
-        l->pad = same ? (l->k - 1) / 2 : 0;
-        l->oh = same ? l->ih : l->ih - l->k + 1;
-        l->ow = same ? l->iw : l->iw - l->k + 1;
-        if (l->act == FER_ACT_SOFTMAX)
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: softmax only on the last dense layer", idx);
-    } else if (!strcmp(type, "maxpool2d")) {
-        l->kind = FER_L_MAXPOOL;
-        if ((s = get_int(o, "size", 2, 1, 64, &l->size, idx, err)) ||
-            (s = get_int(o, "stride", l->size, 1, 64, &l->stride, idx, err)))
-            return s;
-        l->oh = l->ih >= l->size ? (l->ih - l->size) / l->stride + 1 : 0;
-        l->ow = l->iw >= l->size ? (l->iw - l->size) / l->stride + 1 : 0;
-    } else if (!strcmp(type, "dropout")) {
-        l->kind = FER_L_DROPOUT;
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
-        if (!cJSON_IsNumber(r) || !(r->valuedouble >= 0 && r->valuedouble < 1))
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: dropout \"rate\" must be in [0,1)", idx);
-        l->rate = (float)r->valuedouble;
-    } else if (!strcmp(type, "flatten")) {
-        l->kind = FER_L_FLATTEN;
-        l->oc = l->ic * l->ih * l->iw, l->oh = 1, l->ow = 1;
-    } else if (!strcmp(type, "relu")) {
-        l->kind = FER_L_RELU;
-    } else if (!strcmp(type, "dense")) {
-        l->kind = FER_L_DENSE;
-        if (l->ih != 1 || l->iw != 1)
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: dense needs a flat input (add a flatten layer)", idx);
-        if ((s = get_int(o, "units", -1, 1, MAX_UNITS, &l->oc, idx, err)) ||
-            (s = parse_act(o, &l->act, idx, err)))
-            return s;
-    } else {
-        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: unknown type \"%.40s\"", idx, type);
-    }
+    if ((s = l->ops->parse(l, o, err)))
+        return s;
     if (l->oh < 1 || l->ow < 1)
         return fer_fail(err, FER_EFORMAT, "architecture: layer %d (%s): input %dx%d is too small",
-                        idx, type, l->ih, l->iw);
+                        idx, l->ops->type, l->ih, l->iw);
+    if ((double)l->oc * l->oh * l->ow > 1e8)
+        return fer_fail(err, FER_ERANGE, "architecture: layer %d: output too large", idx);
     return FER_OK;
 }
 
@@ -151,25 +175,19 @@ static fer_status parse_layers(const cJSON *ls, fer_model *m, fer_error *err)
     if (!(m->layers = calloc((size_t)n, sizeof *m->layers)))
         return fer_fail(err, FER_ENOMEM, "architecture: out of memory");
     m->n_layers = n;
-    int c = m->in_c, h = m->in_h, w = m->in_w, i = 0;
+    int i = 0;
     for (const cJSON *o = ls->child; o; o = o->next, i++) {
-        fer_layer *l = &m->layers[i];
-        l->ic = c, l->ih = h, l->iw = w;
-        fer_status s = parse_layer(o, i, l, err);
+        fer_status s = parse_layer(ls, o, i, m, err);
         if (s)
             return s;
-        if ((double)l->oc * l->oh * l->ow > 1e8)
-            return fer_fail(err, FER_ERANGE, "architecture: layer %d: output too large", i);
-        c = l->oc, h = l->oh, w = l->ow;
+        if (m->layers[i].act == FER_ACT_SOFTMAX && i < n - 1)
+            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: softmax only on the last layer", i);
     }
     const fer_layer *last = &m->layers[n - 1];
-    if (last->kind != FER_L_DENSE || last->act != FER_ACT_SOFTMAX || last->oc != m->n_classes)
+    if (last->ops != &fer_dense_ops || last->act != FER_ACT_SOFTMAX || last->oc != m->n_classes)
         return fer_fail(err, FER_EFORMAT,
                         "architecture: the last layer must be dense with softmax and %d units (one per class)",
                         m->n_classes);
-    for (i = 0; i < n - 1; i++)
-        if (m->layers[i].act == FER_ACT_SOFTMAX)
-            return fer_fail(err, FER_EFORMAT, "architecture: layer %d: softmax only on the last layer", i);
     return FER_OK;
 }
 

@@ -4,6 +4,7 @@
  * largest buffer of the whole network), applies the ReLU mask while summing
  * the bias gradient, and reuses col for dcol. A layer with one input channel
  * (the first) uses a direct kernel instead: its GEMM would have K = k*k. */
+#include <cJSON.h>
 #include <math.h>
 #include <string.h>
 
@@ -106,7 +107,7 @@ static size_t col_region(const fer_layer *l)
  * taken from it; the direct path's tap sums), the zero-padded plane of the
  * one-channel path, a partial dW and db, then one image's input gradient
  * (fer_conv_backward_into). */
-size_t fer_conv_scratch(const fer_layer *l)
+static size_t conv_scratch(const fer_layer *l)
 {
     return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc + fer_layer_in_size(l);
 }
@@ -294,7 +295,7 @@ static void conv_forward_few(const fer_layer *l, const fer_exec *e, const float 
     }
 }
 
-void fer_conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
+static void conv_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     conv_job j = {.l = l, .e = e, .x = x, .out = y};
     if (e->n < e->threads && l->ic > 1)
@@ -378,16 +379,70 @@ static void conv_backward_job(fer_layer *l, const fer_exec *e, conv_job *j)
     }
 }
 
-void fer_conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
-                       float *dx)
+static void conv_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y,
+                          float *dy, float *dx)
 {
     conv_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx};
     conv_backward_job(l, e, &j);
 }
 
-void fer_conv_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
-                            float *dy, int relu_in)
+static void conv_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
+                               float *dy, int relu_in)
 {
     conv_job j = {.l = l, .e = e, .x = x_dx, .y = y, .dy = dy, .x_dx = x_dx, .relu_in = relu_in};
     conv_backward_job(l, e, &j);
 }
+
+/* ---- the layer: {"type":"conv2d","filters":F,"kernel":K,"padding":"valid"|"same","activation":...} */
+
+static fer_status conv_parse(fer_layer *l, const void *o, fer_error *err)
+{
+    fer_status s;
+    if ((s = fer_layer_int(l, o, "filters", -1, 1, 4096, &l->oc, err)) ||
+        (s = fer_layer_int(l, o, "kernel", -1, 1, 15, &l->k, err)) ||
+        (s = fer_layer_padding(l, o, err)))
+        return s;
+    return fer_layer_act(l, o, 0, err);
+}
+
+static fer_status conv_alloc(fer_layer *l, fer_error *err)
+{
+    int w[4] = {l->oc, l->ic, l->k, l->k};
+    fer_status s = fer_layer_add_param(l, "weight", &l->w, &l->dw, 1, 4, w, err);
+    return s ? s : fer_layer_add_param(l, "bias", &l->b, &l->db, 0, 1, &l->oc, err);
+}
+
+static void conv_init(fer_layer *l, fer_rng *rng)
+{
+    fer_layer_glorot(l, (double)l->ic * l->k * l->k, (double)l->oc * l->k * l->k, rng);
+}
+
+static void conv_fwd(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
+{
+    conv_forward(l, e, x[0], y);
+}
+
+static void conv_bwd(fer_layer *l, const fer_exec *e, const float *const *x, const float *y,
+                     float *dy, float *const *dx)
+{
+    conv_backward(l, e, x[0], y, dy, dx[0]);
+}
+
+/* Over the output of a convolution or a max pool: neither needs its output
+ * any more by then (a convolution only its ReLU mask, applied on the way). */
+static int conv_into_ok(const fer_layer *l, const fer_layer *p)
+{
+    (void)l;
+    if (p->ops == &fer_conv_ops)
+        return p->act == FER_ACT_RELU ? 2 : 1;
+    return p->ops == &fer_maxpool_ops;
+}
+
+static double conv_flops(const fer_layer *l) { return 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow; }
+
+const fer_layer_ops fer_conv_ops = {
+    .flops = conv_flops,
+    .type = "conv2d", .parse = conv_parse, .alloc = conv_alloc, .init = conv_init,
+    .scratch = conv_scratch, .forward = conv_fwd, .backward = conv_bwd,
+    .into_ok = conv_into_ok, .backward_into = conv_backward_into,
+};

@@ -1,6 +1,8 @@
 /* Fully connected layer: y[n, out] = x[n, in] W[in, out] + b, activation
  * fused. Threads take disjoint column blocks, so no reduction is needed and
- * results do not depend on the thread count. */
+ * results do not depend on the thread count. A "softmax" activation (the
+ * last layer's) applies nothing here: it says the outputs are logits, which
+ * the loss and fer_model_predict turn into probabilities. */
 #include "nn/layers.h"
 
 enum { COL_BLOCK = 32 }; /* keeps each thread's share a multiple of the SIMD width */
@@ -8,12 +10,6 @@ enum { COL_BLOCK = 32 }; /* keeps each thread's share a multiple of the SIMD wid
  * W once, row by row, instead of packing all of it for the GEMM: with one
  * row, packing 8 MB of weights took longer than the multiply. */
 enum { DIRECT_ROWS = 4 };
-
-size_t fer_dense_scratch(const fer_layer *l)
-{
-    (void)l;
-    return 0;
-}
 
 typedef struct dense_job {
     const fer_layer *l;
@@ -88,7 +84,7 @@ static void dense_forward_range(void *arg, int begin, int end, int t)
 
 static int blocks(int cols) { return (cols + COL_BLOCK - 1) / COL_BLOCK; }
 
-void fer_dense_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
+static void dense_forward(const fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     dense_job j = {.l = l, .e = e, .x = x, .out = y, .in = (int)fer_layer_in_size(l), .units = l->oc};
     fer_pool_for(e->pool, blocks(l->oc), dense_forward_range, &j);
@@ -122,8 +118,8 @@ static void dense_dx_range(void *arg, int begin, int end, int t)
              j->units, 0, j->dx + c0, j->in);
 }
 
-void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y, float *dy,
-                        float *dx)
+static void dense_backward(fer_layer *l, const fer_exec *e, const float *x, const float *y,
+                           float *dy, float *dx)
 {
     dense_job j = {.l = l, .e = e, .x = x, .y = y, .dy = dy, .dx = dx,
                    .in = (int)fer_layer_in_size(l), .units = l->oc};
@@ -133,3 +129,45 @@ void fer_dense_backward(fer_layer *l, const fer_exec *e, const float *x, const f
     if (dx)
         fer_pool_for(e->pool, blocks(j.in), dense_dx_range, &j);
 }
+
+/* ---- the layer: {"type":"dense","units":U,"activation":...} on a flat input */
+
+static fer_status dense_parse(fer_layer *l, const void *o, fer_error *err)
+{
+    if (l->ih != 1 || l->iw != 1)
+        return fer_fail(err, FER_EFORMAT, "architecture: layer %d: dense needs a flat input "
+                        "(add a flatten layer)", l->index);
+    fer_status s = fer_layer_int(l, o, "units", -1, 1, 1 << 16, &l->oc, err);
+    return s ? s : fer_layer_act(l, o, 1, err);
+}
+
+static fer_status dense_alloc(fer_layer *l, fer_error *err)
+{
+    int w[2] = {(int)fer_layer_in_size(l), l->oc};
+    fer_status s = fer_layer_add_param(l, "weight", &l->w, &l->dw, 1, 2, w, err);
+    return s ? s : fer_layer_add_param(l, "bias", &l->b, &l->db, 0, 1, &l->oc, err);
+}
+
+static void dense_init(fer_layer *l, fer_rng *rng)
+{
+    fer_layer_glorot(l, (double)fer_layer_in_size(l), l->oc, rng);
+}
+
+static void dense_fwd(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
+{
+    dense_forward(l, e, x[0], y);
+}
+
+static void dense_bwd(fer_layer *l, const fer_exec *e, const float *const *x, const float *y,
+                      float *dy, float *const *dx)
+{
+    dense_backward(l, e, x[0], y, dy, dx[0]);
+}
+
+static double dense_flops(const fer_layer *l) { return 2.0 * (double)fer_layer_in_size(l) * l->oc; }
+
+const fer_layer_ops fer_dense_ops = {
+    .flops = dense_flops,
+    .type = "dense", .parse = dense_parse, .alloc = dense_alloc, .init = dense_init,
+    .forward = dense_fwd, .backward = dense_bwd,
+};

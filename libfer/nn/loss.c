@@ -1,6 +1,8 @@
 /* Softmax and categorical cross-entropy, fused: the gradient with respect to
- * the logits is simply (p - onehot) * weight / n, and log-probabilities are
- * taken as z - max - log(sum exp(z - max)) so nothing overflows. */
+ * the logits is simply (p - target) * weight / n, and log-probabilities are
+ * taken as z - max - log(sum exp(z - max)) so nothing overflows. The target
+ * is one-hot, or with label smoothing s: 1 - s + s/c on the label and s/c
+ * elsewhere. */
 #include <math.h>
 
 #include "nn/layers.h"
@@ -25,8 +27,8 @@ void fer_softmax(const float *logits, int n, int c, float *probs)
         row_softmax(logits + (size_t)i * c, c, probs + (size_t)i * c);
 }
 
-float fer_softmax_xent(const float *logits, const int *labels, const float *class_w, int n, int c,
-                       float *probs, float *dlogits)
+float fer_softmax_xent(const float *logits, const int *labels, const float *class_w, float smoothing,
+                       int n, int c, float *probs, float *dlogits)
 {
     double loss = 0;
     for (int i = 0; i < n; i++) {
@@ -35,6 +37,17 @@ float fer_softmax_xent(const float *logits, const int *labels, const float *clas
         float lse = row_softmax(z, c, p);
         int y = labels[i];
         float w = class_w ? class_w[y] : 1.0f;
+        if (smoothing > 0) {
+            float off = smoothing / (float)c, on = 1.0f - smoothing + off;
+            double l = 0;
+            for (int k = 0; k < c; k++)
+                l += (double)(k == y ? on : off) * (double)(lse - z[k]);
+            loss += (double)w * l;
+            if (dlogits)
+                for (int k = 0; k < c; k++)
+                    dlogits[(size_t)i * c + k] = w * (p[k] - (k == y ? on : off)) / (float)n;
+            continue;
+        }
         loss += (double)w * (double)(lse - z[y]);
         if (dlogits)
             for (int k = 0; k < c; k++)

@@ -5,6 +5,7 @@
  * case has its own loops: its windows do not overlap, so backward writes
  * every input gradient once instead of clearing and accumulating. Both
  * passes split the batch across threads. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/layers.h"
@@ -81,7 +82,7 @@ static void forward_range(void *arg, int begin, int end, int t)
                                                          j->argmax + p * out_plane);
 }
 
-void fer_maxpool_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
+static void maxpool_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     pool_job j = {.l = l, .x = x, .y = y, .argmax = l->argmax};
     fer_pool_for(e->pool, e->n, forward_range, &j);
@@ -159,11 +160,10 @@ static void backward_into_range(void *arg, int begin, int end, int t)
                                 j->dx + p * in_plane);
 }
 
-int fer_maxpool_in_place(const fer_layer *l) { return is_2x2(l); }
-
-void fer_maxpool_backward_into(const fer_layer *l, const fer_exec *e, const float *dy, int relu,
-                               float *x_dx)
+static void maxpool_backward_into(fer_layer *l, const fer_exec *e, float *x_dx, const float *y,
+                                  float *dy, int relu)
 {
+    (void)y;
     pool_job j = {.l = l, .dy = dy, .dx = x_dx, .argmax = l->argmax, .relu = relu};
     fer_pool_for(e->pool, e->n, backward_into_range, &j);
 }
@@ -180,8 +180,62 @@ static void backward_range(void *arg, int begin, int end, int t)
                                                            j->dx + p * in_plane);
 }
 
-void fer_maxpool_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx)
+static void maxpool_backward(const fer_layer *l, const fer_exec *e, const float *dy, float *dx)
 {
     pool_job j = {.l = l, .dy = dy, .dx = dx, .argmax = l->argmax};
     fer_pool_for(e->pool, e->n, backward_range, &j);
 }
+
+/* ---- the layer: {"type":"maxpool2d","size":S,"stride":T} (stride defaults to size) */
+
+static fer_status maxpool_parse(fer_layer *l, const void *o, fer_error *err)
+{
+    fer_status s;
+    if ((s = fer_layer_int(l, o, "size", 2, 1, 64, &l->size, err)) ||
+        (s = fer_layer_int(l, o, "stride", l->size, 1, 64, &l->stride, err)))
+        return s;
+    l->oh = l->ih >= l->size ? (l->ih - l->size) / l->stride + 1 : 0;
+    l->ow = l->iw >= l->size ? (l->iw - l->size) / l->stride + 1 : 0;
+    return FER_OK;
+}
+
+static fer_status maxpool_reserve(fer_layer *l, int n)
+{
+    fer_aligned_free(l->argmax);
+    l->argmax = fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof *l->argmax);
+    return l->argmax ? FER_OK : FER_ENOMEM;
+}
+
+static void maxpool_release(fer_layer *l)
+{
+    fer_aligned_free(l->argmax);
+    l->argmax = NULL;
+}
+
+static void maxpool_fwd(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
+{
+    maxpool_forward(l, e, x[0], y);
+}
+
+static void maxpool_bwd(fer_layer *l, const fer_exec *e, const float *const *x, const float *y,
+                        float *dy, float *const *dx)
+{
+    (void)x, (void)y;
+    if (dx[0])
+        maxpool_backward(l, e, dy, dx[0]);
+}
+
+/* 2x2, stride 2, over a convolution's output, which nothing needs after
+ * this (the convolution applies no mask of its own then: this does). */
+static int maxpool_into_ok(const fer_layer *l, const fer_layer *p)
+{
+    if (!is_2x2(l) || p->ops != &fer_conv_ops)
+        return 0;
+    return p->act == FER_ACT_RELU ? 2 : 1;
+}
+
+const fer_layer_ops fer_maxpool_ops = {
+    .type = "maxpool2d", .parse = maxpool_parse, .reserve = maxpool_reserve,
+    .release = maxpool_release, .forward = maxpool_fwd, .backward = maxpool_bwd,
+    .into_ok = maxpool_into_ok, .backward_into = maxpool_backward_into,
+};

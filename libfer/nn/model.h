@@ -1,9 +1,24 @@
-/* The sequential model's state, shared by model.c, arch.c, adam.c and
- * safetensors.c. Internal to libfer. */
+/* The model: a graph of layers (nodes in file order, each naming its
+ * inputs), its tensors and its execution state, shared by model.c,
+ * graph.c, arch.c, train.c and safetensors.c. Internal to libfer. */
 #ifndef FER_MODEL_H
 #define FER_MODEL_H
 
 #include "nn/layers.h"
+#include "nn/optim.h"
+
+/* Where backward puts a gradient (graph.c plans it once per model). */
+enum { FER_G_NONE, FER_G_SAME, FER_G_INTO, FER_G_BUF, FER_G_ADD };
+enum { FER_LOC_LOGITS = -1, FER_LOC_ACT = -2 };
+
+typedef struct fer_plan {
+    int *loc;               /* loc[i]: node i's output gradient: a buffer, LOGITS or ACT */
+    unsigned char *masked;  /* node i's ReLU mask is already on its output gradient */
+    unsigned char *shares;  /* node i's output is its input's buffer (alias, in place) */
+    signed char (*dest)[FER_MAX_INPUTS][2]; /* per input: FER_G_*, buffer */
+    int n_bufs;
+    size_t *need;           /* floats a sample each gradient buffer holds */
+} fer_plan;
 
 struct fer_model {
     int n_layers;
@@ -12,39 +27,51 @@ struct fer_model {
     int n_classes;
     char **classes;
     char *arch_json;   /* canonical description, saved with the weights */
+    float smoothing;   /* label smoothing of the training loss */
+    int n_params, n_buffers;
+    fer_param *params;  /* trainable tensors, file order */
+    fer_param *buffers; /* saved but not trained (running statistics) */
     /* execution */
     int threads;
     fer_pool *pool;
     float **scratch;   /* per thread */
-    size_t scratch_floats;
+    fer_plan plan;
     int cap;           /* batch size the buffers below hold */
-    float **act;       /* act[i]: output of layer i (flatten and dropout alias their input) */
-    float *grad[2];    /* ping-pong gradient buffers, each sized to what it holds */
-    signed char *gdst; /* gdst[i]: where layer i's input gradient goes (model.c) */
+    float **act;       /* act[i]: output of node i (plan.shares: its input's buffer) */
+    float **gbuf;      /* the plan's gradient buffers */
     float *probs, *dlogits;
 };
 
-/* Parses an architecture description into m (layers' hyperparameters,
- * input shape, classes, canonical JSON); model.c allocates the rest. */
+/* Parses an architecture description into m (nodes, their inputs, shapes
+ * and hyperparameters, input shape, classes, canonical JSON); model.c
+ * allocates the rest. */
 fer_status fer_arch_parse(const char *json, fer_model *m, fer_error *err);
 
-/* Parameters in a fixed order: weight then bias of each layer that has them. */
+/* The graph (graph.c): plan once the nodes are known, then passes. */
+fer_status fer_graph_plan(fer_model *m, fer_error *err);
+void fer_graph_plan_free(fer_plan *p);
+/* Runs every node on x; returns the logits (the last node's output). */
+const float *fer_graph_forward(fer_model *m, const fer_exec *e, const float *x);
+/* Back-propagates dlogits: parameter gradients land in each node's
+ * tensors; the input's own gradient is never computed. Activations that a
+ * node overwrites with its input gradient are lost. */
+void fer_graph_backward(fer_model *m, const fer_exec *e, const float *x, float *dlogits);
+
+/* Trainable parameters in a fixed order (file order, weight before bias). */
 int fer_model_param_count(const fer_model *m);
-/* The i-th parameter, its gradient, and its name ("<layer>.weight"/".bias"). */
+/* The i-th parameter, its gradient, and its name ("<node>.weight"). */
 fer_tensor *fer_model_param(fer_model *m, int i, fer_tensor **grad, char *name, size_t cap);
 
-/* Loss and parameter gradients for a batch, dropout off, no update: for
- * gradient checks and the cross-check against PyTorch. */
+/* Loss and parameter gradients for a batch (batch statistics, dropout
+ * off, no update): for gradient checks and the cross-check against PyTorch. */
 fer_status fer_model_gradients(fer_model *m, const float *x, const int *labels, int n, float *loss,
                                fer_error *err);
+/* Forward, loss and backward of a training step, without the update
+ * (train.c adds it): dropout on with rng, running statistics updated. */
+fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x,
+                                      const int *labels, int n, const float *class_weights,
+                                      float *loss, int *correct, fer_error *err);
 /* The logits of the last pass (n rows of n_classes). */
 static inline const float *fer_model_logits(const fer_model *m) { return m->act[m->n_layers - 1]; }
-
-/* Applies one Adam step to every parameter from its gradient. */
-void fer_adam_step(fer_adam *a, fer_model *m);
-/* Adam moments, in fer_model_param order (for checkpoints). */
-fer_tensor *fer_adam_moment(fer_adam *a, int param, int second);
-void fer_adam_restore(fer_adam *a, int64_t iterations, float lr, float decay);
-float fer_adam_decay(const fer_adam *a);
 
 #endif

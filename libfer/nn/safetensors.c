@@ -2,7 +2,8 @@
  * JSON header naming each tensor's dtype (F32), shape and byte range, then
  * the raw little-endian data. __metadata__ holds the architecture, classes,
  * input shape and preprocessing, so one file is a complete model; a
- * checkpoint adds the Adam moments ("adam.m.*", "adam.v.*") and state.
+ * checkpoint adds the optimiser's state tensors ("adam.m.*", "adam.v.*";
+ * "sgd.v.*") and settings ("adam.lr", ...).
  * Loading trusts nothing: every offset, size and shape is checked. */
 #include <cJSON.h>
 #include <errno.h>
@@ -54,26 +55,62 @@ static void write_le(fer_afile *f, const float *x, size_t n)
     }
 }
 
-typedef struct entry { char name[96]; const fer_tensor *t; } entry;
+/* Every tensor a file holds for (m, opt), in file order: each parameter
+ * followed by its optimiser slots, then the buffers (running statistics). */
+typedef struct entry { char name[96]; fer_tensor *t; } entry;
 
-static int collect(fer_model *m, fer_adam *opt, entry *e, int cap)
+static entry *collect(fer_model *m, fer_optim *opt, int *n_out)
 {
-    int n = 0, np = fer_model_param_count(m);
-    for (int i = 0; i < np && n < cap; i++) {
-        char name[64];
-        e[n].t = fer_model_param(m, i, NULL, name, sizeof name);
-        snprintf(e[n++].name, sizeof e->name, "%s", name);
-        if (opt && n + 2 <= cap) {
-            e[n].t = fer_adam_moment(opt, i, 0);
-            snprintf(e[n++].name, sizeof e->name, "adam.m.%s", name);
-            e[n].t = fer_adam_moment(opt, i, 1);
-            snprintf(e[n++].name, sizeof e->name, "adam.v.%s", name);
+    int slots = opt ? fer_optim_n_slots(opt) : 0, n = 0;
+    entry *e = calloc((size_t)m->n_params * (size_t)(1 + slots) + (size_t)m->n_buffers + 1,
+                      sizeof *e);
+    for (int i = 0; e && i < m->n_params; i++) {
+        e[n].t = m->params[i].value;
+        snprintf(e[n++].name, sizeof e->name, "%s", m->params[i].name);
+        for (int k = 0; k < slots; k++) {
+            e[n].t = fer_optim_slot(opt, i, k);
+            snprintf(e[n++].name, sizeof e->name, "%s%s", fer_optim_slot_prefix(opt, k),
+                     m->params[i].name);
         }
     }
-    return n;
+    for (int i = 0; e && i < m->n_buffers; i++) {
+        e[n].t = m->buffers[i].value;
+        snprintf(e[n++].name, sizeof e->name, "%s", m->buffers[i].name);
+    }
+    *n_out = n;
+    return e;
 }
 
-static cJSON *metadata(const fer_model *m, const fer_adam *opt, const char *extra)
+static void add_meta(cJSON *md, const char *prefix, const char *key, const char *fmt, double v)
+{
+    char k[64], buf[64];
+    snprintf(k, sizeof k, "%s.%s", prefix, key);
+    if (!strcmp(fmt, "int"))
+        snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
+    else
+        snprintf(buf, sizeof buf, "%.9g", v);
+    cJSON_AddStringToObject(md, k, buf);
+}
+
+/* The optimiser's settings: "<kind>.iterations", ".lr", ".decay", and what
+ * differs from Adam's defaults (an Adam checkpoint reads as it always did). */
+static void optim_meta(cJSON *md, const fer_optim *opt)
+{
+    fer_optim_opts o;
+    fer_optim_get_opts(opt, &o);
+    const char *p = fer_optim_kind_name(o.kind);
+    add_meta(md, p, "iterations", "int", (double)fer_optim_iterations(opt));
+    add_meta(md, p, "lr", "real", o.lr);
+    add_meta(md, p, "decay", "real", o.decay);
+    if (o.kind == FER_SGD) {
+        add_meta(md, p, "momentum", "real", o.momentum);
+        add_meta(md, p, "nesterov", "int", o.nesterov);
+    }
+    if (o.weight_decay > 0)
+        add_meta(md, p, "weight_decay", "real", o.weight_decay);
+}
+
+static cJSON *metadata(const fer_model *m, const fer_optim *opt, const char *extra)
 {
     cJSON *md = cJSON_CreateObject();
     char buf[64 * 72] = "";
@@ -87,27 +124,25 @@ static cJSON *metadata(const fer_model *m, const fer_adam *opt, const char *extr
     snprintf(buf, sizeof buf, "%d,%d,%d", m->in_c, m->in_h, m->in_w);
     cJSON_AddStringToObject(md, "input", buf);
     cJSON_AddStringToObject(md, "preprocess", PREPROCESS);
-    if (opt) {
-        snprintf(buf, sizeof buf, "%" PRId64, fer_adam_iterations(opt));
-        cJSON_AddStringToObject(md, "adam.iterations", buf);
-        snprintf(buf, sizeof buf, "%.9g", (double)fer_adam_lr(opt));
-        cJSON_AddStringToObject(md, "adam.lr", buf);
-        snprintf(buf, sizeof buf, "%.9g", (double)fer_adam_decay(opt));
-        cJSON_AddStringToObject(md, "adam.decay", buf);
-    }
+    if (opt)
+        optim_meta(md, opt);
     if (extra)
         cJSON_AddStringToObject(md, "fer.extra", extra);
     return md;
 }
 
-fer_status fer_model_save(const fer_model *mc, const fer_adam *optc, const char *extra_meta,
+fer_status fer_model_save(const fer_model *mc, const fer_optim *optc, const char *extra_meta,
                           const char *path, fer_error *err)
 {
-    fer_model *m = (fer_model *)mc; /* parameters are only read */
-    fer_adam *opt = (fer_adam *)optc;
-    entry ents[3 * 2 * 64];
-    int n = collect(m, opt, ents, (int)(sizeof ents / sizeof *ents));
-    cJSON *hdr = cJSON_CreateObject();
+    fer_model *m = (fer_model *)mc; /* tensors are only read */
+    fer_optim *opt = (fer_optim *)optc;
+    int n;
+    entry *ents = collect(m, opt, &n);
+    cJSON *hdr = ents ? cJSON_CreateObject() : NULL;
+    if (!hdr) {
+        free(ents);
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
+    }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         cJSON *e = cJSON_AddObjectToObject(hdr, ents[i].name);
@@ -120,8 +155,10 @@ fer_status fer_model_save(const fer_model *mc, const fer_adam *optc, const char 
     cJSON_AddItemToObject(hdr, "__metadata__", metadata(m, opt, extra_meta));
     char *json = cJSON_PrintUnformatted(hdr);
     cJSON_Delete(hdr);
-    if (!json)
+    if (!json) {
+        free(ents);
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
+    }
     size_t jlen = strlen(json), hlen = (jlen + 7) / 8 * 8; /* pad: data 8-byte aligned */
     uint8_t *head = malloc(8 + hlen);
     fer_afile f;
@@ -141,6 +178,7 @@ fer_status fer_model_save(const fer_model *mc, const fer_adam *optc, const char 
     }
     free(head);
     free(json);
+    free(ents);
     return s;
 }
 
@@ -200,61 +238,37 @@ static const char *meta_str(const cJSON *md, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Which tensor of the model (or of opt) a header name denotes: *slot is
- * 3 * parameter + 0 (the parameter), 1 (adam.m.) or 2 (adam.v.), or -1 when
- * the architecture has no such tensor. NULL for an Adam moment without opt. */
-static fer_tensor *target_of(fer_model *m, fer_adam *opt, const char *name, int *slot)
-{
-    int np = fer_model_param_count(m), kind = 0;
-    const char *base = name;
-    if (!strncmp(name, "adam.m.", 7) || !strncmp(name, "adam.v.", 7)) {
-        kind = name[5] == 'v' ? 2 : 1;
-        base = name + 7;
-    }
-    *slot = -1;
-    for (int i = 0; i < np; i++) {
-        char pname[64];
-        fer_tensor *p = fer_model_param(m, i, NULL, pname, sizeof pname);
-        if (!strcmp(pname, base)) {
-            *slot = 3 * i + kind;
-            return kind ? (opt ? fer_adam_moment(opt, i, kind == 2) : NULL) : p;
-        }
-    }
-    return NULL;
-}
-
-/* The name of tensor `slot` (as target_of numbers them), for messages. */
-static void slot_name(fer_model *m, int slot, char *name, size_t cap)
-{
-    char pname[64];
-    fer_model_param(m, slot / 3, NULL, pname, sizeof pname);
-    snprintf(name, cap, "%s%s", slot % 3 == 0 ? "" : slot % 3 == 1 ? "adam.m." : "adam.v.", pname);
-}
-
 static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t *data,
-                               size_t data_len, fer_model *m, fer_adam *opt, fer_error *err)
+                               size_t data_len, fer_model *m, fer_optim *opt, fer_error *err)
 {
-    int n = cJSON_GetArraySize(hdr), ns = 0, n_slots = 3 * fer_model_param_count(m);
+    int n = cJSON_GetArraySize(hdr), ns = 0, n_ent;
+    entry *ents = collect(m, opt, &n_ent);
     span *spans = calloc((size_t)n + 1, sizeof *spans);
-    unsigned char *seen = calloc((size_t)n_slots + 1, 1);
-    fer_status s = spans && seen ? FER_OK : fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
+    unsigned char *seen = calloc((size_t)n_ent + 1, 1);
+    fer_status s = ents && spans && seen ? FER_OK
+                                         : fer_fail(err, FER_ENOMEM, "%s: out of memory", path);
     for (const cJSON *e = hdr->child; e && !s; e = e->next) {
         if (!strcmp(e->string, "__metadata__"))
             continue;
-        int shape[FER_MAX_DIMS] = {0}, ndim = 0, slot;
+        int shape[FER_MAX_DIMS] = {0}, ndim = 0, k = 0;
         if ((s = check_entry(path, e, data_len, shape, &ndim, &spans[ns], err)))
             break;
-        fer_tensor *t = target_of(m, opt, e->string, &slot);
-        if (slot < 0) {
+        while (k < n_ent && strcmp(ents[k].name, e->string))
+            k++;
+        /* A model file may carry optimiser state that a plain load skips. */
+        int skip = k == n_ent && !opt && (!strncmp(e->string, "adam.", 5) ||
+                                          !strncmp(e->string, "sgd.", 4));
+        if (k == n_ent && !skip) {
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%.60s\" is not part of the architecture",
                          path, e->string);
             break;
         }
-        if (seen[slot]++) {
+        if (k < n_ent && seen[k]++) {
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%.60s\" is listed twice", path,
                          e->string);
             break;
         }
+        fer_tensor *t = k < n_ent ? ents[k].t : NULL;
         if (t && (ndim != t->ndim || memcmp(shape, t->shape, (size_t)ndim * sizeof *shape))) {
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%.60s\" has a shape the architecture does not",
                          path, e->string);
@@ -265,7 +279,8 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
         ns++;
     }
     /* Byte ranges must tile the data exactly: no overlap, no hole. */
-    qsort(spans, (size_t)ns, sizeof *spans, span_cmp);
+    if (!s)
+        qsort(spans, (size_t)ns, sizeof *spans, span_cmp);
     size_t at = 0;
     for (int i = 0; !s && i < ns; i++) {
         if (spans[i].begin != at)
@@ -274,16 +289,14 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
     }
     if (!s && at != data_len)
         s = fer_fail(err, FER_EFORMAT, "%s: %zu data bytes but the tensors cover %zu", path, data_len, at);
-    /* Every parameter, and for a checkpoint both its moments, must be there. */
-    for (int slot = 0; !s && slot < n_slots; slot++)
-        if (!seen[slot] && (opt || slot % 3 == 0)) {
-            char name[96];
-            slot_name(m, slot, name, sizeof name);
+    /* Every tensor, and for a checkpoint the optimiser's, must be there. */
+    for (int k = 0; !s && k < n_ent; k++)
+        if (!seen[k])
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%s\" is missing (the %s needs it)", path,
-                         name, opt ? "checkpoint" : "architecture");
-        }
+                         ents[k].name, opt ? "checkpoint" : "architecture");
     free(seen);
     free(spans);
+    free(ents);
     return s;
 }
 
@@ -294,32 +307,55 @@ static int meta_number(const char *text, double lo, double hi, double *out)
     return fer_parse_number(text, lo, hi, out);
 }
 
-static fer_status restore_adam(const char *path, const cJSON *md, fer_model *m, fer_adam **opt,
-                               fer_error *err)
+static const char *meta_key(const cJSON *md, const char *prefix, const char *key)
 {
-    const char *it = meta_str(md, "adam.iterations"), *lr = meta_str(md, "adam.lr"),
-               *dc = meta_str(md, "adam.decay");
+    char k[64];
+    snprintf(k, sizeof k, "%s.%s", prefix, key);
+    return meta_str(md, k);
+}
+
+/* The optimiser of a checkpoint, from "adam.*" or "sgd.*" settings, every
+ * number range-checked before any conversion (nor the step count can
+ * overflow on the next step). */
+static fer_status restore_optim(const char *path, const cJSON *md, fer_model *m, fer_optim **opt,
+                                fer_error *err)
+{
+    fer_optim_opts o;
+    fer_optim_opts_default(&o, meta_str(md, "sgd.iterations") ? FER_SGD : FER_ADAM);
+    const char *p = fer_optim_kind_name(o.kind);
+    const char *it = meta_key(md, p, "iterations"), *lr = meta_key(md, p, "lr"),
+               *dc = meta_key(md, p, "decay"), *wd = meta_key(md, p, "weight_decay");
     if (!it || !lr || !dc)
-        return fer_fail(err, FER_EFORMAT, "%s: not a checkpoint (no Adam state in __metadata__)",
-                        path);
-    /* Ranges first, so that no conversion overflows, nor the step count on
-     * the next step; lr and decay as fer_adam_new accepts them. */
-    double iters, lrv, dcv;
+        return fer_fail(err, FER_EFORMAT, "%s: not a checkpoint (no optimiser state in "
+                        "__metadata__)", path);
+    double iters, lrv, dcv, wdv = 0, mom = 0, nest = 0;
     if (!meta_number(it, 0, MAX_ITERATIONS, &iters) || iters != floor(iters))
-        return fer_fail(err, FER_EFORMAT, "%s: adam.iterations \"%.40s\" is not an integer in "
-                        "0..2^53", path, it);
+        return fer_fail(err, FER_EFORMAT, "%s: %s.iterations \"%.40s\" is not an integer in "
+                        "0..2^53", path, p, it);
     if (!meta_number(lr, 0, 10, &lrv) || !meta_number(dc, 0, 1e3, &dcv) || lrv == 0 ||
         lrv == 10 || dcv == 1e3)
-        return fer_fail(err, FER_EFORMAT, "%s: adam.lr \"%.40s\" or adam.decay \"%.40s\" is "
-                        "outside (0, 10) or [0, 1000)", path, lr, dc);
-    fer_status s = fer_adam_new(m, (float)lrv, (float)dcv, opt, err);
+        return fer_fail(err, FER_EFORMAT, "%s: %s.lr \"%.40s\" or %s.decay \"%.40s\" is "
+                        "outside (0, 10) or [0, 1000)", path, p, lr, p, dc);
+    if (wd && (!meta_number(wd, 0, 1, &wdv) || wdv == 1))
+        return fer_fail(err, FER_EFORMAT, "%s: %s.weight_decay \"%.40s\" is outside [0, 1)",
+                        path, p, wd);
+    if (o.kind == FER_SGD) {
+        const char *mo = meta_key(md, p, "momentum"), *ne = meta_key(md, p, "nesterov");
+        if (!mo || !ne || !meta_number(mo, 0, 1, &mom) || mom == 1 ||
+            !meta_number(ne, 0, 1, &nest) || nest != floor(nest))
+            return fer_fail(err, FER_EFORMAT, "%s: sgd.momentum (in [0, 1)) or sgd.nesterov (0 "
+                            "or 1) missing or out of range", path);
+    }
+    o.lr = (float)lrv, o.decay = (float)dcv, o.weight_decay = (float)wdv;
+    o.momentum = (float)mom, o.nesterov = (int)nest;
+    fer_status s = fer_optim_new(m, &o, opt, err);
     if (!s)
-        fer_adam_restore(*opt, (int64_t)iters, (float)lrv, (float)dcv);
+        fer_optim_set_iterations(*opt, (int64_t)iters);
     return s;
 }
 
 static fer_status parse_file(const char *path, const char *buf, size_t len, fer_model **model,
-                             fer_adam **opt, char **extra, fer_error *err)
+                             fer_optim **opt, char **extra, fer_error *err)
 {
     if (len < 8)
         return fer_fail(err, FER_EFORMAT, "%s: not a model file (%zu bytes: too short for a "
@@ -350,7 +386,7 @@ static fer_status parse_file(const char *path, const char *buf, size_t len, fer_
     if (s && *model == NULL && arch) /* prefix the architecture error with the file */
         fer_fail_prefix(err, s, path);
     if (!s && opt)
-        s = restore_adam(path, md, *model, opt, err);
+        s = restore_optim(path, md, *model, opt, err);
     if (!s)
         s = load_tensors(path, hdr, (const uint8_t *)buf + 8 + hlen, len - 8 - (size_t)hlen, *model,
                          opt ? *opt : NULL, err);
@@ -361,7 +397,7 @@ static fer_status parse_file(const char *path, const char *buf, size_t len, fer_
     return s;
 }
 
-fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_adam **opt,
+fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_optim **opt,
                                char **extra_meta, fer_error *err)
 {
     *model = NULL;
@@ -378,7 +414,7 @@ fer_status fer_checkpoint_load(const char *path, fer_model **model, fer_adam **o
     free(buf);
     if (s) {
         if (opt) {
-            fer_adam_free(*opt);
+            fer_optim_free(*opt);
             *opt = NULL;
         }
         if (extra_meta) {

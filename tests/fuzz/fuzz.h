@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fer.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The scratch file of this process (one per process, so parallel fuzzers
@@ -52,6 +54,15 @@ static inline char *fuzz_cstring(const uint8_t *data, size_t size)
         s[i] = (char)data[i];
     s[size] = 0;
     return s;
+}
+
+/* Keras Adam with this learning rate and time decay. */
+static inline fer_status tu_adam(fer_model *m, float lr, float decay, fer_optim **o, fer_error *err)
+{
+    fer_optim_opts opts;
+    fer_optim_opts_default(&opts, FER_ADAM);
+    opts.lr = lr, opts.decay = decay;
+    return fer_optim_new(m, &opts, o, err);
 }
 
 #endif

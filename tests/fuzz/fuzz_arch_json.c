@@ -13,16 +13,16 @@
 /* One Adam step on one image, so the backward passes see the layer too. */
 static void train_once(fer_model *m, const float *x)
 {
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
     fer_rng rng;
     fer_error err;
     fer_rng_seed(&rng, 1);
     int label = 0;
     float loss;
     int correct;
-    if (fer_adam_new(m, 1e-3f, 0, &opt, &err) == FER_OK)
+    if (tu_adam(m, 1e-3f, 0, &opt, &err) == FER_OK)
         fer_model_train_step(m, opt, &rng, x, &label, 1, NULL, &loss, &correct, &err);
-    fer_adam_free(opt);
+    fer_optim_free(opt);
 }
 
 static void run_once(fer_model *m)

@@ -28,11 +28,11 @@ static int make_base(void)
 {
     const char *path = fuzz_write_scratch((const uint8_t *)"", 0);
     fer_model *m = NULL;
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
     char *file = NULL;
     size_t len = 0;
     int ok = path && fer_model_from_json(ARCH, 1, &m, NULL) == FER_OK &&
-             fer_adam_new(m, 1e-3f, 0, &opt, NULL) == FER_OK &&
+             tu_adam(m, 1e-3f, 0, &opt, NULL) == FER_OK &&
              fer_model_save(m, opt, "{}", path, NULL) == FER_OK &&
              fer_file_read(path, 1 << 20, &file, &len, NULL) == FER_OK && len > 8;
     uint64_t hlen = 0;
@@ -46,7 +46,7 @@ static int make_base(void)
     if (ok)
         memcpy(base_data, file + 8 + hlen, base_len);
     free(file);
-    fer_adam_free(opt);
+    fer_optim_free(opt);
     fer_model_free(m);
     return ok;
 }
@@ -98,7 +98,7 @@ static char *with_metadata(const char *text, size_t *len)
 }
 
 /* What --resume does with a checkpoint that loads, then one step. */
-static void resume(fer_model *m, fer_adam *opt, const char *extra)
+static void resume(fer_model *m, fer_optim *opt, const char *extra)
 {
     progress p = {0};
     p.rows = calloc(MAX_EPOCHS + 1, sizeof *p.rows);
@@ -121,14 +121,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *file = text ? with_metadata(text, &len) : NULL;
     const char *path = file ? fuzz_write_scratch((const uint8_t *)file, len) : NULL;
     fer_model *m = NULL;
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
     char *extra = NULL;
     if (path && fer_checkpoint_load(path, &m, &opt, &extra, NULL) == FER_OK) {
         fer_model_set_threads(m, 1, NULL);
         resume(m, opt, extra);
     }
     free(extra);
-    fer_adam_free(opt);
+    fer_optim_free(opt);
     fer_model_free(m);
     free(file);
     free(text);

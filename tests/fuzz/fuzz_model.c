@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path)
         return 0;
     fer_model *m = NULL;
-    fer_adam *opt = NULL;
+    fer_optim *opt = NULL;
     char *extra = NULL;
     fer_error err;
     if (fer_model_load(path, &m, &err) == FER_OK) {
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m = NULL;
     fer_checkpoint_load(path, &m, &opt, &extra, &err);
     free(extra);
-    fer_adam_free(opt);
+    fer_optim_free(opt);
     fer_model_free(m);
     return 0;
 }

@@ -1,0 +1,344 @@
+/* The graph and the newer layers: finite-difference gradients of batch
+ * norm, residual add (a tensor read twice, a three-way add), global
+ * average pooling, depthwise convolution and label smoothing; the running
+ * statistics; the memory plan; SGD against its formula; architecture
+ * errors; the weights file with buffers and SGD state. */
+#include "testutil.h"
+
+#include "nn/model.h"
+
+static fer_model *model_from(const char *json, uint64_t seed)
+{
+    fer_model *m = NULL;
+    fer_error err = {0};
+    ck_assert_msg(fer_model_from_json(json, seed, &m, &err) == FER_OK, "%s", err.msg);
+    return m;
+}
+
+static float *batch(fer_model *m, int n, uint64_t seed, int *y)
+{
+    int c, h, w;
+    fer_model_input_shape(m, &c, &h, &w);
+    float *x = malloc(sizeof *x * (size_t)n * c * h * w);
+    fer_rng r;
+    fer_rng_seed(&r, seed);
+    tu_fill_uniform(&r, x, (size_t)n * c * h * w, -1, 1);
+    for (int i = 0; i < n; i++)
+        y[i] = (int)fer_rng_below(&r, (uint32_t)fer_model_n_classes(m));
+    return x;
+}
+
+static double loss_of(fer_model *m, const float *x, const int *y, int n)
+{
+    float loss;
+    fer_error err;
+    ck_assert_msg(fer_model_gradients(m, x, y, n, &loss, &err) == FER_OK, "%s", err.msg);
+    return loss;
+}
+
+/* Central differences on a sample of every parameter, batch statistics on. */
+static void check_gradients(const char *json, int n, float smoothing, uint64_t seed)
+{
+    fer_model *m = model_from(json, seed);
+    fer_model_set_threads(m, 2, NULL);
+    ck_assert(fer_model_set_label_smoothing(m, smoothing, NULL) == FER_OK);
+    int y[16];
+    float *x = batch(m, n, seed + 1, y);
+    for (int p = 0; p < fer_model_param_count(m); p++) {
+        fer_tensor *g;
+        char name[64];
+        fer_tensor *t = fer_model_param(m, p, &g, name, sizeof name);
+        if (strstr(name, ".bias"))
+            for (size_t k = 0; k < t->size; k++)
+                t->data[k] = 0.05f * (float)((int)(k % 5) - 2);
+    }
+    for (int p = 0; p < fer_model_param_count(m); p++) {
+        fer_tensor *g;
+        char name[64];
+        fer_tensor *t = fer_model_param(m, p, &g, name, sizeof name);
+        loss_of(m, x, y, n);
+        float *analytic = malloc(g->size * sizeof *analytic);
+        memcpy(analytic, g->data, g->size * sizeof *analytic);
+        int checked = 0, bad = 0;
+        char first[160] = "";
+        for (size_t k = 0; k < t->size; k += 1 + t->size / 17) {
+            float keep = t->data[k];
+            const float eps = 3e-4f;
+            t->data[k] = keep + eps;
+            double lp = loss_of(m, x, y, n);
+            t->data[k] = keep - eps;
+            double lm = loss_of(m, x, y, n);
+            t->data[k] = keep;
+            double num = (lp - lm) / (2 * eps);
+            checked++;
+            if (fabs(num - analytic[k]) > 2e-3 + 2e-2 * fabs(num) && bad++ == 0)
+                snprintf(first, sizeof first, "%s[%zu]: numeric %g analytic %g", name, k, num,
+                         analytic[k]);
+        }
+        ck_assert_msg(bad <= checked / 10, "%s: %d of %d gradients differ (first: %s)", name, bad,
+                      checked, first);
+        free(analytic);
+    }
+    free(x);
+    fer_model_free(m);
+}
+
+/* A batch of 8: over 5 samples, a ReLU after a per-feature norm sits so
+ * close to its kink that finite differences cross it. */
+START_TEST(grad_batchnorm)
+{
+    check_gradients("{\"input\":[2,7,6],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3},"
+                    "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":2},"
+                    "{\"type\":\"batchnorm\"},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":5},"
+                    "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                    "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 8, 0, 21);
+}
+END_TEST
+
+/* "stem" is read by the next convolution and by the add (its gradient is
+ * the sum of two), and the last add takes three inputs. */
+START_TEST(grad_residual_and_pooling)
+{
+    check_gradients("{\"input\":[2,8,8],\"classes\":[\"a\",\"b\",\"c\",\"d\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":\"same\","
+                    "\"activation\":\"relu\",\"name\":\"stem\"},"
+                    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":\"same\"},"
+                    "{\"type\":\"batchnorm\",\"name\":\"branch\"},"
+                    "{\"type\":\"add\",\"inputs\":[\"branch\",\"stem\"],\"activation\":\"relu\"},"
+                    "{\"type\":\"conv2d\",\"filters\":4,\"kernel\":1,\"inputs\":[\"stem\"]},"
+                    "{\"type\":\"add\",\"inputs\":[\"3\",\"4\",\"branch\"]},"
+                    "{\"type\":\"globalavgpool\"},"
+                    "{\"type\":\"dense\",\"units\":4,\"activation\":\"softmax\"}]}", 4, 0, 22);
+}
+END_TEST
+
+START_TEST(grad_depthwise_and_smoothing)
+{
+    check_gradients("{\"input\":[3,9,7],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                    "{\"type\":\"depthwise_conv2d\",\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
+                    "{\"type\":\"depthwise_conv2d\",\"kernel\":2},"
+                    "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":1},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 3, 0.2f, 23);
+}
+END_TEST
+
+/* Running statistics move by the momentum toward the batch's (variance
+ * unbiased); inference uses them. */
+START_TEST(batchnorm_running_statistics)
+{
+    fer_model *m = model_from("{\"input\":[2,3,4],\"classes\":[\"a\",\"b\"],\"layers\":["
+                              "{\"type\":\"batchnorm\",\"momentum\":0.25},"
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 3);
+    int y[5];
+    float *x = batch(m, 5, 4, y);
+    fer_optim *o;
+    ck_assert(tu_adam(m, 1e-9f, 0, &o, NULL) == FER_OK);
+    fer_rng r;
+    fer_rng_seed(&r, 1);
+    ck_assert(fer_model_train_step(m, o, &r, x, y, 5, NULL, NULL, NULL, NULL) == FER_OK);
+    const fer_layer *bn = &m->layers[0];
+    for (int c = 0; c < 2; c++) {
+        double s = 0, q = 0;
+        for (int i = 0; i < 5; i++)
+            for (int k = 0; k < 12; k++)
+                s += x[(i * 2 + c) * 12 + k];
+        double mean = s / 60;
+        for (int i = 0; i < 5; i++)
+            for (int k = 0; k < 12; k++)
+                q += (x[(i * 2 + c) * 12 + k] - mean) * (x[(i * 2 + c) * 12 + k] - mean);
+        ck_assert(fabs(bn->run_mean.data[c] - 0.25 * mean) < 1e-6);
+        ck_assert(fabs(bn->run_var.data[c] - (0.75 + 0.25 * q / 59)) < 1e-6);
+    }
+    /* gradients alone (fer_model_gradients) leave them */
+    float keep = bn->run_mean.data[0];
+    loss_of(m, x, y, 5);
+    ck_assert(bn->run_mean.data[0] == keep);
+    /* inference normalises with them: the same image alone or in a batch */
+    float p1[2], p5[10];
+    ck_assert(fer_model_predict(m, x, 5, p5, NULL) == FER_OK);
+    ck_assert(fer_model_predict(m, x + 3 * 24, 1, p1, NULL) == FER_OK);
+    ck_assert(fabsf(p1[0] - p5[6]) < 1e-6f && fabsf(p1[1] - p5[7]) < 1e-6f);
+    fer_optim_free(o);
+    free(x);
+    fer_model_free(m);
+}
+END_TEST
+
+/* A chain alternates between two gradient buffers; a convolution after a
+ * convolution, and a 2x2 pool after one, write over their input. */
+START_TEST(memory_plan)
+{
+    fer_model *m;
+    ck_assert(fer_model_paper_cnn(7, NULL, 1, &m, NULL) == FER_OK);
+    ck_assert_int_eq(m->plan.n_bufs, 2);
+    ck_assert_int_eq(m->plan.dest[1][0][0], FER_G_INTO); /* conv after conv */
+    ck_assert_int_eq(m->plan.dest[2][0][0], FER_G_INTO); /* 2x2 pool after conv */
+    ck_assert_int_eq(m->plan.dest[3][0][0], FER_G_SAME); /* dropout */
+    ck_assert(m->plan.shares[3] && m->plan.shares[9]);  /* dropout, flatten */
+    ck_assert_int_eq(m->plan.dest[0][0][0], FER_G_NONE); /* the input's gradient */
+    fer_model_free(m);
+    /* a tensor read twice: its producer is not overwritten, and one reader adds in */
+    m = model_from("{\"input\":[1,6,6],\"classes\":[\"a\",\"b\"],\"layers\":["
+                   "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"padding\":\"same\"},"
+                   "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"padding\":\"same\"},"
+                   "{\"type\":\"dropout\",\"rate\":0.5,\"inputs\":[\"0\"]},"
+                   "{\"type\":\"add\",\"inputs\":[\"1\",\"2\"]},"
+                   "{\"type\":\"flatten\"},"
+                   "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 1);
+    ck_assert(!m->plan.shares[2]); /* node 0 is read by two: dropout may not overwrite it */
+    ck_assert(m->plan.dest[1][0][0] != FER_G_INTO);
+    ck_assert(m->plan.dest[1][0][0] == FER_G_ADD || m->plan.dest[2][0][0] == FER_G_ADD);
+    fer_model_free(m);
+}
+END_TEST
+
+/* SGD with Nesterov momentum and decoupled weight decay, by hand. */
+START_TEST(sgd_step_by_hand)
+{
+    fer_model *m = model_from("{\"input\":[1,1,3],\"classes\":[\"a\",\"b\"],\"layers\":["
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 5);
+    fer_optim_opts oo;
+    fer_optim_opts_default(&oo, FER_SGD);
+    oo.lr = 0.1f, oo.momentum = 0.5f, oo.weight_decay = 0.01f;
+    fer_optim *o;
+    ck_assert(fer_optim_new(m, &oo, &o, NULL) == FER_OK);
+    fer_tensor *gw, *gb, *w = fer_model_param(m, 0, &gw, NULL, 0), *b = fer_model_param(m, 1, &gb, NULL, 0);
+    float w0 = w->data[0], b0 = b->data[0], v = 0, vb = 0;
+    for (int step = 0; step < 3; step++) {
+        gw->data[0] = 0.3f * (float)(step + 1);
+        gb->data[0] = -0.2f;
+        fer_optim_step(o, m->params, m->n_params);
+        w0 -= 0.1f * 0.01f * w0; /* weights decay, biases do not */
+        v = 0.5f * v + 0.3f * (float)(step + 1);
+        w0 -= 0.1f * (0.3f * (float)(step + 1) + 0.5f * v);
+        vb = 0.5f * vb - 0.2f;
+        b0 -= 0.1f * (-0.2f + 0.5f * vb);
+        ck_assert_msg(fabsf(w->data[0] - w0) < 1e-6f, "step %d: w %g want %g", step, w->data[0], w0);
+        ck_assert(fabsf(b->data[0] - b0) < 1e-6f);
+    }
+    ck_assert_int_eq(fer_optim_iterations(o), 3);
+    fer_error err;
+    ck_assert(fer_optim_set_lr(o, 0, &err) == FER_EINVAL); /* the range fer_optim_new checks */
+    ck_assert(fer_optim_lr(o) == 0.1f);
+    oo.momentum = 1;
+    fer_optim *bad;
+    ck_assert(fer_optim_new(m, &oo, &bad, &err) == FER_EINVAL);
+    fer_optim_free(o);
+    fer_model_free(m);
+}
+END_TEST
+
+static void arch_fails(const char *layers, const char *want)
+{
+    char json[2048];
+    snprintf(json, sizeof json, "{\"input\":[2,6,6],\"classes\":[\"a\",\"b\"],\"layers\":[%s]}",
+             layers);
+    fer_model *m = NULL;
+    fer_error err = {0};
+    ck_assert_msg(fer_model_from_json(json, 1, &m, &err) == FER_EFORMAT, "accepted: %s", layers);
+    ck_assert_msg(strstr(err.msg, want), "\"%s\" not in: %s", want, err.msg);
+    ck_assert(m == NULL);
+}
+
+START_TEST(architecture_errors)
+{
+    const char *end = "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}";
+    char l[1024];
+    snprintf(l, sizeof l, "{\"type\":\"relu\",\"inputs\":[\"nope\"]},%s", end);
+    arch_fails(l, "layer 0: input 0 names no earlier layer");
+    snprintf(l, sizeof l, "{\"type\":\"relu\"},{\"type\":\"relu\",\"inputs\":[\"2\"]},%s", end);
+    arch_fails(l, "layer 1: input 0 names no earlier layer"); /* not an earlier one */
+    snprintf(l, sizeof l, "{\"type\":\"relu\"},{\"type\":\"relu\",\"inputs\":[\"input\"]},%s", end);
+    arch_fails(l, "layer 0: its output is not used");
+    snprintf(l, sizeof l, "{\"type\":\"maxpool2d\",\"name\":\"p\"},{\"type\":\"add\",\"inputs\":[\"p\",\"input\"]},%s", end);
+    arch_fails(l, "layer 1: add of inputs of different shapes");
+    snprintf(l, sizeof l, "{\"type\":\"add\"},%s", end);
+    arch_fails(l, "layer 0: add needs two or more");
+    snprintf(l, sizeof l, "{\"type\":\"relu\",\"name\":\"x\"},{\"type\":\"relu\",\"name\":\"x\"},%s", end);
+    arch_fails(l, "layer 1: name \"x\" is taken");
+    snprintf(l, sizeof l, "{\"type\":\"relu\",\"name\":\"12\"},%s", end);
+    arch_fails(l, "layer 0: \"name\" must be");
+    snprintf(l, sizeof l, "{\"type\":\"batchnorm\",\"momentum\":2},%s", end);
+    arch_fails(l, "layer 0: \"momentum\" must be a number in [0, 1]");
+    snprintf(l, sizeof l, "{\"type\":\"depthwise_conv2d\",\"kernel\":9},%s", end);
+    arch_fails(l, "layer 0 (depthwise_conv2d): input 6x6 is too small");
+    snprintf(l, sizeof l, "{\"type\":\"relu\",\"inputs\":[\"input\",\"input\",\"input\",\"input\",\"input\"]},%s", end);
+    arch_fails(l, "layer 0: \"inputs\" must list 1..4");
+}
+END_TEST
+
+/* Buffers (running statistics) and SGD state survive a checkpoint; a plain
+ * load takes the model and skips the optimiser's tensors. */
+START_TEST(checkpoint_with_buffers_and_sgd)
+{
+    fer_model *m = model_from("{\"input\":[1,5,5],\"classes\":[\"a\",\"b\"],\"layers\":["
+                              "{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3},"
+                              "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                              "{\"type\":\"globalavgpool\"},"
+                              "{\"type\":\"dense\",\"units\":2,\"activation\":\"softmax\"}]}", 8);
+    fer_optim_opts oo;
+    fer_optim_opts_default(&oo, FER_SGD);
+    oo.nesterov = 0, oo.weight_decay = 0.001f;
+    fer_optim *o, *lo;
+    ck_assert(fer_optim_new(m, &oo, &o, NULL) == FER_OK);
+    int y[4];
+    float *x = batch(m, 4, 9, y);
+    fer_rng r;
+    fer_rng_seed(&r, 2);
+    for (int s = 0; s < 3; s++)
+        ck_assert(fer_model_train_step(m, o, &r, x, y, 4, NULL, NULL, NULL, NULL) == FER_OK);
+    char dir[] = "/tmp/fer-graph-XXXXXX", path[64];
+    ck_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.safetensors", dir);
+    fer_error err;
+    ck_assert_msg(fer_model_save(m, o, NULL, path, &err) == FER_OK, "%s", err.msg);
+    fer_model *l;
+    ck_assert_msg(fer_checkpoint_load(path, &l, &lo, NULL, &err) == FER_OK, "%s", err.msg);
+    fer_optim_opts got;
+    fer_optim_get_opts(lo, &got);
+    ck_assert(got.kind == FER_SGD && got.nesterov == 0 && got.momentum == oo.momentum &&
+              got.weight_decay == oo.weight_decay && fer_optim_iterations(lo) == 3);
+    ck_assert(memcmp(l->layers[1].run_var.data, m->layers[1].run_var.data, 2 * sizeof(float)) == 0);
+    ck_assert(memcmp(fer_optim_slot(lo, 0, 0)->data, fer_optim_slot(o, 0, 0)->data,
+                     fer_optim_slot(o, 0, 0)->size * sizeof(float)) == 0);
+    /* one more step from both gives the same weights */
+    fer_rng r2 = r;
+    ck_assert(fer_model_train_step(m, o, &r, x, y, 4, NULL, NULL, NULL, NULL) == FER_OK);
+    ck_assert(fer_model_train_step(l, lo, &r2, x, y, 4, NULL, NULL, NULL, NULL) == FER_OK);
+    ck_assert(memcmp(m->params[0].value->data, l->params[0].value->data,
+                     m->params[0].value->size * sizeof(float)) == 0);
+    fer_model_free(l);
+    fer_optim_free(lo);
+    ck_assert(fer_model_load(path, &l, &err) == FER_OK);
+    fer_model_free(l);
+    unlink(path);
+    rmdir(dir);
+    fer_optim_free(o);
+    free(x);
+    fer_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("graph");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, grad_batchnorm);
+    tcase_add_test(tc, grad_residual_and_pooling);
+    tcase_add_test(tc, grad_depthwise_and_smoothing);
+    tcase_add_test(tc, batchnorm_running_statistics);
+    tcase_add_test(tc, memory_plan);
+    tcase_add_test(tc, sgd_step_by_hand);
+    tcase_add_test(tc, architecture_errors);
+    tcase_add_test(tc, checkpoint_with_buffers_and_sgd);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
