@@ -1,7 +1,6 @@
 /* Reads OpenCV's Haar cascade XML (the "opencv_storage/cascade" format of
  * opencv-data) with libxml2 and validates every count and index, so the
  * detector can evaluate it without bounds checks. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +66,12 @@ static fer_status numbers(reader *r, const xmlNode *n, const char *field, double
             p++;
         if (!*p)
             break;
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno == ERANGE || !isfinite(v)) {
+        size_t len = strcspn(p, " \t\n\r");
+        char tok[64];
+        double v;
+        /* the library's one number grammar (core/number.c), token by token */
+        if (len >= sizeof tok || (memcpy(tok, p, len), tok[len] = 0,
+                                  !fer_parse_number(tok, -1e300, 1e300, &v))) {
             snprintf(msg, sizeof msg, "<%s>: \"%.20s\" is not a finite number", field, p);
             s = fail_at(r, n, FER_EFORMAT, msg);
             break;
@@ -81,7 +82,7 @@ static fer_status numbers(reader *r, const xmlNode *n, const char *field, double
             break;
         }
         out[k++] = v;
-        p = end;
+        p += len;
     }
     xmlFree(text);
     if (s == FER_OK && want >= 0 && k != want) {
