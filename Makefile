@@ -73,11 +73,15 @@ LIB_SRC += libfer/emotion/classes.c \
 	libfer/emotion/fusion.c \
 	libfer/emotion/augment.c \
 	libfer/emotion/dataset.c \
-	libfer/emotion/dataset_dir.c
+	libfer/emotion/dataset_dir.c \
+	libfer/emotion/live.c
 LIB_SRC += libfer/heart/heart.c \
-	libfer/heart/heart_file.c
+	libfer/heart/heart_file.c \
+	libfer/heart/heart_stream.c
 LIB_SRC += libfer/music/catalog.c \
 	libfer/music/recommend.c \
+	libfer/music/source.c \
+	libfer/music/offline.c \
 	libfer/music/spotify.c
 
 TOOLS := \
@@ -102,9 +106,18 @@ TESTS := \
 	test_recommend \
 	test_spotify \
 	test_dataset \
-	test_fileio
+	test_fileio \
+	test_live
 TOOL_COMMON := tools/cli.c tools/json.c tools/opt.c tools/plot.c tools/faces_json.c tools/music.c
 
+# fer-live needs FFmpeg's -dev packages (scripts/install-deps); without them it is not
+# built and tests/sh/live.sh skips.
+FFMPEG_PKGS   := libavformat libavcodec libavdevice libswscale libavutil
+FFMPEG_CFLAGS := $(shell pkg-config --cflags $(FFMPEG_PKGS) 2>/dev/null)
+FFMPEG_LIBS   := $(shell pkg-config --libs $(FFMPEG_PKGS) 2>/dev/null)
+ifneq ($(FFMPEG_LIBS),)
+TOOLS += fer-live
+endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A    := $(BUILD)/libfer.a
 LIB_SO   := $(BUILD)/libfer.so
@@ -172,7 +185,14 @@ mhd-missing:
 	@echo "fer-serve needs libmicrohttpd: apt-get install libmicrohttpd-dev (or scripts/install-deps)" >&2; exit 1
 endif
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
+# fer-live's video side, its own: the only user of FFmpeg's libraries (libfer does not
+# link them; FFMPEG_LIBS is set above, where TOOLS gets fer-live).
+$(BUILD)/tools/video.o: CFLAGS += $(FFMPEG_CFLAGS)
+$(BUILD)/bin/fer-live: TOOL_OWN = $(BUILD)/tools/video.o
+$(BUILD)/bin/fer-live: LDLIBS += $(FFMPEG_LIBS)
+$(BUILD)/bin/fer-live: $(BUILD)/tools/video.o
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/gradcheck.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Iinclude -Ilibfer -Itests $(LDFLAGS) -o $@ $< $(LIB_A) $(CHECK_LIBS) $(LDLIBS)
 

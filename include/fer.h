@@ -5,7 +5,7 @@
  *    `fer_error *err` as its last argument (NULL allowed) that receives a
  *    one-line message naming the file, line or field at fault.
  *  - Handles whose state is owned (model, optimiser, pool, cascade, catalogue,
- *    Spotify client) are opaque; free them with their *_free function
+ *    Spotify client, music source) are opaque; free them with their *_free function
  *    (NULL is accepted everywhere).
  *  - The library keeps no global mutable state and never exits the process.
  */
@@ -239,15 +239,16 @@ typedef struct fer_dataset {
     uint8_t *usage;  /* FER_USAGE_* per image */
     size_t n, cap;
     int h, w;
-    size_t n_bad; /* rows skipped with skip_bad */
+    size_t n_bad;        /* rows skipped with skip_bad */
+    char first_bad[300]; /* "path:LINE: what" of the first of them, "" when none */
 } fer_dataset;
 
 /* Reads the Kaggle CSV (emotion,pixels[,Usage], columns in any order, header
  * names case-insensitive) from a path or "-" (stdin); CRLF, blank lines and
  * quoted fields are accepted; no Usage column gives FER_USAGE_NONE. A bad row
  * is an error "path:LINE: what", unless skip_bad is set: then it is skipped,
- * counted in ds->n_bad, and the first one's message is left in err->msg even
- * though FER_OK is returned (err->msg is "" when no row was bad). A missing
+ * counted in ds->n_bad, and the first one's message kept in ds->first_bad;
+ * err is only written on failure. A missing
  * header or an empty file is always an error. A header with no rows is a
  * valid, empty data set. See docs/dataset.md. */
 fer_status fer_dataset_load_csv(const char *path, int skip_bad, fer_dataset *ds, fer_error *err);
@@ -498,6 +499,117 @@ fer_status fer_face_crop(const fer_image *img, const fer_face *f, double grow, i
 int fer_faces_pick(const fer_faces *f, fer_face_pick how);
 void fer_faces_free(fer_faces *f);
 
+/* ------------------------------------------------------- live heart rate */
+
+/* A heart-rate sensor read as lines arrive (docs/live.md, "Heart rate, live"):
+ * a bpm value ("72"), "seconds,bpm" ("12.5,72"), an RR interval in ms ("812",
+ * any value over 250; or "rr 812"), or the bytes of the Bluetooth Heart Rate
+ * Measurement characteristic 0x2A37 in hex as BLE tools print them ("16 4a 03
+ * 02", "16:4a:..", "0x16 0x4a ..", gatttool's "... value: 16 4a 03 02", or
+ * packed "164a0302" when it holds a letter a-f or starts 0x): flags, uint8 or
+ * uint16 bpm, sensor contact (a reading without contact is dropped), energy
+ * expended (kJ), RR intervals in 1/1024 s. Readings are kept for a rolling
+ * window and summarised as fer_heart_from_series cleans a series; a stream
+ * whose last reading is older than the timeout has no heart rate. The clock
+ * is the caller's (seconds, non-decreasing): the time each line arrived. */
+typedef struct fer_hr_stream fer_hr_stream;
+
+typedef struct fer_hr_stream_opts {
+    double window;  /* seconds of readings summarised (30) */
+    double timeout; /* no reading for this long: no heart rate (5) */
+    fer_hr_opts hr; /* resting range */
+} fer_hr_stream_opts;
+
+typedef struct fer_hr_stream_stats {
+    size_t n_lines;      /* lines seen, blank ones included */
+    size_t n_readings;   /* bpm values and RR intervals taken */
+    size_t n_bad;        /* garbage lines skipped */
+    size_t n_no_contact; /* BLE measurements without skin contact, skipped */
+    double last;         /* arrival time of the last reading, NAN before any */
+    int energy_kj;       /* last BLE energy expended, -1 when never sent */
+    char first_bad[160]; /* why the first garbage line was skipped, "" when none */
+} fer_hr_stream_stats;
+
+#define FER_HR_STREAM_MAX_LINE 1024 /* longer lines are garbage */
+
+void fer_hr_stream_opts_default(fer_hr_stream_opts *o);
+fer_status fer_hr_stream_new(const fer_hr_stream_opts *o, fer_hr_stream **out, fer_error *err);
+void fer_hr_stream_free(fer_hr_stream *s);
+/* One line (a trailing "\r\n" or "\n" is ignored) that arrived at `now`.
+ * FER_OK: taken, blank, or a BLE reading without contact. Garbage (not one of
+ * the formats, an impossible rate, a time that does not increase, a BLE
+ * packet of the wrong length) is skipped and counted: FER_EFORMAT or
+ * FER_ERANGE with the reason in err. */
+fer_status fer_hr_stream_line(fer_hr_stream *s, const char *line, double now, fer_error *err);
+/* Bytes as read from a file, FIFO or serial device: complete lines go to
+ * fer_hr_stream_line, a partial one waits for the rest (or fer_hr_stream_end).
+ * Garbage is counted in the stats (with the first one's reason), never an
+ * error: the only errors are the arguments'. */
+fer_status fer_hr_stream_feed(fer_hr_stream *s, const void *data, size_t len, double now,
+                              fer_error *err);
+/* End of input: the partial last line, if any, as a line. */
+fer_status fer_hr_stream_end(fer_hr_stream *s, double now, fer_error *err);
+/* The heart rate at `now`: *has 1 and out filled from the window's readings
+ * (cleaned as a series; with fewer than 3 valid, the last one alone), or
+ * *has 0 when there is none or the last is older than the timeout. */
+fer_status fer_hr_stream_heart(const fer_hr_stream *s, double now, fer_heart *out, int *has,
+                               fer_error *err);
+void fer_hr_stream_get_stats(const fer_hr_stream *s, fer_hr_stream_stats *out);
+
+/* -------------------------------------------------------------- live loop */
+
+/* The live loop behind fer-live (docs/live.md): frames in with their time,
+ * a smoothed state and its changes out, the same at any frame rate.
+ *  - Tracking: a full detection (fer_analyze on the frame) every
+ *    detect_every frames; in between, only the region around the last face
+ *    (its box grown by search_grow of its size on each side) is searched; a
+ *    track lost there gets a full detection on the same frame.
+ *  - Smoothing: the chosen face's probabilities are averaged exponentially
+ *    with time constant smooth seconds (weight 1 - exp(-dt / smooth) for a
+ *    frame dt after the last). No face for reset seconds forgets them.
+ *  - Hysteresis: the state fused from the smoothed probabilities (and the
+ *    heart rate given with fer_live_set_heart) replaces the state in force
+ *    only once its label has been the same for hold seconds. */
+typedef struct fer_live fer_live;
+
+typedef struct fer_live_opts {
+    double smooth;      /* time constant, seconds (0.5; 0: no smoothing) */
+    double hold;        /* hysteresis, seconds (0.7; 0: none) */
+    double reset;       /* seconds without a face that forget the smoothing (3) */
+    int detect_every;   /* frames from one full detection to the next (10; 1: every frame) */
+    double search_grow; /* tracking region around the last box (0.5) */
+    fer_fusion_opts fusion;
+} fer_live_opts;
+
+typedef struct fer_live_update {
+    double t;           /* the frame's time, seconds */
+    fer_faces faces;    /* this frame's faces (owned by the live object, valid until the
+                           next frame; faces.state is unused: see state) */
+    int face;           /* the face that fed the smoothing, -1: none on this frame */
+    int tracked;        /* 1: found near the last box; 0: by a full detection */
+    int has_state;      /* 0 until a first face */
+    float probs[FER_N_EMOTIONS]; /* smoothed, FER2013 order */
+    fer_state state;    /* the state in force (hysteresis applied) */
+    int changed;        /* 1: state changed on this frame (the first state too) */
+} fer_live_update;
+
+void fer_live_opts_default(fer_live_opts *o);
+/* a is borrowed (it must outlive the live object, and needs an emotion model). */
+fer_status fer_live_new(fer_analyzer *a, const fer_live_opts *o, fer_live **out, fer_error *err);
+void fer_live_free(fer_live *l);
+/* The heart rate the following frames are fused with; NULL: none (the face alone). */
+void fer_live_set_heart(fer_live *l, const fer_heart *h);
+/* One frame: pixels as for fer_image_from_pixels (1 grey ... 4 colour + alpha)
+ * at time t seconds (finite, not before the last frame's). */
+fer_status fer_live_frame(fer_live *l, const uint8_t *px, int w, int h, int channels,
+                          size_t stride, fer_pixel_order order, double t, fer_live_update *out,
+                          fer_error *err);
+/* The same for a grey image. */
+fer_status fer_live_frame_grey(fer_live *l, const fer_image *img, double t, fer_live_update *out,
+                               fer_error *err);
+/* Frames so far, and how many of them had a full detection. */
+void fer_live_counts(const fer_live *l, size_t *frames, size_t *full_detections);
+
 /* --------------------------------------------------------------- catalogue */
 
 typedef struct fer_track {
@@ -519,13 +631,15 @@ typedef struct fer_catalog fer_catalog;
  * (required: track_id, track_name, artist_name, genre or genres, popularity,
  * valence, energy, tempo). The genre field is a list separated by ';' (one
  * genre in SpotifyFeatures; blanks around each trimmed). Bad rows are
- * skipped and counted (*n_bad, may be NULL); the first one is described in
- * err->msg even on success (err->code stays FER_OK). A track listed again
+ * skipped and counted (*n_bad, may be NULL); fer_catalog_first_bad says
+ * which was the first (err is only written on failure). A track listed again
  * (SpotifyFeatures lists it once per genre) is kept once: first row's
  * features, highest popularity, genres joined with "; " in order of
  * appearance, each once (case-insensitively), at most 256. */
 fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, fer_error *err);
 void fer_catalog_free(fer_catalog *c);
+/* "path:LINE: what" of the first row fer_catalog_load skipped, "" when none. */
+const char *fer_catalog_first_bad(const fer_catalog *c);
 size_t fer_catalog_size(const fer_catalog *c);
 const fer_track *fer_catalog_track(const fer_catalog *c, size_t i);
 /* Index of the track with this Spotify id, or -1 (hash lookup). */
@@ -559,24 +673,13 @@ typedef struct fer_rank_opts {
     double genre_share;
 } fer_rank_opts;
 
-typedef struct fer_pick {
-    size_t track;    /* catalogue index */
-    double score;    /* higher is better */
-    double distance; /* to the target in feature space */
-} fer_pick;
-
 /* The documented table (docs/recommend.md): match finds music that fits the
  * state, uplift music that moves it towards calm and positive; heart may be
  * NULL. Uses s->emotion, s->intensity and s->arousal (fused, [0,1]). */
 fer_status fer_music_target_for(const fer_state *s, const fer_heart *heart, fer_strategy st,
                                 fer_music_target *out, fer_error *err);
+/* The ranking's options, for every music source (fer_music_recommend). */
 void fer_rank_opts_default(fer_rank_opts *o);
-/* Tracks ranked by score (fit to the target blended with popularity), at
- * most one per artist when asked, each genre within its share while other
- * tracks are left, ties broken by o->seed, listed best first. picks must
- * hold o->limit entries; *n_picks receives how many were filled. */
-fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
-                         fer_pick *picks, size_t *n_picks, fer_error *err);
 /* Weighted RMS of the feature differences, each divided by its tolerance
  * (1: on average at the edge of the band); NAN optional features are skipped. */
 double fer_music_distance(const fer_music_target *t, const fer_track *tr);
@@ -610,33 +713,64 @@ typedef struct fer_spotify_opts {
 void fer_spotify_opts_default(fer_spotify_opts *o);
 fer_status fer_spotify_set_opts(fer_spotify *s, const fer_spotify_opts *o, fer_error *err);
 
-typedef struct fer_spotify_track {
-    char id[64];            /* Spotify track id */
-    char *title, *artist;   /* malloc'd UTF-8 (first artist) */
-    int popularity;         /* 0..100, -1 when not reported */
-    long catalog_index;     /* the track in `features`, or -1 */
-    double score, distance; /* as fer_music_score; distance NAN without features */
-} fer_spotify_track;
+/* ----------------------------------------------------------- music sources */
 
-typedef struct fer_spotify_result {
-    fer_spotify_track *tracks;
+/* A recommended song, whichever source found it. `track` is what is known of
+ * it, as the catalogue describes a track: a Spotify track the catalogue does
+ * not know has NAN audio features (key and mode -1, duration and time
+ * signature 0), popularity -1 when Spotify did not report it, and as genres
+ * those asked for ("" for none). Its strings belong to the playlist. */
+typedef struct fer_song {
+    fer_track track;
+    const char *url;  /* where to listen: https://open.spotify.com/track/ID */
+    double score;     /* higher is better: fer_music_score, popularity / 100 without features */
+    double distance;  /* fer_music_distance to the target; NAN without audio features */
+    int in_band;      /* 1: valence, energy and tempo all within the target's tolerance */
+    /* Why it fits, one line: "valence 0.27 (+0.05) energy 0.33 (+0.04)  72 BPM (-3) ✓"
+     * (the track's value and its difference to the target, ✓ in band), or
+     * "no audio features known; popularity 80". */
+    const char *why;
+} fer_song;
+
+typedef struct fer_playlist {
+    fer_song *songs; /* best first */
     size_t n;
-    const char *path; /* "recommendations" or "search": which endpoint answered */
-} fer_spotify_result;
+    /* What answered: "offline", "spotify-recommendations", "spotify-search" */
+    const char *source;
+} fer_playlist;
 
-/* Client-credentials token (cached until it expires, renewed once on 401),
- * then GET /v1/recommendations with seed genres and target_* features; on
- * 403/404 (closed to new apps since November 2024) GET /v1/search for a
- * genre/mood query, ranked with `features` (may be NULL) where the catalogue
- * knows the track, else by popularity. 429 waits Retry-After, 5xx and
- * timeouts retry with backoff, both within opts.max_wait_ms. At most 100
- * tracks are read from one response, repeated ids once. genre may be
- * NULL, or several separated by commas (seeds; a search filters by the
- * first); limit 1..50. Free the result with fer_spotify_result_free. */
-fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
-                                 size_t limit, const fer_catalog *features,
-                                 fer_spotify_result *out, fer_error *err);
-void fer_spotify_result_free(fer_spotify_result *r);
+void fer_playlist_free(fer_playlist *p); /* empties it; NULL accepted */
+
+/* Where songs come from: one call for every source, so that a tool asks the
+ * offline catalogue and Spotify alike (docs/recommend.md, "Music sources"). */
+typedef struct fer_music_source fer_music_source;
+
+/* The offline catalogue, ranked (docs/recommend.md, "Ranking"): every field
+ * of fer_rank_opts applies; a genre asked for that c does not have is
+ * FER_EINVAL, the message naming the nearest ones with their track counts.
+ * c is borrowed (it must outlive the source) and only read: the source may
+ * serve several threads at once. */
+fer_status fer_music_source_catalog(const fer_catalog *c, fer_music_source **out, fer_error *err);
+/* The Spotify Web API through client s: a client-credentials token (cached
+ * until it expires, renewed once on 401), then GET /v1/recommendations with
+ * seed genres and target_* features; on 403/404 (closed to new apps since
+ * November 2024) GET /v1/search for a genre/mood query, ranked with
+ * `features` (may be NULL) where that catalogue knows the track, else by
+ * popularity. 429 waits Retry-After, 5xx and timeouts retry with backoff,
+ * both within the client's max_wait_ms. At most 100 tracks are read from one
+ * response, repeated ids once. Of fer_rank_opts: limit (1..50), genre (seed
+ * genres, several separated by commas; a search filters by the first) and
+ * popularity_weight (the search's re-ranking) apply; one_per_artist, seed and
+ * genre_share do not. s and features are borrowed; like s, the source is for
+ * one thread at a time. */
+fer_status fer_music_source_spotify(fer_spotify *s, const fer_catalog *features,
+                                    fer_music_source **out, fer_error *err);
+const char *fer_music_source_name(const fer_music_source *src); /* "offline", "spotify" */
+/* At most o->limit songs for target t, best first, into *out (emptied
+ * first, and empty again on failure); free it with fer_playlist_free. */
+fer_status fer_music_recommend(fer_music_source *src, const fer_music_target *t,
+                               const fer_rank_opts *o, fer_playlist *out, fer_error *err);
+void fer_music_source_free(fer_music_source *src);
 
 #ifdef __cplusplus
 }

@@ -237,8 +237,8 @@ for body, text in [('{"emotion":', "malformed JSON"), ("[1, 2]", "must be a JSON
                    ('{"emotion":"sad","genre":""}', "\"genre\""), ('{"emotion":"sad","age":30}', "\"age\" needs"),
                    ('{"emotion":"sad","heart":{"bpm":"x"}}', "heart.bpm")]:
     expect_error(post_json(body), 400, text, f"recommend {body}")
-expect_error(post_json({"emotion": "sad", "genre": "no-such-genre"}), 422, "no tracks found in genre",
-             "unknown genre")
+expect_error(post_json({"emotion": "sad", "genre": "no-such-genre"}), 422,
+             "no genre 'no-such-genre' in the catalogue", "unknown genre")
 expect_error(request("POST", "/v1/recommend?limit=3", "{}", {"Content-Type": "application/json"}), 400,
              "no query parameters", "recommend with a query")
 healthy("the error requests")

@@ -26,7 +26,12 @@ static fer_status load_text(const char *text, fer_catalog **c, size_t *n_bad, fe
 {
     char path[64];
     write_tmp(path, text, strlen(text));
+    if (err)
+        *err = (fer_error){0};
     fer_status s = fer_catalog_load(path, c, n_bad, err);
+    ck_assert(s != FER_OK || !err || !*err->msg); /* no message with FER_OK */
+    if (s == FER_OK && err) /* the skipped rows' message, for the checks below */
+        snprintf(err->msg, sizeof err->msg, "%s", fer_catalog_first_bad(*c));
     unlink(path);
     return s;
 }

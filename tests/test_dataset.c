@@ -448,9 +448,12 @@ START_TEST(binary_garbage)
     put(&v, t.s, t.n);
     ck_assert_int_ne(load_text(&v, 0, &ds, &err, NULL), FER_OK);
     ck_assert_msg(strstr(err.msg, ":4: "), "%s", err.msg);
+    err = (fer_error){0};
     ck_assert_int_eq(load_text(&v, 1, &ds, &err, NULL), FER_OK);
     ck_assert_uint_eq(ds.n, 2);
     ck_assert_uint_gt(ds.n_bad, 100);
+    ck_assert_msg(strstr(ds.first_bad, ":4: "), "%s", ds.first_bad);
+    ck_assert_str_eq(err.msg, ""); /* no message with FER_OK */
     fer_dataset_free(&ds);
     free(t.s);
     free(v.s);
@@ -510,7 +513,8 @@ START_TEST(skip_bad_counts_and_keeps_first_message)
     ck_assert_uint_eq(ds.n_bad, 3);
     char want[160];
     snprintf(want, sizeof want, "%s:5: emotion 8 out of range 0..6", path);
-    ck_assert_str_eq(err.msg, want);
+    ck_assert_str_eq(ds.first_bad, want);
+    ck_assert_str_eq(err.msg, ""); /* no message with FER_OK */
     ck_assert_int_eq(ds.labels[3], 4);
     ck_assert_int_eq(ds.usage[3], FER_USAGE_PUBLIC_TEST);
     ck_assert_int_eq(ds.pixels[3 * PIX + 100], (100 * 7 + 4) % 256);

@@ -1,7 +1,11 @@
-/* State -> music targets (properties of the table) and catalogue ranking
- * (one per artist, genre filter and share, limit, seed determinism,
- * agreement with brute force, diversity on the shipped catalogue). */
+/* State -> music targets (properties of the table), catalogue ranking (one
+ * per artist, genre filter and share, limit, seed determinism, agreement
+ * with brute force, diversity on the shipped catalogue), and the music source
+ * interface (the offline source, a stub third source). */
 #include "testutil.h"
+
+#include "core/core.h"     /* fer_fail, for the stub source */
+#include "music/source.h" /* fer_catalog_rank, and what a source implements */
 
 #include <strings.h>
 
@@ -188,9 +192,9 @@ START_TEST(ranking_limit_order_artist)
     ck_assert_uint_eq(o.limit, 10);
     ck_assert_int_eq(o.one_per_artist, 1);
     o.limit = 25;
-    fer_pick picks[25];
+    fer_rank_pick picks[25];
     size_t n;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 25);
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -205,7 +209,7 @@ START_TEST(ranking_limit_order_artist)
     /* Without popularity and diversity the first pick is the nearest track overall. */
     o.popularity_weight = 0;
     o.one_per_artist = 0;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
     double best = INFINITY;
     for (size_t i = 0; i < fer_catalog_size(c); i++)
         best = fmin(best, fer_music_distance(&t, fer_catalog_track(c, i)));
@@ -242,9 +246,9 @@ START_TEST(matches_full_sort)
         fer_rank_opts_default(&o);
         o.limit = 20;
         o.genre_share = 1; /* the plain greedy list */
-        fer_pick picks[20];
+        fer_rank_pick picks[20];
         size_t got;
-        ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &got, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &got, NULL), FER_OK);
         size_t want = artists[k] < 20 ? artists[k] : 20, j = 0;
         ck_assert_uint_eq(got, want);
         for (size_t i = 0; i < n && j < want; i++) {
@@ -270,14 +274,14 @@ START_TEST(genre_filter_case_insensitive)
     fer_rank_opts o;
     fer_rank_opts_default(&o);
     o.genre = "r&b";
-    fer_pick picks[10];
+    fer_rank_pick picks[10];
     size_t n;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10); /* the genre asked for has no share limit */
     for (size_t i = 0; i < n; i++)
         ck_assert_str_eq(fer_catalog_track(c, picks[i].track)->genre, "R&B");
     o.genre = " movie ,,R&B,polka";  /* a list: any of them */
-    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10);
     int seen[2] = {0, 0};
     for (size_t i = 0; i < n; i++) {
@@ -287,7 +291,7 @@ START_TEST(genre_filter_case_insensitive)
     }
     ck_assert(seen[0] > 0 && seen[1] > 0);
     o.genre = "Polka";
-    ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 0);
     fer_catalog_free(c);
 }
@@ -315,7 +319,7 @@ static fer_catalog *genre_ladder(void)
     return c;
 }
 
-static size_t count_genre(const fer_catalog *c, const fer_pick *p, size_t n, const char *g)
+static size_t count_genre(const fer_catalog *c, const fer_rank_pick *p, size_t n, const char *g)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -330,9 +334,9 @@ START_TEST(genre_share_spreads_lists)
     fer_rank_opts o;
     fer_rank_opts_default(&o);
     ck_assert(o.genre_share == 0.2);
-    fer_pick p[10];
+    fer_rank_pick p[10];
     size_t n;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10);
     /* B's tracks are "B; A": A is full after 2, so B waits too. */
     const char *names[6] = {"A", "B", "C", "D", "E", "F"};
@@ -342,25 +346,25 @@ START_TEST(genre_share_spreads_lists)
     for (size_t i = 1; i < n; i++)
         ck_assert(p[i].score <= p[i - 1].score); /* listed best first */
     o.genre_share = 1;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(count_genre(c, p, n, "A"), 10);
     /* Asked for: no share limit on A, whose own ten tracks fit best. */
     o.genre_share = 0.2;
     o.genre = "a";
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10);
     ck_assert_uint_eq(count_genre(c, p, n, "A"), 10);
     ck_assert_uint_eq(count_genre(c, p, n, "B"), 0);
     /* Every track asked for is also an A, which fills after 2: the share
      * yields, and the list is still full. */
     o.genre = "B";
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10);
     ck_assert_uint_eq(count_genre(c, p, n, "B"), 10);
     /* Share 0: one track a genre, then the best passed over fill the list. */
     o.genre = NULL;
     o.genre_share = 0;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 10);
     ck_assert_uint_eq(count_genre(c, p, n, "A"), 6);
     for (int g = 2; g < 6; g++)
@@ -416,9 +420,9 @@ START_TEST(genre_share_matches_reference)
         fer_rank_opts_default(&o);
         o.limit = 20;
         o.genre_share = 0.1; /* 2 a genre */
-        fer_pick picks[20];
+        fer_rank_pick picks[20];
         size_t got;
-        ck_assert_int_eq(fer_recommend(c, &t, &o, picks, &got, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &got, NULL), FER_OK);
         ck_assert_uint_eq(got, n_want);
         for (size_t i = 0; i < got; i++) {
             int found = 0;
@@ -450,17 +454,17 @@ START_TEST(seed_breaks_ties_reproducibly)
     fer_music_target t = some_target();
     fer_rank_opts o;
     fer_rank_opts_default(&o);
-    fer_pick a[10], b[10];
+    fer_rank_pick a[10], b[10];
     size_t na, nb;
     int differs = 0;
     for (uint64_t seed = 1; seed <= 5; seed++) {
         o.seed = seed;
-        ck_assert_int_eq(fer_recommend(c, &t, &o, a, &na, NULL), FER_OK);
-        ck_assert_int_eq(fer_recommend(c, &t, &o, b, &nb, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, a, &na, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, b, &nb, NULL), FER_OK);
         ck_assert_uint_eq(na, nb);
         ck_assert_mem_eq(a, b, na * sizeof a[0]);
         o.seed = seed + 100;
-        ck_assert_int_eq(fer_recommend(c, &t, &o, b, &nb, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, b, &nb, NULL), FER_OK);
         differs += memcmp(a, b, na * sizeof a[0]) != 0;
     }
     ck_assert_int_ge(differs, 4);
@@ -482,9 +486,9 @@ START_TEST(popularity_breaks_equal_fit)
     fer_music_target t = some_target();
     fer_rank_opts o;
     fer_rank_opts_default(&o);
-    fer_pick p[10];
+    fer_rank_pick p[10];
     size_t n;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(fer_catalog_track(c, p[0].track)->id, "b");
     ck_assert_str_eq(fer_catalog_track(c, p[1].track)->id, "a");
@@ -499,24 +503,24 @@ START_TEST(bad_rank_args)
     fer_music_target t = some_target();
     fer_rank_opts o;
     fer_rank_opts_default(&o);
-    fer_pick p[10];
+    fer_rank_pick p[10];
     size_t n;
     fer_error err;
     o.limit = 0;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, &err), FER_ERANGE);
     o.limit = 10;
     o.popularity_weight = 2;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, &err), FER_ERANGE);
     o.popularity_weight = 0.1;
     o.genre_share = 1.5;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, &err), FER_ERANGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "genre share"));
     o.genre_share = NAN;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_ERANGE);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, &err), FER_ERANGE);
     o.genre_share = 0.2;
     t.tol_tempo = 0;
-    ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, &err), FER_EINVAL);
-    ck_assert_int_eq(fer_recommend(NULL, &t, &o, p, &n, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_catalog_rank(NULL, &t, &o, p, &n, &err), FER_EINVAL);
     fer_catalog_free(c);
 }
 END_TEST
@@ -529,13 +533,13 @@ START_TEST(shipped_catalog_separates_moods)
     ck_assert_msg(fer_catalog_load("datasets/catalog.csv", &c, NULL, &err) == FER_OK, "%s", err.msg);
     fer_rank_opts o;
     fer_rank_opts_default(&o);
-    fer_pick p[10];
+    fer_rank_pick p[10];
     size_t n;
     double mean[2][3] = {{0}};
     fer_music_target ts[2] = {some_target(),
                               target(state(HAPPY, FER_VERY, 0.9), NULL, FER_STRATEGY_MATCH)};
     for (int k = 0; k < 2; k++) {
-        ck_assert_int_eq(fer_recommend(c, &ts[k], &o, p, &n, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &ts[k], &o, p, &n, NULL), FER_OK);
         ck_assert_uint_eq(n, 10);
         for (size_t i = 0; i < n; i++) {
             const fer_track *tr = fer_catalog_track(c, p[i].track);
@@ -564,9 +568,9 @@ START_TEST(shipped_catalog_lists_are_diverse)
     fer_rank_opts_default(&o);
     for (int e = 0; e < FER_N_EMOTIONS; e++) {
         fer_music_target t = target(state(e, FER_PLAIN, 0.5), NULL, FER_STRATEGY_MATCH);
-        fer_pick p[10];
+        fer_rank_pick p[10];
         size_t n;
-        ck_assert_int_eq(fer_recommend(c, &t, &o, p, &n, NULL), FER_OK);
+        ck_assert_int_eq(fer_catalog_rank(c, &t, &o, p, &n, NULL), FER_OK);
         ck_assert_uint_eq(n, 10);
         size_t n_genres = 0;
         for (size_t g = 0; g < fer_catalog_n_genres(c); g++) {
@@ -583,6 +587,223 @@ START_TEST(shipped_catalog_lists_are_diverse)
         }
     }
     fer_catalog_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ sources */
+
+/* The offline source's songs are the ranking's picks, with the catalogue's
+ * strings copied, the link, and why each fits. */
+START_TEST(offline_source_is_the_ranking)
+{
+    fer_catalog *c = random_catalog(300, 5);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    o.limit = 12;
+    o.seed = 9;
+    fer_rank_pick picks[12];
+    size_t n;
+    ck_assert_int_eq(fer_catalog_rank(c, &t, &o, picks, &n, NULL), FER_OK);
+    fer_music_source *src;
+    fer_error err;
+    ck_assert_int_eq(fer_music_source_catalog(c, &src, &err), FER_OK);
+    ck_assert_str_eq(fer_music_source_name(src), "offline");
+    fer_playlist p;
+    ck_assert_msg(fer_music_recommend(src, &t, &o, &p, &err) == FER_OK, "%s", err.msg);
+    ck_assert_str_eq(p.source, "offline");
+    ck_assert_uint_eq(p.n, n);
+    size_t in_band = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        const fer_song *s = &p.songs[i];
+        const fer_track *tr = fer_catalog_track(c, picks[i].track);
+        ck_assert_str_eq(s->track.id, tr->id);
+        ck_assert_ptr_ne(s->track.id, tr->id); /* the playlist's own copy */
+        ck_assert_str_eq(s->track.title, tr->title);
+        ck_assert_str_eq(s->track.artist, tr->artist);
+        ck_assert_str_eq(s->track.genre, tr->genre);
+        ck_assert_int_eq(s->track.popularity, tr->popularity);
+        ck_assert(s->track.valence == tr->valence && s->track.tempo == tr->tempo);
+        ck_assert(s->score == picks[i].score && s->distance == picks[i].distance);
+        char url[128];
+        snprintf(url, sizeof url, "https://open.spotify.com/track/%s", tr->id);
+        ck_assert_str_eq(s->url, url);
+        int band = fabs(tr->valence - t.valence) <= t.tol_valence &&
+                   fabs(tr->energy - t.energy) <= t.tol_energy &&
+                   fabs(tr->tempo - t.tempo) <= t.tol_tempo;
+        ck_assert_int_eq(s->in_band, band);
+        in_band += band;
+        char want[64];
+        snprintf(want, sizeof want, "valence %.2f (", tr->valence);
+        ck_assert_msg(!strncmp(s->why, want, strlen(want)), "%s", s->why);
+        ck_assert_int_eq(strstr(s->why, "\xE2\x9C\x93") != NULL, band);
+    }
+    ck_assert_uint_gt(in_band, 0);
+    fer_playlist_free(&p);
+    ck_assert_uint_eq(p.n, 0);
+    ck_assert_ptr_null(p.songs);
+    /* the genre filter, as the ranking's */
+    o.genre = "movie";
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_OK);
+    ck_assert_uint_gt(p.n, 0);
+    for (size_t i = 0; i < p.n; i++)
+        ck_assert_str_eq(p.songs[i].track.genre, "Movie");
+    fer_playlist_free(&p);
+    fer_music_source_free(src);
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* A genre the catalogue lacks is an error naming the genres it has (few) or
+ * the nearest ones (many), and the playlist stays empty. */
+START_TEST(offline_source_unknown_genre)
+{
+    fer_catalog *c = random_catalog(60, 2);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_music_source *src;
+    fer_error err;
+    ck_assert_int_eq(fer_music_source_catalog(c, &src, NULL), FER_OK);
+    fer_playlist p;
+    o.genre = "dance, Danse";
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_EINVAL);
+    ck_assert_msg(strstr(err.msg, "no genre 'Danse' in the catalogue (3 genres); it has: ") &&
+                      strstr(err.msg, "Dance (20)") && strstr(err.msg, "R&B (20)"),
+                  "%s", err.msg);
+    ck_assert_uint_eq(p.n, 0);
+    ck_assert_ptr_null(p.songs);
+    o.genre = " , movie ,"; /* empty items are skipped */
+    ck_assert_msg(fer_music_recommend(src, &t, &o, &p, &err) == FER_OK, "%s", err.msg);
+    ck_assert_uint_gt(p.n, 0);
+    fer_playlist_free(&p);
+    fer_music_source_free(src);
+    fer_catalog_free(c);
+    /* 26 genres: the nearest 6, those holding the name first */
+    char path[] = "/tmp/test_recommend_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "track_id,track_name,artist_name,genre,popularity,valence,energy,tempo\n");
+    for (int i = 0; i < 26; i++)
+        fprintf(f, "id%d,T%d,A%d,%c%s,10,0.5,0.5,100\n", i, i, i, 'a' + i, i == 9 ? "azz" : "x");
+    fprintf(f, "id99,T99,A99,acid jazz,10,0.5,0.5,100\n");
+    fclose(f);
+    ck_assert_int_eq(fer_catalog_load(path, &c, NULL, NULL), FER_OK);
+    unlink(path);
+    ck_assert_int_eq(fer_music_source_catalog(c, &src, NULL), FER_OK);
+    o.genre = "jaz";
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_EINVAL);
+    ck_assert_msg(strstr(err.msg, "(27 genres); nearest: jazz (1), acid jazz (1), "), "%s", err.msg);
+    fer_music_source_free(src);
+    fer_catalog_free(c);
+}
+END_TEST
+
+START_TEST(source_bad_args)
+{
+    fer_catalog *c = random_catalog(30, 3);
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    fer_music_source *src = (fer_music_source *)&o;
+    fer_playlist p;
+    fer_error err;
+    ck_assert_int_eq(fer_music_source_catalog(NULL, &src, &err), FER_EINVAL);
+    ck_assert_ptr_null(src);
+    ck_assert_int_eq(fer_music_source_catalog(c, NULL, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_source_catalog(c, &src, &err), FER_OK);
+    ck_assert_int_eq(fer_music_recommend(NULL, &t, &o, &p, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_recommend(src, NULL, &o, &p, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_recommend(src, &t, NULL, &p, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, NULL, &err), FER_EINVAL);
+    o.limit = 0;
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_ERANGE);
+    o.limit = 10001;
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_ERANGE);
+    o.limit = 10;
+    o.popularity_weight = -1;
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_ERANGE);
+    o.popularity_weight = 0.15;
+    t.tol_energy = 0;
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_EINVAL);
+    t = some_target();
+    t.tempo = NAN;
+    ck_assert_int_eq(fer_music_recommend(src, &t, &o, &p, &err), FER_EINVAL);
+    ck_assert_uint_eq(p.n, 0);
+    fer_music_source_free(src);
+    fer_music_source_free(NULL);
+    fer_playlist_free(NULL);
+    ck_assert_str_eq(fer_music_source_name(NULL), "");
+    fer_catalog_free(c);
+}
+END_TEST
+
+/* A third source is one file: its state, its ops and a constructor (here a
+ * stub that lists two fixed tracks, or fails after one). */
+typedef struct stub { int fail, *freed; } stub;
+
+static fer_status stub_recommend(void *impl, const fer_music_target *t, const fer_rank_opts *o,
+                                 fer_playlist *out, fer_error *err)
+{
+    const stub *st = impl;
+    fer_track tr = {"jazz; soul", "Stub Artist", "Stub Song", "stub0", 40, 0, -1, -1, 0,
+                    NAN, NAN, 0.4f, NAN, NAN, NAN, NAN, 90, 0.3f};
+    fer_status s = fer_playlist_reserve(out, 2, err);
+    if (s == FER_OK)
+        s = fer_playlist_add(out, &tr, 0.5, fer_music_distance(t, &tr), t, err);
+    if (s == FER_OK && st->fail)
+        return fer_fail(err, FER_ENET, "stub: gone after one song");
+    tr.id = "stub1";
+    tr.valence = tr.energy = tr.tempo = NAN;
+    if (s == FER_OK && o->limit > 1)
+        s = fer_playlist_add(out, &tr, 0.4, NAN, t, err);
+    out->source = "stub";
+    return s;
+}
+
+static void stub_free(void *impl)
+{
+    stub *st = impl;
+    (*st->freed)++;
+    free(st);
+}
+
+static const music_source_ops stub_ops = {"stub", stub_recommend, stub_free};
+
+START_TEST(third_source_through_the_interface)
+{
+    int freed = 0;
+    fer_music_target t = some_target();
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    for (int fail = 0; fail < 2; fail++) {
+        stub *st = malloc(sizeof *st);
+        *st = (stub){fail, &freed};
+        fer_music_source *src;
+        fer_playlist p;
+        fer_error err;
+        ck_assert_int_eq(fer_music_source_new(&stub_ops, st, &src, &err), FER_OK);
+        ck_assert_str_eq(fer_music_source_name(src), "stub");
+        fer_status s = fer_music_recommend(src, &t, &o, &p, &err);
+        if (fail) {
+            ck_assert_int_eq(s, FER_ENET);
+            ck_assert_uint_eq(p.n, 0); /* what it had added is freed (ASan) */
+        } else {
+            ck_assert_int_eq(s, FER_OK);
+            ck_assert_uint_eq(p.n, 2);
+            ck_assert_str_eq(p.source, "stub");
+            ck_assert_str_eq(p.songs[0].url, "https://open.spotify.com/track/stub0");
+            ck_assert_int_eq(p.songs[0].in_band, 1);
+            ck_assert_msg(strstr(p.songs[0].why, "valence 0.30 (+0.08) energy 0.40 ") &&
+                              strstr(p.songs[0].why, "\xE2\x9C\x93"), "%s", p.songs[0].why);
+            ck_assert_str_eq(p.songs[1].why, "no audio features known; popularity 40");
+            ck_assert_int_eq(p.songs[1].in_band, 0);
+            ck_assert(isnan(p.songs[1].distance));
+            fer_playlist_free(&p);
+        }
+        fer_music_source_free(src);
+    }
+    ck_assert_int_eq(freed, 2);
 }
 END_TEST
 
@@ -609,6 +830,12 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_rank_args);
     tcase_add_test(tc, shipped_catalog_separates_moods);
     tcase_add_test(tc, shipped_catalog_lists_are_diverse);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sources");
+    tcase_add_test(tc, offline_source_is_the_ranking);
+    tcase_add_test(tc, offline_source_unknown_genre);
+    tcase_add_test(tc, source_bad_args);
+    tcase_add_test(tc, third_source_through_the_interface);
     suite_add_tcase(s, tc);
     return s;
 }

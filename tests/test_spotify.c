@@ -133,15 +133,23 @@ static void stats(const mock *m, int *token, int *api)
     ck_assert_int_eq(sscanf(body, "{\"token\":%d,\"api\":%d}", token, api), 2);
 }
 
-/* Runs one recommendation; the message never carries a secret, the Basic
- * credentials (base64 of test-id:test-secret) or a token, nor a control
- * character. */
+/* Runs one recommendation through the Spotify music source over client s;
+ * the message never carries a secret, the Basic credentials (base64 of
+ * test-id:test-secret) or a token, nor a control character. */
 static fer_status run(fer_spotify *s, const char *genre, size_t limit, const fer_catalog *c,
-                      fer_spotify_result *r, fer_error *err)
+                      fer_playlist *r, fer_error *err)
 {
     fer_music_target t = target();
+    fer_music_source *src;
+    fer_rank_opts o;
+    fer_rank_opts_default(&o);
+    o.genre = genre;
+    o.limit = limit;
     err->msg[0] = 0;
-    fer_status st = fer_spotify_recommend(s, &t, genre, limit, c, r, err);
+    ck_assert_int_eq(fer_music_source_spotify(s, c, &src, err), FER_OK);
+    ck_assert_str_eq(fer_music_source_name(src), "spotify");
+    fer_status st = fer_music_recommend(src, &t, &o, r, err);
+    fer_music_source_free(src);
     ck_assert_ptr_null(strstr(err->msg, "test-secret"));
     ck_assert_ptr_null(strstr(err->msg, "dGVzdC1pZDp0ZXN0LXNlY3JldA"));
     ck_assert_ptr_null(strstr(err->msg, "tok1"));
@@ -154,20 +162,25 @@ START_TEST(success_and_token_cache)
 {
     mock m = start_mock("ok");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, "R&B", 5, NULL, &r, &err) == FER_OK, "%s", err.msg);
-    ck_assert_str_eq(r.path, "recommendations");
+    ck_assert_str_eq(r.source, "spotify-recommendations");
     ck_assert_uint_eq(r.n, 5);
-    ck_assert_str_eq(r.tracks[0].id, "r000000000000000000000");
-    ck_assert_str_eq(r.tracks[1].title, "Song \"1\" \xC3\xA9");
-    ck_assert_str_eq(r.tracks[1].artist, "Artist 1");
-    ck_assert_int_eq(r.tracks[1].popularity, 7);
-    ck_assert_int_eq(r.tracks[1].catalog_index, -1);
-    fer_spotify_result_free(&r);
+    ck_assert_str_eq(r.songs[0].track.id, "r000000000000000000000");
+    ck_assert_str_eq(r.songs[1].track.title, "Song \"1\" \xC3\xA9");
+    ck_assert_str_eq(r.songs[1].track.artist, "Artist 1");
+    ck_assert_int_eq(r.songs[1].track.popularity, 7);
+    /* unknown to the catalogue: no audio features, the genres asked for */
+    ck_assert(isnan(r.songs[1].distance) && isnan(r.songs[1].track.valence));
+    ck_assert_str_eq(r.songs[1].track.genre, "R&B");
+    ck_assert_str_eq(r.songs[1].url, "https://open.spotify.com/track/r000000000000000000001");
+    ck_assert_str_eq(r.songs[1].why, "no audio features known; popularity 7");
+    ck_assert_int_eq(r.songs[1].in_band, 0);
+    fer_playlist_free(&r);
     ck_assert_int_eq(run(s, NULL, 3, NULL, &r, &err), FER_OK);
     ck_assert_uint_eq(r.n, 3);
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     int token, api;
     stats(&m, &token, &api);
     ck_assert_int_eq(token, 1); /* cached */
@@ -181,11 +194,11 @@ START_TEST(renews_token_once_on_401)
 {
     mock m = start_mock("401");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 4, NULL, &r, &err) == FER_OK, "%s", err.msg);
     ck_assert_uint_eq(r.n, 4);
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     int token, api;
     stats(&m, &token, &api);
     ck_assert_int_eq(token, 2);
@@ -200,26 +213,32 @@ static void check_search_fallback(const char *scenario)
     mock m = start_mock(scenario);
     fer_spotify *s = client(&m);
     fer_catalog *c = features();
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, "Dance", 4, c, &r, &err) == FER_OK, "%s", err.msg);
-    ck_assert_str_eq(r.path, "search");
+    ck_assert_str_eq(r.source, "spotify-search");
     ck_assert_uint_eq(r.n, 4);
     /* The three known tracks first, nearest first; then the most popular unknown one. */
-    ck_assert_str_eq(r.tracks[0].id, "s000000000000000000003");
-    ck_assert_str_eq(r.tracks[1].id, "s000000000000000000005");
-    ck_assert_str_eq(r.tracks[2].id, "s000000000000000000007");
-    ck_assert(r.tracks[0].distance < r.tracks[1].distance);
-    ck_assert_int_ge(r.tracks[2].catalog_index, 0);
-    ck_assert_int_eq(r.tracks[3].catalog_index, -1);
-    ck_assert(isnan(r.tracks[3].distance));
+    ck_assert_str_eq(r.songs[0].track.id, "s000000000000000000003");
+    ck_assert_str_eq(r.songs[1].track.id, "s000000000000000000005");
+    ck_assert_str_eq(r.songs[2].track.id, "s000000000000000000007");
+    ck_assert(r.songs[0].distance < r.songs[1].distance);
+    ck_assert(!isnan(r.songs[2].distance)); /* known: the catalogue's features and genres */
+    ck_assert(r.songs[0].track.valence == 0.3f && r.songs[0].track.tempo == 85);
+    ck_assert_str_eq(r.songs[0].track.genre, "Pop");
+    ck_assert_str_eq(r.songs[0].track.title, "Song \"3\" \xC3\xA9"); /* Spotify's title */
+    ck_assert_int_eq(r.songs[0].in_band, 1);
+    ck_assert_msg(strstr(r.songs[0].why, "valence 0.30 (+0.00) energy 0.30 (+0.00)  85 BPM (+0)"),
+                  "%s", r.songs[0].why);
+    ck_assert(isnan(r.songs[3].distance));
+    ck_assert_str_eq(r.songs[3].track.genre, "Dance");
     /* Two pages of 10 were read (3 x 4 wanted); the mock's popularity is i * 7 % 101. */
     int best = -1;
     for (int i = 0; i < 20; i++)
         if (i != 3 && i != 5 && i != 7 && i * 7 % 101 > best)
             best = i * 7 % 101;
-    ck_assert_int_eq(r.tracks[3].popularity, best);
-    fer_spotify_result_free(&r);
+    ck_assert_int_eq(r.songs[3].track.popularity, best);
+    fer_playlist_free(&r);
     int token, api;
     stats(&m, &token, &api);
     ck_assert_int_eq(api, 3); /* recommendations + 2 search pages */
@@ -228,8 +247,8 @@ static void check_search_fallback(const char *scenario)
     ck_assert_uint_eq(r.n, 20);
     for (size_t i = 0; i < r.n; i++)
         for (size_t j = 0; j < i; j++)
-            ck_assert_str_ne(r.tracks[i].id, r.tracks[j].id);
-    fer_spotify_result_free(&r);
+            ck_assert_str_ne(r.songs[i].track.id, r.songs[j].track.id);
+    fer_playlist_free(&r);
     stats(&m, &token, &api);
     ck_assert_int_eq(api, 3 + 4);
     fer_catalog_free(c);
@@ -249,20 +268,20 @@ START_TEST(search_without_popularity_keeps_order)
     mock m = start_mock("403-nopop");
     fer_spotify *s = client(&m);
     fer_catalog *c = features();
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 8, c, &r, &err) == FER_OK, "%s", err.msg);
-    ck_assert_str_eq(r.path, "search");
+    ck_assert_str_eq(r.source, "spotify-search");
     ck_assert_uint_eq(r.n, 8);
-    ck_assert_str_eq(r.tracks[0].id, "s000000000000000000003");
+    ck_assert_str_eq(r.songs[0].track.id, "s000000000000000000003");
     const char *rest[5] = {"s000000000000000000000", "s000000000000000000001",
                            "s000000000000000000002", "s000000000000000000004",
                            "s000000000000000000006"};
     for (int i = 0; i < 5; i++) {
-        ck_assert_str_eq(r.tracks[3 + i].id, rest[i]);
-        ck_assert_int_eq(r.tracks[3 + i].popularity, -1);
+        ck_assert_str_eq(r.songs[3 + i].track.id, rest[i]);
+        ck_assert_int_eq(r.songs[3 + i].track.popularity, -1);
     }
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     fer_catalog_free(c);
     fer_spotify_free(s);
     stop_mock(&m);
@@ -273,11 +292,11 @@ START_TEST(rate_limit_waits_retry_after)
 {
     mock m = start_mock("429");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 2, NULL, &r, &err) == FER_OK, "%s", err.msg);
     ck_assert_uint_eq(r.n, 2);
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     int token, api;
     stats(&m, &token, &api);
     ck_assert_int_eq(api, 2);
@@ -290,7 +309,7 @@ START_TEST(rate_limit_beyond_budget_fails)
 {
     mock m = start_mock("429-long");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
     ck_assert_ptr_nonnull(strstr(err.msg, "429"));
@@ -316,7 +335,7 @@ START_TEST(rate_limit_huge_retry_after_fails_at_once)
     for (int i = 0; i < 2; i++) {
         mock m = start_mock(scenarios[i]);
         fer_spotify *s = client(&m);
-        fer_spotify_result r;
+        fer_playlist r;
         fer_error err;
         double t0 = now_s();
         ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
@@ -339,7 +358,7 @@ START_TEST(server_text_sanitised)
     for (int i = 0; i < 2; i++) {
         mock m = start_mock(scenarios[i]);
         fer_spotify *s = client(&m);
-        fer_spotify_result r;
+        fer_playlist r;
         fer_error err;
         ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
         ck_assert_msg(strstr(err.msg, "HTTP 400 (") && strstr(err.msg, "***"), "%s", err.msg);
@@ -355,16 +374,16 @@ START_TEST(long_response_cut)
 {
     mock m = start_mock("many");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 50, NULL, &r, &err) == FER_OK, "%s", err.msg);
     ck_assert_uint_eq(r.n, 50);
     char want[32];
     for (size_t i = 0; i < r.n; i++) {
         snprintf(want, sizeof want, "m%021zu", i < 10 ? i : i + 20);
-        ck_assert_str_eq(r.tracks[i].id, want);
+        ck_assert_str_eq(r.songs[i].track.id, want);
     }
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     fer_spotify_free(s);
     stop_mock(&m);
 }
@@ -374,7 +393,7 @@ START_TEST(server_error_retries_then_fails)
 {
     mock m = start_mock("500");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
     ck_assert_ptr_nonnull(strstr(err.msg, "HTTP 500"));
@@ -390,10 +409,10 @@ START_TEST(server_error_once_recovers)
 {
     mock m = start_mock("500-once");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 2, NULL, &r, &err) == FER_OK, "%s", err.msg);
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     fer_spotify_free(s);
     stop_mock(&m);
 }
@@ -405,11 +424,11 @@ START_TEST(garbage_json)
     for (int i = 0; i < 2; i++) {
         mock m = start_mock(scenarios[i]);
         fer_spotify *s = client(&m);
-        fer_spotify_result r;
+        fer_playlist r;
         fer_error err;
         ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_EFORMAT);
         ck_assert_ptr_nonnull(strstr(err.msg, "/v1/recommendations"));
-        ck_assert_ptr_null(r.tracks);
+        ck_assert_ptr_null(r.songs);
         fer_spotify_free(s);
         stop_mock(&m);
     }
@@ -426,7 +445,7 @@ START_TEST(slow_server_times_out)
     o.max_retries = 1;
     o.backoff_ms = 10;
     ck_assert_int_eq(fer_spotify_set_opts(s, &o, NULL), FER_OK);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 2, NULL, &r, &err), FER_ENET);
     ck_assert_msg(strstr(err.msg, "imeout") || strstr(err.msg, "timed out"), "%s", err.msg);
@@ -440,11 +459,11 @@ START_TEST(empty_results)
 {
     mock m = start_mock("empty");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_msg(run(s, NULL, 5, NULL, &r, &err) == FER_OK, "%s", err.msg);
     ck_assert_uint_eq(r.n, 0);
-    fer_spotify_result_free(&r);
+    fer_playlist_free(&r);
     fer_spotify_free(s);
     stop_mock(&m);
 }
@@ -454,7 +473,7 @@ START_TEST(bad_credentials)
 {
     mock m = start_mock("badauth");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 5, NULL, &r, &err), FER_ENET);
     ck_assert_ptr_nonnull(strstr(err.msg, "invalid_client"));
@@ -468,7 +487,7 @@ START_TEST(oversized_body_refused)
 {
     mock m = start_mock("big");
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 5, NULL, &r, &err), FER_ERANGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "larger than"));
@@ -481,7 +500,7 @@ START_TEST(connection_refused)
 {
     mock m = {0, -1, "http://127.0.0.1:1"};
     fer_spotify *s = client(&m);
-    fer_spotify_result r;
+    fer_playlist r;
     fer_error err;
     ck_assert_int_eq(run(s, NULL, 5, NULL, &r, &err), FER_ENET);
     ck_assert_ptr_nonnull(strstr(err.msg, "/api/token"));
@@ -528,10 +547,13 @@ START_TEST(url_policy_and_arguments)
     unsetenv("FER_SPOTIFY_ACCOUNTS_URL");
     fer_spotify_free(s);
     ck_assert_int_eq(fer_spotify_new("a", "b", "", "", &s, &err), FER_OK);
-    fer_spotify_result r;
-    fer_music_target t = target();
-    ck_assert_int_eq(fer_spotify_recommend(s, &t, NULL, 0, NULL, &r, &err), FER_ERANGE);
-    ck_assert_int_eq(fer_spotify_recommend(s, &t, NULL, 51, NULL, &r, &err), FER_ERANGE);
+    fer_playlist r;
+    ck_assert_int_eq(run(s, NULL, 0, NULL, &r, &err), FER_ERANGE);
+    ck_assert_int_eq(run(s, NULL, 51, NULL, &r, &err), FER_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "outside 1..50"));
+    fer_music_source *src = (fer_music_source *)s;
+    ck_assert_int_eq(fer_music_source_spotify(NULL, NULL, &src, &err), FER_EINVAL);
+    ck_assert_ptr_null(src);
     fer_spotify_opts o;
     fer_spotify_opts_default(&o);
     o.timeout_ms = 0;

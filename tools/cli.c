@@ -249,3 +249,14 @@ const char *cli_data_path(const char *rel, char *buf, size_t cap)
     const char *dir = env && *env ? env : in_build_tree() ? FER_SOURCE_DIR : NULL;
     return fer_data_path(dir, rel, buf, cap, NULL) == FER_OK ? buf : NULL;
 }
+
+const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,
+                          char *buf, size_t cap)
+{
+    if (given)
+        return given;
+    const char *path = cli_data_path(rel, buf, cap);
+    if (!path)
+        cli_error(prog, "no %s found: %s does not exist (pass --%s FILE)", what, buf, what);
+    return path;
+}

@@ -61,6 +61,10 @@ void cli_progress_finish(cli_progress *p, long done, const char *extra);
  * buf, or NULL if it does not exist (buf then holds the path to name in the
  * error message). */
 const char *cli_data_path(const char *rel, char *buf, size_t cap);
+/* `given` when the user named a file, else the shipped one (cli_data_path);
+ * NULL after "no WHAT found: ... (pass --WHAT FILE)". */
+const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,
+                          char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"

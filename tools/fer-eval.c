@@ -162,7 +162,7 @@ static int load_data(const options *o, const fer_model *m, fer_dataset *ds, int 
         return 0;
     }
     if (ds->n_bad)
-        cli_error(prog, "warning: skipped %zu bad rows; the first: %s", ds->n_bad, err.msg);
+        cli_error(prog, "warning: skipped %zu bad rows; the first: %s", ds->n_bad, ds->first_bad);
     return 1;
 }
 

@@ -205,26 +205,14 @@ static int load_heart(context *cx)
     return 1;
 }
 
-/* A shipped file unless the user named one; NULL after the error line. */
-static const char *data_file(const char *given, const char *rel, const char *what, char *buf,
-                             size_t cap)
-{
-    if (given)
-        return given;
-    const char *path = cli_data_path(rel, buf, cap);
-    if (!path)
-        cli_error(prog, "no %s found: %s does not exist (pass --%s FILE)", what, buf, what);
-    return path;
-}
-
 static int load_analyzer(context *cx)
 {
     const options *o = &cx->opt;
     char wbuf[4096], vbuf[4096];
     fer_analyzer_opts ao = o->an;
-    ao.emotion_model = data_file(ao.emotion_model, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
+    ao.emotion_model = cli_data_file(prog, ao.emotion_model, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
     ao.verifier_model = ao.no_detect ? NULL
-                        : data_file(ao.verifier_model, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
+                        : cli_data_file(prog, ao.verifier_model, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
     if (!ao.emotion_model || (!ao.no_detect && !ao.verifier_model))
         return 0;
     ao.pick = o->pick == PICK_LARGEST ? FER_FACE_LARGEST : FER_FACE_BEST;

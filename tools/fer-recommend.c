@@ -20,7 +20,6 @@
 
 static const char *prog = "fer-recommend";
 
-enum { SRC_AUTO, SRC_OFFLINE, SRC_SPOTIFY };
 enum { MAX_LIMIT = 50, MAX_STDIN = 1 << 20, DEFAULT_INTENSITY_PCT = 70 };
 
 typedef struct options {
@@ -38,12 +37,6 @@ typedef struct mood_input {
     fer_heart heart;
     int have_heart;
 } mood_input;
-
-typedef struct outcome {
-    cli_track_row *rows; /* from either source */
-    size_t n;
-    const char *source; /* "offline", "spotify-recommendations", "spotify-search" */
-} outcome;
 
 static void usage_text(FILE *out)
 {
@@ -149,9 +142,7 @@ static int set_option(void *ctx, int k, const char *v)
         return o->seed = (uint64_t)l, 1;
     case O_CATALOG: o->catalog = v; return 1;
     case O_SOURCE:
-        if (!strcasecmp(v, "offline") || !strcasecmp(v, "spotify"))
-            return o->source = tolower((unsigned char)v[0]) == 's' ? SRC_SPOTIFY : SRC_OFFLINE, 1;
-        return cli_bad_value(prog, name, v, "offline or spotify");
+        return cli_parse_source(v, &o->source) || cli_bad_value(prog, name, v, "offline or spotify");
     case O_M3U: o->m3u = v; return 1;
     case O_BENCH:
         return cli_parse_long(v, 1, 100000, &o->bench) || cli_bad_value(prog, name, v, "a count 1..100000");
@@ -295,150 +286,8 @@ static int load_catalog(const options *o, int required, fer_catalog **c, const c
         return 0;
     }
     if (bad)
-        fprintf(stderr, "%s: warning: %zu bad rows skipped; first: %s\n", prog, bad, err.msg);
-    return 1;
-}
-
-enum { NAME_CMP = 48, N_NEAREST = 6 }; /* bytes of a name compared; names suggested */
-
-/* Edit distance between the first NAME_CMP bytes of a and b, ASCII case ignored. */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    size_t row[NAME_CMP + 1];
-    na = na < NAME_CMP ? na : NAME_CMP;
-    nb = nb < NAME_CMP ? nb : NAME_CMP;
-    for (size_t j = 0; j <= nb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j], same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
-            size_t best = diag + !same;
-            best = up + 1 < best ? up + 1 : best;
-            row[j] = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
-/* How far catalogue genre g is from what was asked: names holding it (or
- * held in it) first, then by edit distance. */
-static size_t genre_gap(const char *asked, size_t n, const char *g)
-{
-    size_t ng = strlen(g), hold = 0;
-    for (size_t i = 0; !hold && i + n <= ng; i++)
-        hold = !strncasecmp(g + i, asked, n);
-    for (size_t i = 0; !hold && i + ng <= n; i++)
-        hold = !strncasecmp(asked + i, g, ng);
-    return (hold ? 0 : NAME_CMP + 1) + edit_distance(asked, n, g, ng);
-}
-
-typedef struct near { size_t gap, tracks, index; } near;
-
-static int by_gap(const void *a, const void *b)
-{
-    const near *x = a, *y = b;
-    if (x->gap != y->gap)
-        return x->gap < y->gap ? -1 : 1;
-    if (x->tracks != y->tracks)
-        return x->tracks > y->tracks ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* The N_NEAREST catalogue genres closest to `asked` (more tracks first among
- * equals) as "name (tracks), ...", or all of them when there are few. */
-static void nearest_genres(const fer_catalog *c, const char *asked, size_t n, char *buf, size_t cap)
-{
-    size_t total = fer_catalog_n_genres(c), len = 0;
-    near *all = malloc((total ? total : 1) * sizeof *all);
-    buf[0] = 0;
-    if (!all)
-        return;
-    for (size_t i = 0; i < total; i++) {
-        const char *g = fer_catalog_genre(c, i, &all[i].tracks);
-        all[i].gap = total <= N_NEAREST ? 0 : genre_gap(asked, n, g);
-        all[i].index = i;
-    }
-    if (total > N_NEAREST)
-        qsort(all, total, sizeof *all, by_gap);
-    for (size_t i = 0; i < total && i < N_NEAREST && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s (%zu)", i ? ", " : "",
-                                fer_catalog_genre(c, all[i].index, NULL), all[i].tracks);
-    free(all);
-}
-
-/* Every genre asked for must be one the catalogue has: else one line with
- * the nearest ones. */
-static int genres_known(const char *list, const fer_catalog *c)
-{
-    for (const char *p = list; *p;) {
-        const char *end = p + strcspn(p, ",");
-        p += strspn(p, " \t");
-        size_t n = (size_t)(end - p);
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        size_t i = 0, total = fer_catalog_n_genres(c);
-        while (i < total && !(strlen(fer_catalog_genre(c, i, NULL)) == n &&
-                              !strncasecmp(fer_catalog_genre(c, i, NULL), p, n)))
-            i++;
-        if (i == total) {
-            char near[512];
-            nearest_genres(c, p, n, near, sizeof near);
-            return cli_error(prog, "no genre '%.*s' in the catalogue (%zu genres); %s: %s", (int)n, p,
-                             total, total <= N_NEAREST ? "it has" : "nearest", near), 0;
-        }
-        p = *end ? end + 1 : end;
-    }
-    return 1;
-}
-
-static int offline(const options *o, const fer_catalog *c, const fer_music_target *t,
-                   outcome *out)
-{
-    if (o->genre && !genres_known(o->genre, c))
-        return 0;
-    fer_rank_opts ro;
-    fer_rank_opts_default(&ro);
-    ro.limit = (size_t)o->limit;
-    ro.genre = o->genre;
-    ro.seed = o->seed;
-    fer_error err;
-    out->rows = calloc(ro.limit, sizeof *out->rows);
-    if (!out->rows)
-        return cli_error(prog, "out of memory"), 0;
-    if (cli_rank_offline(c, t, &ro, out->rows, &out->n, &err) != FER_OK)
-        return cli_error(prog, "%s", err.msg), 0;
-    out->source = "offline";
-    return 1;
-}
-
-static int spotify(const options *o, const fer_catalog *c, const fer_music_target *t,
-                   fer_spotify_result *res, outcome *out)
-{
-    fer_spotify *s;
-    fer_error err;
-    if (fer_spotify_new(getenv("SPOTIFY_CLIENT_ID"), getenv("SPOTIFY_CLIENT_SECRET"),
-                        getenv("FER_SPOTIFY_API_URL"), getenv("FER_SPOTIFY_ACCOUNTS_URL"), &s,
-                        &err) != FER_OK ||
-        fer_spotify_recommend(s, t, o->genre, (size_t)o->limit, c, res, &err) != FER_OK) {
-        cli_error(prog, "Spotify: %s", err.msg);
-        fer_spotify_free(s);
-        return 0;
-    }
-    fer_spotify_free(s);
-    out->rows = calloc(res->n ? res->n : 1, sizeof *out->rows);
-    if (!out->rows)
-        return cli_error(prog, "out of memory"), 0;
-    for (size_t i = 0; i < res->n; i++) {
-        const fer_spotify_track *k = &res->tracks[i];
-        const fer_track *tr = k->catalog_index >= 0 ? fer_catalog_track(c, (size_t)k->catalog_index) : NULL;
-        out->rows[i] = (cli_track_row){k->id, k->title, k->artist, tr ? tr->genre : (o->genre ? o->genre : "-"),
-                             k->popularity, tr, k->score, k->distance};
-    }
-    out->n = res->n;
-    out->source = res->path[0] == 'r' ? "spotify-recommendations" : "spotify-search";
+        fprintf(stderr, "%s: warning: %zu bad rows skipped; first: %s\n", prog, bad,
+                fer_catalog_first_bad(*c));
     return 1;
 }
 
@@ -473,30 +322,10 @@ static void put_cell(const char *s, int width)
         putchar(' ');
 }
 
-/* x rounded as printed with 1/scale resolution, so that a difference that
- * rounds to zero prints "+0.00", not "-0.00". */
-static double as_shown(double x, double scale) { return round(x * scale) / scale + 0.0; }
-
-static void why_text(const cli_track_row *r, const fer_music_target *t, char *buf, size_t cap)
-{
-    const fer_track *f = r->features;
-    if (!f) {
-        snprintf(buf, cap, "no audio features known; popularity %d", r->popularity);
-        return;
-    }
-    int in_band = fabs(f->valence - t->valence) <= t->tol_valence &&
-                  fabs(f->energy - t->energy) <= t->tol_energy &&
-                  fabs(f->tempo - t->tempo) <= t->tol_tempo;
-    snprintf(buf, cap, "valence %.2f (%+.2f) energy %.2f (%+.2f) %3.0f BPM (%+.0f)%s", f->valence,
-             as_shown(f->valence - t->valence, 100), f->energy,
-             as_shown(f->energy - t->energy, 100), f->tempo, as_shown(f->tempo - t->tempo, 1),
-             in_band ? " \xE2\x9C\x93" : "");
-}
-
 static fer_strategy strategy_of(const options *o) { return o->strategy ? FER_STRATEGY_UPLIFT : FER_STRATEGY_MATCH; }
 
 static void print_table(const options *o, const mood_input *in, const fer_music_target *t,
-                        const outcome *out)
+                        const fer_playlist *out)
 {
     printf("State: %s (valence %+.2f, arousal %.2f)", in->state.label, in->state.valence,
            in->state.arousal);
@@ -516,56 +345,24 @@ static void print_table(const options *o, const mood_input *in, const fer_music_
     put_cell("Why: track (difference to target)", W_WHY);
     printf("  Link\n");
     for (size_t i = 0; i < out->n; i++) {
-        const cli_track_row *r = &out->rows[i];
-        char why[128];
-        why_text(r, t, why, sizeof why);
+        const fer_song *r = &out->songs[i];
         printf("%2zu  ", i + 1);
-        put_cell(r->title, W_TITLE);
+        put_cell(r->track.title, W_TITLE);
         putchar(' ');
-        put_cell(r->artist, W_ARTIST);
+        put_cell(r->track.artist, W_ARTIST);
         putchar(' ');
-        put_cell(r->genre, W_GENRE);
+        put_cell(*r->track.genre ? r->track.genre : "-", W_GENRE);
         putchar(' ');
-        put_cell(why, W_WHY);
-        printf("  https://open.spotify.com/track/%s\n", r->id);
+        put_cell(r->why, W_WHY);
+        printf("  %s\n", r->url);
     }
 }
 
 static int print_json(const options *o, const mood_input *in, const fer_music_target *t,
-                      const outcome *out)
+                      const fer_playlist *out)
 {
-    return cli_json_print(prog, cli_json_recommendation(&in->state, in->have_heart ? &in->heart : NULL,
-                                                        strategy_of(o), t, out->source, out->rows,
-                                                        out->n));
-}
-
-/* #EXTM3U with one #EXTINF (artist - title) and link per track. */
-static int write_m3u(const char *path, const outcome *out)
-{
-    size_t cap = 64, len = 0;
-    for (size_t i = 0; i < out->n; i++)
-        cap += strlen(out->rows[i].title) + strlen(out->rows[i].artist) + 128;
-    char *buf = malloc(cap);
-    if (!buf)
-        return cli_error(prog, "out of memory"), 0;
-    len += (size_t)snprintf(buf, cap, "#EXTM3U\n");
-    for (size_t i = 0; i < out->n; i++) {
-        const cli_track_row *r = &out->rows[i];
-        int secs = r->features && r->features->duration_ms > 0 ? (r->features->duration_ms + 500) / 1000 : -1;
-        size_t start = len;
-        len += (size_t)snprintf(buf + len, cap - len, "#EXTINF:%d,%s - %s", secs, r->artist, r->title);
-        for (size_t k = start; k < len; k++) /* a newline in a title would break the format */
-            if ((unsigned char)buf[k] < 0x20)
-                buf[k] = ' ';
-        len += (size_t)snprintf(buf + len, cap - len, "\nhttps://open.spotify.com/track/%s\n", r->id);
-    }
-    fer_error err;
-    int ok = !strcmp(path, "-") ? fwrite(buf, 1, len, stdout) == len
-                                : fer_file_write_atomic(path, buf, len, &err) == FER_OK;
-    if (!ok && strcmp(path, "-"))
-        cli_error(prog, "%s", err.msg);
-    free(buf);
-    return ok;
+    return cli_json_print(prog, cli_json_playlist(&in->state, in->have_heart ? &in->heart : NULL,
+                                                        strategy_of(o), t, out));
 }
 
 /* ------------------------------------------------------------ extras */
@@ -610,20 +407,26 @@ static int bench(const options *o, const fer_catalog *c, const fer_music_target 
     fer_rank_opts ro;
     fer_rank_opts_default(&ro);
     ro.limit = (size_t)o->limit;
-    fer_pick picks[MAX_LIMIT];
-    size_t n;
+    fer_music_source *src;
+    fer_playlist pl;
+    fer_error err;
     double best = INFINITY, total = 0;
+    if (fer_music_source_catalog(c, &src, &err) != FER_OK)
+        return cli_error(prog, "%s", err.msg), 0;
     for (long i = 0; i < o->bench; i++) {
         ro.seed = (uint64_t)i;
         double t0 = cli_now();
-        if (fer_recommend(c, t, &ro, picks, &n, NULL) != FER_OK)
-            return cli_error(prog, "ranking failed"), 0;
+        fer_status st = fer_music_recommend(src, t, &ro, &pl, &err);
+        fer_playlist_free(&pl);
+        if (st != FER_OK)
+            return fer_music_source_free(src), cli_error(prog, "%s", err.msg), 0;
         double dt = cli_now() - t0;
         total += dt;
         best = dt < best ? dt : best;
     }
     printf("ranked %zu tracks %ld times: mean %.3f ms, best %.3f ms per ranking\n",
            fer_catalog_size(c), o->bench, 1e3 * total / (double)o->bench, 1e3 * best);
+    fer_music_source_free(src);
     return 1;
 }
 
@@ -640,37 +443,63 @@ static int get_state(const options *o, mood_input *in)
     return state_from_stdin(o, in);
 }
 
-static int want_spotify(const options *o)
+/* The rank options of the command line. */
+static void rank_opts(const options *o, fer_rank_opts *ro)
 {
-    const char *id = getenv("SPOTIFY_CLIENT_ID"), *secret = getenv("SPOTIFY_CLIENT_SECRET");
-    return o->source == SRC_SPOTIFY || (o->source == SRC_AUTO && id && *id && secret && *secret);
+    fer_rank_opts_default(ro);
+    ro->limit = (size_t)o->limit;
+    ro->genre = o->genre;
+    ro->seed = o->seed;
 }
 
+/* Spotify when wanted (the catalogue, if there is one, gives it audio
+ * features), the offline catalogue otherwise or when Spotify fails and was
+ * not asked for explicitly (cli_music_recommend). */
 static int recommend(const options *o, const fer_music_target *t, fer_catalog **c,
-                     fer_spotify_result *res, outcome *out)
+                     fer_playlist *out)
 {
     char buf[4096];
-    const char *path;
-    if (want_spotify(o)) {
+    const char *path = NULL;
+    int want = cli_spotify_wanted(o->source), only = o->source == CLI_SOURCE_SPOTIFY, ok = 0;
+    cli_spotify sp = {NULL, NULL};
+    fer_music_source *offline = NULL;
+    fer_error err;
+    if (want) {
         load_catalog(o, 0, c, &path, buf, sizeof buf); /* features for ranking, if any */
-        if (spotify(o, *c, t, res, out)) {
-            fprintf(stderr, "%s: source: Spotify Web API, %s\n", prog,
-                    out->source[8] == 'r' ? "/v1/recommendations"
-                                          : "/v1/search (recommendations are closed to this app)");
-            return 1;
+        if (cli_spotify_open(*c, 0, &sp, &err) != FER_OK) {
+            cli_error(prog, "Spotify: %s", err.msg);
+            if (only)
+                return 0;
+            fprintf(stderr, "%s: falling back to the offline catalogue\n", prog);
         }
-        if (o->source == SRC_SPOTIFY)
-            return 0;
-        fprintf(stderr, "%s: falling back to the offline catalogue\n", prog);
     }
-    if (!*c && !load_catalog(o, 1, c, &path, buf, sizeof buf))
+    if (!sp.source && !*c && !load_catalog(o, 1, c, &path, buf, sizeof buf))
         return 0;
-    if (!offline(o, *c, t, out))
+    if (*c && fer_music_source_catalog(*c, &offline, &err) != FER_OK) {
+        cli_error(prog, "%s", err.msg);
+        cli_spotify_close(&sp);
         return 0;
-    if (out->n > 0) /* said once it worked, so that an error stays one line */
-        fprintf(stderr, "%s: source: offline catalogue %s (%zu tracks)\n", prog,
-                o->catalog ? o->catalog : buf, fer_catalog_size(*c));
-    return 1;
+    }
+    fer_rank_opts ro;
+    rank_opts(o, &ro);
+    char fell[600];
+    fer_status st = cli_music_recommend(sp.source, only, offline, t, &ro, out, fell, sizeof fell, &err);
+    if (*fell)
+        fprintf(stderr, "%s: %s\n%s: falling back to the offline catalogue\n", prog, fell, prog);
+    if (st != FER_OK)
+        cli_error(prog, "%s", err.msg);
+    else if (strcmp(out->source, "offline"))
+        fprintf(stderr, "%s: source: Spotify Web API, %s\n", prog,
+                !strcmp(out->source, "spotify-recommendations")
+                    ? "/v1/recommendations"
+                    : "/v1/search (recommendations are closed to this app)");
+    else if (out->n > 0) /* said once it worked, so that an error stays one line */
+        fprintf(stderr, "%s: source: offline catalogue %s (%zu tracks)\n", prog, path,
+                fer_catalog_size(*c));
+    ok = st == FER_OK;
+    fer_music_source_free(offline);
+    cli_spotify_close(&sp);
+    return ok;
 }
 
 int main(int argc, char **argv)
@@ -691,8 +520,7 @@ int main(int argc, char **argv)
                              strategy_of(&o), &t, &err))
         return cli_error(prog, "%s", err.msg), 1;
     fer_catalog *c = NULL;
-    fer_spotify_result res = {0};
-    outcome out = {0};
+    fer_playlist out = {0};
     int ok;
     if (o.bench) {
         char buf[4096];
@@ -704,7 +532,7 @@ int main(int argc, char **argv)
                    1e3 * (cli_now() - t0));
         ok = ok && bench(&o, c, &t);
     } else {
-        ok = recommend(&o, &t, &c, &res, &out);
+        ok = recommend(&o, &t, &c, &out);
         if (ok && out.n == 0) {
             cli_error(prog, "no tracks found%s%s%s", o.genre ? " in genre '" : "",
                       o.genre ? o.genre : "", o.genre ? "'" : "");
@@ -714,10 +542,9 @@ int main(int argc, char **argv)
         if (ok && !m3u_only)
             ok = o.json ? print_json(&o, &in, &t, &out) : (print_table(&o, &in, &t, &out), 1);
         if (ok && o.m3u)
-            ok = write_m3u(o.m3u, &out);
+            ok = cli_write_m3u(prog, o.m3u, &out);
     }
-    free(out.rows);
-    fer_spotify_result_free(&res);
+    fer_playlist_free(&out);
     fer_catalog_free(c);
     return cli_stdout_ok(prog) && ok ? 0 : 1;
 }

@@ -1,7 +1,7 @@
 /* fer-serve: the face pipeline and the recommender over HTTP, and the web
  * page that uses them (docs/tools.md, "fer-serve"). The models, the cascade
  * and the catalogue are loaded at start; each worker thread gets its own
- * analyzer. SIGTERM or SIGINT: no new connections, the requests in progress
+ * analyzer, and its own Spotify client when Spotify is used. SIGTERM or SIGINT: no new connections, the requests in progress
  * are answered, exit 0. */
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "music.h"
 #include "opt.h"
 #include "serve_http.h"
 
@@ -21,6 +22,7 @@ enum { EXIT_OK = 0, EXIT_START = 1, EXIT_USAGE = 2 };
 typedef struct options {
     const char *host, *weights, *verifier, *cascade, *catalog, *web;
     long port, threads, queue, timeout, max_connections, max_pixels;
+    int source; /* CLI_SOURCE_* */
     size_t max_body;
     double min_score;
 } options;
@@ -51,6 +53,9 @@ static void usage_text(FILE *out)
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"
+            "  --source S           offline or spotify (default: spotify when SPOTIFY_CLIENT_ID\n"
+            "                       and SPOTIFY_CLIENT_SECRET are set, else offline); Spotify\n"
+            "                       failing falls back to the catalogue unless asked for\n"
             "  --web DIR            the page's folder (default: the shipped web/)\n"
             "Every error is answered {\"error\": \"...\"} with a 4xx or 5xx status; one access\n"
             "log line per request on stderr.\n"
@@ -59,19 +64,24 @@ static void usage_text(FILE *out)
             "2 usage error.\n",
             CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
     cli_help_common(out);
+    fputs("  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET  credentials for the Spotify Web API\n"
+          "  FER_SPOTIFY_API_URL, FER_SPOTIFY_ACCOUNTS_URL  other endpoints (https, or http\n"
+          "                       to this machine only; for tests)\n",
+          out);
 }
 
 /* ------------------------------------------------------------ arguments */
 
 enum { O_HOST, O_PORT, O_THREADS, O_QUEUE, O_MAX_BODY, O_MAX_PIXELS, O_TIMEOUT, O_MAX_CONN,
-       O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_CATALOG, O_WEB };
+       O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_CATALOG, O_WEB, O_SOURCE };
 
 static const cli_opt option_list[] = {
     {"--host", CLI_VALUE},      {"--port", CLI_VALUE},       {"--threads", CLI_VALUE},
     {"--queue", CLI_VALUE},     {"--max-body", CLI_VALUE},   {"--max-pixels", CLI_VALUE},
     {"--timeout", CLI_VALUE},   {"--max-connections", CLI_VALUE}, {"--weights", CLI_VALUE},
     {"--verifier", CLI_VALUE},  {"--cascade", CLI_VALUE},    {"--min-score", CLI_VALUE},
-    {"--catalog", CLI_VALUE},   {"--web", CLI_VALUE},        {NULL, CLI_FLAG}};
+    {"--catalog", CLI_VALUE},   {"--web", CLI_VALUE},        {"--source", CLI_VALUE},
+    {NULL, CLI_FLAG}};
 
 /* "16M", "512K", "1G" (binary units) or plain bytes, 1 KiB..1 GiB. */
 static int parse_bytes(const char *s, size_t *out)
@@ -95,26 +105,18 @@ static int parse_bytes(const char *s, size_t *out)
     return 1;
 }
 
-/* v as an integer lo..hi into *out, or the option error. */
-static int whole(const char *name, const char *v, long lo, long hi, long *out)
-{
-    char what[64];
-    snprintf(what, sizeof what, "an integer %ld..%ld", lo, hi);
-    return cli_parse_long(v, lo, hi, out) || cli_bad_value(prog, name, v, what);
-}
-
 static int set_option(void *ctx, int k, const char *v)
 {
     options *o = ctx;
     const char *name = option_list[k].name;
     switch (k) {
     case O_HOST: o->host = v; return 1;
-    case O_PORT: return whole(name, v, 0, 65535, &o->port);
-    case O_THREADS: return whole(name, v, 1, 256, &o->threads);
-    case O_QUEUE: return whole(name, v, 1, 100000, &o->queue);
-    case O_MAX_PIXELS: return whole(name, v, 1000, 1000000000, &o->max_pixels);
-    case O_TIMEOUT: return whole(name, v, 1, 3600, &o->timeout);
-    case O_MAX_CONN: return whole(name, v, 1, 65536, &o->max_connections);
+    case O_PORT: return cli_opt_long(prog, name, v, 0, 65535, &o->port);
+    case O_THREADS: return cli_opt_long(prog, name, v, 1, 256, &o->threads);
+    case O_QUEUE: return cli_opt_long(prog, name, v, 1, 100000, &o->queue);
+    case O_MAX_PIXELS: return cli_opt_long(prog, name, v, 1000, 1000000000, &o->max_pixels);
+    case O_TIMEOUT: return cli_opt_long(prog, name, v, 1, 3600, &o->timeout);
+    case O_MAX_CONN: return cli_opt_long(prog, name, v, 1, 65536, &o->max_connections);
     case O_MAX_BODY:
         return parse_bytes(v, &o->max_body) ||
                cli_bad_value(prog, name, v, "a size 1K..1G (bytes, or with K, M, G)");
@@ -125,6 +127,8 @@ static int set_option(void *ctx, int k, const char *v)
     case O_CASCADE: o->cascade = v; return 1;
     case O_CATALOG: o->catalog = v; return 1;
     case O_WEB: o->web = v; return 1;
+    case O_SOURCE:
+        return cli_parse_source(v, &o->source) || cli_bad_value(prog, name, v, "offline or spotify");
     }
     return 0;
 }
@@ -143,9 +147,11 @@ static int parse_args(int argc, char **argv, options *o)
 typedef struct context {
     options opt;
     char weights[4096], verifier[4096], catalog[4096], web[4096];
-    fer_analyzer **analyzers;
+    serve_worker *workers;
     int n_analyzers;
+    cli_spotify *spotify; /* one a worker, when Spotify is used */
     fer_catalog *cat;
+    fer_music_source *offline;
 } context;
 
 /* The file the user named, or the shipped one; 0 after the error line. */
@@ -172,12 +178,12 @@ static int load_analyzers(context *cx)
     ao.cascade = o->cascade;
     ao.min_score = o->min_score;
     ao.threads = 1; /* the workers are the parallelism */
-    cx->analyzers = calloc((size_t)o->threads, sizeof *cx->analyzers);
-    if (!cx->analyzers)
+    cx->workers = calloc((size_t)o->threads, sizeof *cx->workers);
+    if (!cx->workers)
         return cli_error(prog, "out of memory"), 0;
     for (; cx->n_analyzers < o->threads; cx->n_analyzers++) {
         fer_error err = {0};
-        if (fer_analyzer_new(&ao, &cx->analyzers[cx->n_analyzers], &err) != FER_OK)
+        if (fer_analyzer_new(&ao, &cx->workers[cx->n_analyzers].analyzer, &err) != FER_OK)
             return cli_error(prog, "%s%s", err.msg,
                              !o->cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
                                  ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
@@ -192,7 +198,42 @@ static int load_catalog(context *cx)
     if (fer_catalog_load(cx->catalog, &cx->cat, &bad, &err) != FER_OK)
         return cli_error(prog, "%s", err.msg), 0;
     if (bad)
-        fprintf(stderr, "%s: warning: %zu bad rows skipped; first: %s\n", prog, bad, err.msg);
+        fprintf(stderr, "%s: warning: %zu bad rows skipped; first: %s\n", prog, bad,
+                fer_catalog_first_bad(cx->cat));
+    if (fer_music_source_catalog(cx->cat, &cx->offline, &err) != FER_OK)
+        return cli_error(prog, "%s", err.msg), 0;
+    return 1;
+}
+
+/* A Spotify client a worker, as fer-recommend makes its one (cli_spotify_open;
+ * no request is made yet), each request bounded by --timeout. A client that
+ * cannot be made is an error with --source spotify; else the catalogue
+ * answers alone. */
+static int open_spotify(context *cx)
+{
+    const options *o = &cx->opt;
+    if (!cli_spotify_wanted(o->source))
+        return 1;
+    cx->spotify = calloc((size_t)o->threads, sizeof *cx->spotify);
+    if (!cx->spotify)
+        return cli_error(prog, "out of memory"), 0;
+    for (long i = 0; i < o->threads; i++) {
+        fer_error err = {0};
+        if (cli_spotify_open(cx->cat, o->timeout * 1000, &cx->spotify[i], &err) != FER_OK) {
+            cli_error(prog, "Spotify: %s", err.msg);
+            if (o->source == CLI_SOURCE_SPOTIFY)
+                return 0;
+            fprintf(stderr, "%s: answering from the offline catalogue only\n", prog);
+            for (long k = 0; k < i; k++) {
+                cli_spotify_close(&cx->spotify[k]);
+                cx->workers[k].spotify = NULL;
+            }
+            free(cx->spotify);
+            cx->spotify = NULL;
+            return 1;
+        }
+        cx->workers[i].spotify = cx->spotify[i].source;
+    }
     return 1;
 }
 
@@ -214,14 +255,18 @@ static int load(context *cx)
     return data_file(o->weights, CLI_WEIGHTS_7, "weights", "--weights FILE", cx->weights, sizeof cx->weights) &&
            data_file(o->verifier, CLI_VERIFIER, "verifier", "--verifier FILE", cx->verifier, sizeof cx->verifier) &&
            data_file(o->catalog, CLI_CATALOG, "catalogue", "--catalog FILE", cx->catalog, sizeof cx->catalog) &&
-           find_web(cx) && load_catalog(cx) && load_analyzers(cx);
+           find_web(cx) && load_catalog(cx) && load_analyzers(cx) && open_spotify(cx);
 }
 
 static void unload(context *cx)
 {
+    for (int i = 0; cx->spotify && i < cx->opt.threads; i++)
+        cli_spotify_close(&cx->spotify[i]);
+    free(cx->spotify);
     for (int i = 0; i < cx->n_analyzers; i++)
-        fer_analyzer_free(cx->analyzers[i]);
-    free(cx->analyzers);
+        fer_analyzer_free(cx->workers[i].analyzer);
+    free(cx->workers);
+    fer_music_source_free(cx->offline);
     fer_catalog_free(cx->cat);
 }
 
@@ -231,17 +276,18 @@ static void unload(context *cx)
 static int serve(context *cx, const sigset_t *stop)
 {
     const options *o = &cx->opt;
-    serve_config cfg = {o->host, (int)o->port, (int)o->threads, cx->analyzers, cx->weights,
-                        cx->cat, cx->web, (size_t)o->queue, o->max_body, (size_t)o->max_pixels,
+    serve_config cfg = {o->host, (int)o->port, (int)o->threads, cx->workers, cx->weights,
+                        cx->cat, cx->offline, o->source == CLI_SOURCE_SPOTIFY, cx->web,
+                        (size_t)o->queue, o->max_body, (size_t)o->max_pixels,
                         (unsigned)o->timeout, (unsigned)o->max_connections};
     serve_server *srv;
     char why[512];
     if (!serve_start(&cfg, &srv, why, sizeof why))
         return cli_error(prog, "%s", why), EXIT_START;
     int v6 = strchr(o->host, ':') != NULL;
-    fprintf(stderr, "%s: listening on http://%s%s%s:%d/ (%ld workers, %zu tracks)\n", prog,
+    fprintf(stderr, "%s: listening on http://%s%s%s:%d/ (%ld workers, %zu tracks%s)\n", prog,
             v6 ? "[" : "", o->host, v6 ? "]" : "", serve_port(srv), o->threads,
-            fer_catalog_size(cx->cat));
+            fer_catalog_size(cx->cat), cx->spotify ? ", songs from Spotify" : "");
     int sig = 0;
     sigwait(stop, &sig);
     fprintf(stderr, "%s: %s: finishing the requests in progress\n", prog,

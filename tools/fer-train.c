@@ -165,20 +165,7 @@ static const cli_opt option_list[] = {
 static int set_int(const char *name, const char *v, long lo, long hi, int *out)
 {
     long l;
-    char what[64];
-    if (cli_parse_long(v, lo, hi, &l))
-        return *out = (int)l, 1;
-    snprintf(what, sizeof what, "an integer %ld..%ld", lo, hi);
-    return cli_bad_value(prog, name, v, what);
-}
-
-static int set_real(const char *name, const char *v, double lo, double hi, double *out)
-{
-    char what[64];
-    if (cli_parse_double(v, lo, hi, out))
-        return 1;
-    snprintf(what, sizeof what, "a number in %g..%g", lo, hi);
-    return cli_bad_value(prog, name, v, what);
+    return cli_opt_long(prog, name, v, lo, hi, &l) && (*out = (int)l, 1);
 }
 
 static const char *const optimizers[] = {"adam", "sgd", "nesterov", NULL};
@@ -211,8 +198,8 @@ static int set_option(void *ctx, int k, const char *v)
     case O_RESUME: c->resume = v; return 1;
     case O_EPOCHS: return set_int(name, v, 1, 100000, &c->epochs);
     case O_BATCH: return set_int(name, v, 1, 4096, &c->batch);
-    case O_LR: return set_real(name, v, 1e-9, 1, &c->lr);
-    case O_DECAY: return set_real(name, v, 0, 1, &c->decay);
+    case O_LR: return cli_opt_double(prog, name, v, 1e-9, 1, &c->lr);
+    case O_DECAY: return cli_opt_double(prog, name, v, 0, 1, &c->decay);
     case O_SEED: return set_int(name, v, 0, 0x7fffffffL, &seed) && (c->seed = (uint64_t)seed, 1);
     case O_THREADS: return set_int(name, v, 1, 256, &c->threads);
     case O_CLASSES: c->class_list = (char *)v; return 1; /* argv is writable; split in place */
@@ -222,23 +209,23 @@ static int set_option(void *ctx, int k, const char *v)
         c->augment = 1;
         return parse_augment(v, &c->aug) ||
                cli_bad_value(prog, name, v, "a list of flip, shift, rotate, zoom, brightness");
-    case O_VAL_SPLIT: return set_real(name, v, 0.01, 0.9, &c->val_split);
+    case O_VAL_SPLIT: return cli_opt_double(prog, name, v, 0.01, 0.9, &c->val_split);
     case O_INIT: c->init = v; return 1;
     case O_ARCH: c->arch = v; return 1;
     case O_PATIENCE: return set_int(name, v, 0, 100000, &c->patience);
     case O_LR_PATIENCE: return set_int(name, v, 0, 100000, &c->lr_patience);
-    case O_LR_FACTOR: return set_real(name, v, 0.01, 0.99, &c->lr_factor);
-    case O_MIN_LR: return set_real(name, v, 0, 1, &c->min_lr);
+    case O_LR_FACTOR: return cli_opt_double(prog, name, v, 0.01, 0.99, &c->lr_factor);
+    case O_MIN_LR: return cli_opt_double(prog, name, v, 0, 1, &c->min_lr);
     case O_LOG: c->log = v; return 1;
     case O_PLOT: c->plot = v; return 1;
     case O_SKIP_BAD: c->skip_bad = 1; return 1;
     case O_QUIET: c->quiet = 1; return 1;
     case O_OPTIMIZER: return set_name(name, v, optimizers, &c->optimizer);
-    case O_MOMENTUM: return set_real(name, v, 0, 0.999, &c->momentum);
-    case O_WEIGHT_DECAY: return set_real(name, v, 0, 0.5, &c->weight_decay);
+    case O_MOMENTUM: return cli_opt_double(prog, name, v, 0, 0.999, &c->momentum);
+    case O_WEIGHT_DECAY: return cli_opt_double(prog, name, v, 0, 0.5, &c->weight_decay);
     case O_SCHEDULE: return set_name(name, v, schedules, &c->schedule);
-    case O_WARMUP: return set_real(name, v, 0, 1000, &c->warmup);
-    case O_SMOOTHING: return set_real(name, v, 0, 0.5, &c->smoothing);
+    case O_WARMUP: return cli_opt_double(prog, name, v, 0, 1000, &c->warmup);
+    case O_SMOOTHING: return cli_opt_double(prog, name, v, 0, 0.5, &c->smoothing);
     }
     return 0;
 }
@@ -305,7 +292,7 @@ static int load_data(const config *c, fer_dataset *ds)
         return 0;
     }
     if (ds->n_bad)
-        fprintf(stderr, "%s: skipped %zu bad rows (first: %s)\n", prog, ds->n_bad, err.msg);
+        fprintf(stderr, "%s: skipped %zu bad rows (first: %s)\n", prog, ds->n_bad, ds->first_bad);
     return 1;
 }
 

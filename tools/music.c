@@ -4,7 +4,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#include "cli.h"
 #include "json.h"
 
 enum { MIN_INTENSITY_PCT = 15 };
@@ -39,24 +42,79 @@ int cli_heart_from_json(const cJSON *h, const fer_hr_opts *o, int rejudge, fer_h
     return 1;
 }
 
-fer_status cli_rank_offline(const fer_catalog *c, const fer_music_target *t,
-                            const fer_rank_opts *ro, cli_track_row *rows, size_t *n,
+int cli_parse_source(const char *v, int *source)
+{
+    if (!strcasecmp(v, "offline"))
+        *source = CLI_SOURCE_OFFLINE;
+    else if (!strcasecmp(v, "spotify"))
+        *source = CLI_SOURCE_SPOTIFY;
+    else
+        return 0;
+    return 1;
+}
+
+int cli_spotify_wanted(int source)
+{
+    const char *id = getenv("SPOTIFY_CLIENT_ID"), *secret = getenv("SPOTIFY_CLIENT_SECRET");
+    return source == CLI_SOURCE_SPOTIFY ||
+           (source == CLI_SOURCE_AUTO && id && *id && secret && *secret);
+}
+
+fer_status cli_spotify_open(const fer_catalog *features, long timeout_ms, cli_spotify *out,
                             fer_error *err)
 {
-    fer_pick *picks = calloc(ro->limit ? ro->limit : 1, sizeof *picks);
-    if (!picks) {
+    *out = (cli_spotify){NULL, NULL};
+    fer_status st = fer_spotify_new(getenv("SPOTIFY_CLIENT_ID"), getenv("SPOTIFY_CLIENT_SECRET"),
+                                    getenv("FER_SPOTIFY_API_URL"),
+                                    getenv("FER_SPOTIFY_ACCOUNTS_URL"), &out->client, err);
+    if (st == FER_OK && timeout_ms > 0) {
+        fer_spotify_opts o;
+        fer_spotify_opts_default(&o);
+        o.timeout_ms = timeout_ms < o.timeout_ms ? timeout_ms : o.timeout_ms;
+        o.connect_timeout_ms = timeout_ms < o.connect_timeout_ms ? timeout_ms : o.connect_timeout_ms;
+        o.max_wait_ms = timeout_ms < o.max_wait_ms ? timeout_ms : o.max_wait_ms;
+        st = fer_spotify_set_opts(out->client, &o, err);
+    }
+    if (st == FER_OK)
+        st = fer_music_source_spotify(out->client, features, &out->source, err);
+    if (st != FER_OK)
+        cli_spotify_close(out);
+    return st;
+}
+
+void cli_spotify_close(cli_spotify *s)
+{
+    fer_music_source_free(s->source);
+    fer_spotify_free(s->client);
+    *s = (cli_spotify){NULL, NULL};
+}
+
+fer_status cli_music_recommend(fer_music_source *spotify, int spotify_only,
+                               fer_music_source *offline, const fer_music_target *t,
+                               const fer_rank_opts *o, fer_playlist *out, char *fell_back,
+                               size_t cap, fer_error *err)
+{
+    fer_error e = {0};
+    fell_back[0] = 0;
+    if (spotify) {
+        fer_status st = fer_music_recommend(spotify, t, o, out, &e);
+        if (st == FER_OK)
+            return FER_OK;
+        if (spotify_only || !offline) {
+            if (err) {
+                err->code = st;
+                snprintf(err->msg, sizeof err->msg, "Spotify: %.400s", e.msg);
+            }
+            return st;
+        }
+        snprintf(fell_back, cap, "Spotify: %s", e.msg);
+    }
+    if (!offline) {
         if (err)
-            *err = (fer_error){FER_ENOMEM, "out of memory ranking the catalogue"};
-        return FER_ENOMEM;
+            *err = (fer_error){FER_EINVAL, "no music source"};
+        return FER_EINVAL;
     }
-    fer_status s = fer_recommend(c, t, ro, picks, n, err);
-    for (size_t i = 0; !s && i < *n; i++) {
-        const fer_track *tr = fer_catalog_track(c, picks[i].track);
-        rows[i] = (cli_track_row){tr->id, tr->title, tr->artist, tr->genre, tr->popularity, tr,
-                                  picks[i].score, picks[i].distance};
-    }
-    free(picks);
-    return s;
+    return fer_music_recommend(offline, t, o, out, err);
 }
 
 const char *cli_strategy_name(fer_strategy st)
@@ -78,45 +136,75 @@ static cJSON *target_json(const fer_music_target *t)
     return j;
 }
 
-static cJSON *row_json(const cli_track_row *r, size_t rank)
+static cJSON *song_json(const fer_song *s, size_t rank)
 {
-    char url[160];
+    const fer_track *tr = &s->track;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "rank", (double)rank);
-    cli_json_string(j, "id", r->id);
-    cli_json_string(j, "title", r->title);
-    cli_json_string(j, "artist", r->artist);
-    cli_json_list(j, "genres", r->genre, ';');
-    if (r->popularity >= 0)
-        cJSON_AddNumberToObject(j, "popularity", r->popularity);
+    cli_json_string(j, "id", tr->id);
+    cli_json_string(j, "title", tr->title);
+    cli_json_string(j, "artist", tr->artist);
+    cli_json_list(j, "genres", tr->genre, ';');
+    if (tr->popularity >= 0)
+        cJSON_AddNumberToObject(j, "popularity", tr->popularity);
     else
         cJSON_AddNullToObject(j, "popularity");
-    if (r->features) {
-        cli_json_number(j, "valence", r->features->valence);
-        cli_json_number(j, "energy", r->features->energy);
-        cli_json_number(j, "tempo", r->features->tempo);
-        cli_json_number(j, "distance", r->distance);
+    if (!isnan(s->distance)) { /* the audio features are known */
+        cli_json_number(j, "valence", tr->valence);
+        cli_json_number(j, "energy", tr->energy);
+        cli_json_number(j, "tempo", tr->tempo);
+        cli_json_number(j, "distance", s->distance);
     } else {
         cJSON_AddNullToObject(j, "distance");
     }
-    cli_json_number(j, "score", r->score);
-    snprintf(url, sizeof url, "https://open.spotify.com/track/%s", r->id);
-    cli_json_string(j, "url", url);
+    cli_json_number(j, "score", s->score);
+    cli_json_string(j, "url", s->url);
     return j;
 }
 
-cJSON *cli_json_recommendation(const fer_state *s, const fer_heart *heart, fer_strategy st,
-                               const fer_music_target *t, const char *source,
-                               const cli_track_row *rows, size_t n)
+cJSON *cli_json_playlist(const fer_state *s, const fer_heart *heart, fer_strategy st,
+                         const fer_music_target *t, const fer_playlist *p)
 {
     cJSON *j = cli_json_object(NULL), *tracks = cJSON_CreateArray();
     cJSON_AddItemToObject(j, "state", cli_json_state(s, -1));
     cJSON_AddItemToObject(j, "heart", cli_json_heart(heart));
     cJSON_AddStringToObject(j, "strategy", cli_strategy_name(st));
     cJSON_AddItemToObject(j, "target", target_json(t));
-    cJSON_AddStringToObject(j, "source", source);
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(tracks, row_json(&rows[i], i + 1));
+    cJSON_AddStringToObject(j, "source", p->source);
+    for (size_t i = 0; i < p->n; i++)
+        cJSON_AddItemToArray(tracks, song_json(&p->songs[i], i + 1));
     cJSON_AddItemToObject(j, "tracks", tracks);
     return j;
+}
+
+/* ------------------------------------------------------------ M3U */
+
+/* #EXTM3U with one #EXTINF (artist - title) and link per track. */
+int cli_write_m3u(const char *prog, const char *path, const fer_playlist *out)
+{
+    size_t cap = 64, len = 0;
+    for (size_t i = 0; i < out->n; i++)
+        cap += strlen(out->songs[i].track.title) + strlen(out->songs[i].track.artist) +
+               strlen(out->songs[i].url) + 64;
+    char *buf = malloc(cap);
+    if (!buf)
+        return cli_error(prog, "out of memory"), 0;
+    len += (size_t)snprintf(buf, cap, "#EXTM3U\n");
+    for (size_t i = 0; i < out->n; i++) {
+        const fer_track *r = &out->songs[i].track;
+        int secs = r->duration_ms > 0 ? (r->duration_ms + 500) / 1000 : -1;
+        size_t start = len;
+        len += (size_t)snprintf(buf + len, cap - len, "#EXTINF:%d,%s - %s", secs, r->artist, r->title);
+        for (size_t k = start; k < len; k++) /* a newline in a title would break the format */
+            if ((unsigned char)buf[k] < 0x20)
+                buf[k] = ' ';
+        len += (size_t)snprintf(buf + len, cap - len, "\n%s\n", out->songs[i].url);
+    }
+    fer_error err;
+    int ok = !strcmp(path, "-") ? fwrite(buf, 1, len, stdout) == len
+                                : fer_file_write_atomic(path, buf, len, &err) == FER_OK;
+    if (!ok && strcmp(path, "-"))
+        cli_error(prog, "%s", err.msg);
+    free(buf);
+    return ok;
 }

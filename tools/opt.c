@@ -86,3 +86,19 @@ int cli_bad_value(const char *prog, const char *name, const char *value, const c
     cli_error(prog, "%s '%s': expected %s", name, value, what);
     return 0;
 }
+
+int cli_opt_long(const char *prog, const char *name, const char *value, long lo, long hi,
+                 long *out)
+{
+    char what[64];
+    snprintf(what, sizeof what, "an integer %ld..%ld", lo, hi);
+    return cli_parse_long(value, lo, hi, out) || cli_bad_value(prog, name, value, what);
+}
+
+int cli_opt_double(const char *prog, const char *name, const char *value, double lo, double hi,
+                   double *out)
+{
+    char what[64];
+    snprintf(what, sizeof what, "a number in %g..%g", lo, hi);
+    return cli_parse_double(value, lo, hi, out) || cli_bad_value(prog, name, value, what);
+}

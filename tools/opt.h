@@ -33,5 +33,11 @@ int cli_parse(const cli_spec *s, int argc, char **argv, int (*set)(void *ctx, in
 
 /* "prog: --name 'value': expected WHAT"; returns 0, for set callbacks. */
 int cli_bad_value(const char *prog, const char *name, const char *value, const char *what);
+/* value as an integer lo..hi (a number in lo..hi) into *out: 1, or 0 after
+ * the option error ("expected an integer lo..hi"). */
+int cli_opt_long(const char *prog, const char *name, const char *value, long lo, long hi,
+                 long *out);
+int cli_opt_double(const char *prog, const char *name, const char *value, double lo, double hi,
+                   double *out);
 
 #endif

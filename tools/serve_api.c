@@ -293,22 +293,40 @@ static int rec_options(const cJSON *o, rec_request *r, serve_answer *out)
     return 1;
 }
 
-static void rank(const fer_catalog *c, const rec_request *r, serve_answer *out)
+/* The HTTP status for a music source's failure: a genre the catalogue lacks
+ * is the request's fault, Spotify's the upstream's. */
+static int music_status(const serve_music *m, fer_status st)
+{
+    if (st == FER_ENOMEM)
+        return 503;
+    if (m->spotify && m->spotify_only)
+        return 502;
+    return st == FER_EINVAL ? 422 : 500;
+}
+
+static void rank(const serve_music *m, const rec_request *r, serve_answer *out)
 {
     fer_music_target t;
     fer_error err;
-    cli_track_row rows[MAX_LIMIT];
-    size_t n = 0;
+    fer_playlist p = {0};
+    char fell[600];
     const fer_heart *h = r->have_heart ? &r->heart : NULL;
-    if (fer_music_target_for(&r->state, h, r->strategy, &t, &err) != FER_OK)
+    if (fer_music_target_for(&r->state, h, r->strategy, &t, &err) != FER_OK) {
         serve_error(out, 400, "%s", err.msg);
-    else if (cli_rank_offline(c, &t, &r->ro, rows, &n, &err) != FER_OK)
-        serve_error(out, err.code == FER_ENOMEM ? 503 : 400, "%s", err.msg);
-    else if (n == 0)
+        return;
+    }
+    fer_status st = cli_music_recommend(m->spotify, m->spotify_only, m->offline, &t, &r->ro, &p,
+                                        fell, sizeof fell, &err);
+    if (*fell) /* what failed, never a secret (the library's messages hold none) */
+        fprintf(stderr, "fer-serve: %s; falling back to the offline catalogue\n", fell);
+    if (st != FER_OK)
+        serve_error(out, music_status(m, st), "%s", err.msg);
+    else if (p.n == 0)
         serve_error(out, 422, "no tracks found%s%s%s", r->ro.genre ? " in genre '" : "",
                     r->ro.genre ? r->ro.genre : "", r->ro.genre ? "'" : "");
     else
-        answer_json(out, 200, cli_json_recommendation(&r->state, h, r->strategy, &t, "offline", rows, n));
+        answer_json(out, 200, cli_json_playlist(&r->state, h, r->strategy, &t, &p));
+    fer_playlist_free(&p);
 }
 
 /* cJSON's parser writes a global error position: one parse at a time. */
@@ -336,7 +354,7 @@ static cJSON *parse_object(const char *body, size_t len, serve_answer *out)
     return o;
 }
 
-void serve_recommend(const fer_catalog *c, const char *body, size_t len, serve_answer *out)
+void serve_recommend(const serve_music *m, const char *body, size_t len, serve_answer *out)
 {
     cJSON *o = parse_object(body, len, out);
     if (!o)
@@ -346,6 +364,6 @@ void serve_recommend(const fer_catalog *c, const char *body, size_t len, serve_a
     if (!cli_json_schema_ok(o, why, sizeof why))
         serve_error(out, 400, "%s", why);
     else if (rec_heart(o, &r, out) && rec_state(o, &r, out) && rec_options(o, &r, out))
-        rank(c, &r, out);
+        rank(m, &r, out);
     cJSON_Delete(o);
 }

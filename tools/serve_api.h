@@ -38,10 +38,21 @@ void serve_health(const char *model_path, const fer_catalog *c, int workers, siz
 void serve_analyze(fer_analyzer *a, const char *model_path, size_t max_pixels,
                    const serve_heart_params *p, const void *body, size_t len, serve_answer *out);
 
-/* fer_music_target_for and the offline ranking for the JSON request in body:
- * a "state" (as fer-predict prints it), an "emotion" (+ "intensity") or
+/* Where a worker's songs come from (cli_music_recommend): its own Spotify
+ * source (NULL: none), the shared offline one as the fallback unless
+ * spotify_only. */
+typedef struct serve_music {
+    fer_music_source *spotify;
+    int spotify_only;
+    fer_music_source *offline;
+} serve_music;
+
+/* fer_music_target_for and the songs of m for the JSON request in body: a
+ * "state" (as fer-predict prints it), an "emotion" (+ "intensity") or
  * "probabilities", and optionally "heart" or "bpm", "age", "strategy",
- * "limit", "genre", "seed". 400 malformed, 422 no track for the genre. */
-void serve_recommend(const fer_catalog *c, const char *body, size_t len, serve_answer *out);
+ * "limit", "genre", "seed". 400 malformed, 422 a genre the catalogue lacks
+ * or no track for it, 502 Spotify failed (with spotify_only; else the
+ * offline catalogue answers, and a line on stderr says why). */
+void serve_recommend(const serve_music *m, const char *body, size_t len, serve_answer *out);
 
 #endif

@@ -441,15 +441,17 @@ static enum MHD_Result receive(request *r, const char *data, size_t *size)
 static void run_job(void *worker, void *job)
 {
     request *r = job;
+    const serve_worker *w = worker;
     const serve_config *cfg = r->srv->cfg;
     if (cli_now() > r->deadline) {
         serve_error(&r->answer, MHD_HTTP_SERVICE_UNAVAILABLE,
                     "busy: no worker was free within %u s (--timeout); try again", cfg->timeout);
     } else if (r->route == R_ANALYZE) {
         serve_heart_params p = {r->param[P_BPM], r->param[P_AGE], r->param[P_HR]};
-        serve_analyze(worker, cfg->model_path, cfg->max_pixels, &p, r->body, r->len, &r->answer);
+        serve_analyze(w->analyzer, cfg->model_path, cfg->max_pixels, &p, r->body, r->len, &r->answer);
     } else {
-        serve_recommend(cfg->catalog, r->body ? r->body : "", r->len, &r->answer);
+        serve_music m = {w->spotify, cfg->spotify_only, cfg->offline};
+        serve_recommend(&m, r->body ? r->body : "", r->len, &r->answer);
     }
     r->done = 1;
     MHD_resume_connection(r->conn);
@@ -598,7 +600,7 @@ static int start_workers(serve_server *s, char *why, size_t cap)
     const serve_config *cfg = s->cfg;
     void **ctx = calloc((size_t)cfg->workers, sizeof *ctx);
     for (int i = 0; ctx && i < cfg->workers; i++)
-        ctx[i] = cfg->analyzers[i];
+        ctx[i] = &cfg->worker[i];
     int ok = ctx && serve_queue_new(cfg->workers, ctx, cfg->queue, run_job, &s->queue);
     if (!ok)
         snprintf(why, cap, "cannot start %d workers: %s", cfg->workers, strerror(ctx ? errno : ENOMEM));

@@ -9,13 +9,22 @@
 
 #include "fer.h"
 
+/* What one worker computes with, its own: neither an analyzer nor a Spotify
+ * client may be used by two threads at once. */
+typedef struct serve_worker {
+    fer_analyzer *analyzer;
+    fer_music_source *spotify; /* NULL: the offline catalogue only */
+} serve_worker;
+
 typedef struct serve_config {
     const char *host;          /* numeric address or name to bind */
     int port;                  /* 0: any free port (serve_port tells which) */
-    int workers;               /* threads, one analyzers[i] each */
-    fer_analyzer **analyzers;
+    int workers;               /* threads, one worker[i] each */
+    serve_worker *worker;
     const char *model_path;    /* the emotion model, for the JSON's "model" */
     const fer_catalog *catalog;
+    fer_music_source *offline; /* over catalog, shared (it only reads it) */
+    int spotify_only;          /* --source spotify: a Spotify failure is not covered by offline */
     const char *web_root;      /* the folder GET / serves */
     size_t queue;              /* requests that may wait for a worker */
     size_t max_body;           /* bytes of an upload */

@@ -370,14 +370,14 @@ static int is_blank(const line *ln)
     return !ln->too_long;
 }
 
-/* A bad row: fatal, or (skip_bad) counted with the first message kept in err. */
+/* A bad row: fatal, or (skip_bad) counted with the first message kept. */
 static fer_status bad_row(fer_dataset *ds, int skip_bad, const char *name, long line_no,
                           const char *why, fer_error *err)
 {
     if (!skip_bad)
         return fer_fail(err, FER_EFORMAT, "%s:%ld: %s", name, line_no, why);
-    if (ds->n_bad++ == 0 && err)
-        snprintf(err->msg, sizeof err->msg, "%s:%ld: %s", name, line_no, why);
+    if (ds->n_bad++ == 0)
+        snprintf(ds->first_bad, sizeof ds->first_bad, "%s:%ld: %.200s", name, line_no, why);
     return FER_OK;
 }
 

@@ -63,6 +63,7 @@ struct fer_catalog {
     genre_entry *genres; /* distinct genres, sorted by name */
     size_t n_genres;
     char *genre_text;    /* their names */
+    char first_bad[400]; /* the first skipped row, "" when none */
 };
 
 typedef struct loader {
@@ -689,13 +690,12 @@ fer_status fer_catalog_load(const char *path, fer_catalog **out, size_t *n_bad, 
     }
     if (n_bad)
         *n_bad = L.n_bad;
-    if (err) {
-        err->code = FER_OK;
-        snprintf(err->msg, sizeof err->msg, "%s", L.first_bad);
-    }
+    memcpy(L.cat->first_bad, L.first_bad, sizeof L.first_bad);
     *out = L.cat;
     return FER_OK;
 }
+
+const char *fer_catalog_first_bad(const fer_catalog *c) { return c ? c->first_bad : ""; }
 
 void fer_catalog_free(fer_catalog *c)
 {

@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "music/genres.h"
+#include "music/source.h"
 
 /* Music that fits each FER2013 emotion at plain intensity, on Spotify's
  * scales: valence and energy are the circumplex's pleasure and arousal axes. */
@@ -233,11 +234,11 @@ static void select_best(candidate *a, size_t n, size_t k)
 }
 
 static fer_status check_rank_inputs(const fer_catalog *c, const fer_music_target *t,
-                                    const fer_rank_opts *o, const fer_pick *picks,
+                                    const fer_rank_opts *o, const fer_rank_pick *picks,
                                     const size_t *n_picks, fer_error *err)
 {
     if (!c || !t || !o || !picks || !n_picks)
-        return fer_fail(err, FER_EINVAL, "fer_recommend: NULL argument");
+        return fer_fail(err, FER_EINVAL, "fer_catalog_rank: NULL argument");
     if (o->limit == 0 || o->limit > 10000)
         return fer_fail(err, FER_ERANGE, "rank limit %zu is outside 1..10000", o->limit);
     if (!(o->popularity_weight >= 0 && o->popularity_weight <= 1))
@@ -409,7 +410,7 @@ static size_t score_all(const ranking *r, const fer_music_target *t, candidate *
 }
 
 /* 0 when out of memory. */
-static int rank(ranking *r, const fer_music_target *t, candidate *cand, fer_pick *picks,
+static int rank(ranking *r, const fer_music_target *t, candidate *cand, fer_rank_pick *picks,
                 size_t *n_picks)
 {
     size_t m = score_all(r, t, cand);
@@ -425,14 +426,15 @@ static int rank(ranking *r, const fer_music_target *t, candidate *cand, fer_pick
     qsort(r->chosen, r->n_chosen, sizeof *r->chosen, by_index);
     for (size_t i = 0; i < r->n_chosen; i++) {
         const candidate *k = &cand[r->chosen[i]];
-        picks[i] = (fer_pick){k->track, k->score, k->distance};
+        picks[i] = (fer_rank_pick){k->track, k->score, k->distance};
     }
     *n_picks = r->n_chosen;
     return 1;
 }
 
-fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const fer_rank_opts *o,
-                         fer_pick *picks, size_t *n_picks, fer_error *err)
+fer_status fer_catalog_rank(const fer_catalog *c, const fer_music_target *t,
+                            const fer_rank_opts *o, fer_rank_pick *picks, size_t *n_picks,
+                            fer_error *err)
 {
     fer_status rc = check_rank_inputs(c, t, o, picks, n_picks, err);
     if (rc != FER_OK)
@@ -449,7 +451,7 @@ fer_status fer_recommend(const fer_catalog *c, const fer_music_target *t, const 
     r.per_genre = (size_t)(o->genre_share * (double)o->limit + 1e-9);
     r.per_genre = r.per_genre ? r.per_genre : 1;
     if (!cand || !w || !r.chosen || !rank(&r, t, cand, picks, n_picks))
-        rc = fer_fail(err, FER_ENOMEM, "fer_recommend: out of memory for %zu tracks", n);
+        rc = fer_fail(err, FER_ENOMEM, "fer_catalog_rank: out of memory for %zu tracks", n);
     free(cand);
     free(w);
     free(r.chosen);

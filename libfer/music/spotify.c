@@ -13,11 +13,11 @@
 #include <time.h>
 
 #include "core/core.h"
+#include "music/source.h"
 
 #define DEFAULT_API_URL "https://api.spotify.com"
 #define DEFAULT_ACCOUNTS_URL "https://accounts.spotify.com"
 #define MAX_ATTEMPTS 10 /* hard cap whatever the options say */
-#define SEARCH_POPULARITY_WEIGHT 0.15
 /* Search pages: 10 items is the most development-mode apps may ask for
  * since February 2026 (a larger limit is an error there). */
 #define SEARCH_PAGE 10
@@ -61,6 +61,22 @@ struct response {
     int too_big;
     double retry_after; /* seconds, -1 when absent */
 };
+
+/* A track as Spotify lists it, and a response's tracks (the Spotify source
+ * turns them into songs; tests/fuzz reads them directly). */
+typedef struct spotify_track {
+    char id[64];            /* Spotify track id */
+    char *title, *artist;   /* malloc'd UTF-8 (first artist) */
+    int popularity;         /* 0..100, -1 when not reported */
+    long catalog_index;     /* the track in `features`, or -1 */
+    double score, distance; /* as fer_music_score; distance NAN without features */
+} spotify_track;
+
+typedef struct spotify_result {
+    spotify_track *tracks;
+    size_t n;
+    const char *path; /* "recommendations" or "search": which endpoint answered */
+} spotify_result;
 
 static CURLcode curl_perform(fer_spotify *s, const request *q, response *r);
 static void sleep_ms(fer_spotify *s, long ms);
@@ -537,7 +553,7 @@ static fer_status api_get(fer_spotify *s, const char *what, const char *url, res
 static int valid_id(const char *id)
 {
     size_t n = strlen(id);
-    if (n == 0 || n >= sizeof ((fer_spotify_track *)0)->id)
+    if (n == 0 || n >= sizeof ((spotify_track *)0)->id)
         return 0;
     for (const char *p = id; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
@@ -546,7 +562,7 @@ static int valid_id(const char *id)
 }
 
 /* One track object: id, name, artists[0].name, popularity (optional). */
-static fer_status parse_track(const cJSON *it, size_t i, const char *what, fer_spotify_track *t,
+static fer_status parse_track(const cJSON *it, size_t i, const char *what, spotify_track *t,
                               fer_error *err)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
@@ -588,7 +604,7 @@ static int id_ref_cmp(const void *a, const void *b)
 
 /* Drops every track whose id came earlier (pages may overlap), keeping
  * the order: the ids are sorted, not compared pairwise. */
-static fer_status drop_repeats(fer_spotify_result *out, const char *what, fer_error *err)
+static fer_status drop_repeats(spotify_result *out, const char *what, fer_error *err)
 {
     size_t n = out->n, k = 0;
     if (n < 2)
@@ -603,7 +619,7 @@ static fer_status drop_repeats(fer_spotify_result *out, const char *what, fer_er
     for (size_t i = 0; i < n; i++)
         repeat[refs[i].at] = i > 0 && !strcmp(refs[i].id, refs[i - 1].id);
     for (size_t i = 0; i < n; i++) {
-        fer_spotify_track *t = &out->tracks[i];
+        spotify_track *t = &out->tracks[i];
         if (repeat[i]) {
             free(t->title);
             free(t->artist);
@@ -618,13 +634,13 @@ static fer_status drop_repeats(fer_spotify_result *out, const char *what, fer_er
 
 /* Appends the first MAX_RESPONSE_TRACKS tracks of `items` to out, then
  * drops the ids seen before. */
-static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify_result *out,
+static fer_status parse_tracks(const cJSON *items, const char *what, spotify_result *out,
                                fer_error *err)
 {
     size_t n = (size_t)cJSON_GetArraySize(items);
     if (n > MAX_RESPONSE_TRACKS)
         n = MAX_RESPONSE_TRACKS;
-    fer_spotify_track *grown = realloc(out->tracks, (out->n + n + 1) * sizeof *grown);
+    spotify_track *grown = realloc(out->tracks, (out->n + n + 1) * sizeof *grown);
     if (!grown)
         return fer_fail(err, FER_ENOMEM, "%s: out of memory", what);
     out->tracks = grown;
@@ -635,7 +651,7 @@ static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify
             continue;
         if (!cJSON_IsObject(it))
             return fer_fail(err, FER_EFORMAT, "%s: track %zu is not an object", what, i);
-        fer_spotify_track *k = &out->tracks[out->n];
+        spotify_track *k = &out->tracks[out->n];
         fer_status st = parse_track(it, i, what, k, err);
         out->n += k->title || k->artist; /* so that a failure frees what it got */
         if (st != FER_OK)
@@ -647,7 +663,7 @@ static fer_status parse_tracks(const cJSON *items, const char *what, fer_spotify
 /* items = the array at body.tracks (recommendations) or body.tracks.items
  * (search), appended to out; *n_items receives the array's length. */
 static fer_status parse_items(const response *r, const char *what, int search,
-                              fer_spotify_result *out, size_t *n_items, fer_error *err)
+                              spotify_result *out, size_t *n_items, fer_error *err)
 {
     cJSON *j = cJSON_ParseWithLength(r->body ? r->body : "", r->len);
     if (!j || !cJSON_IsObject(j)) {
@@ -669,7 +685,7 @@ static fer_status parse_items(const response *r, const char *what, int search,
 /* The same when the item count does not matter (tests/fuzz/fuzz_spotify.c
  * calls this one directly). */
 static fer_status parse_body(const response *r, const char *what, int search,
-                             fer_spotify_result *out, fer_error *err)
+                             spotify_result *out, fer_error *err)
 {
     size_t n_items;
     return parse_items(r, what, search, out, &n_items, err);
@@ -769,7 +785,7 @@ static fer_status check_status(const fer_spotify *s, const response *r, const ch
 /* Pages of search results until there are 3x limit candidates (at most
  * SEARCH_MAX) for the catalogue to re-rank, or the results run out. */
 static fer_status search_pages(fer_spotify *s, const fer_music_target *t, const char *genre,
-                               size_t limit, fer_spotify_result *out, fer_error *err)
+                               size_t limit, spotify_result *out, fer_error *err)
 {
     size_t want = limit * 3 < SEARCH_MAX ? limit * 3 : SEARCH_MAX;
     for (size_t offset = 0; out->n < want && offset < SEARCH_MAX; offset += SEARCH_PAGE) {
@@ -790,7 +806,7 @@ static fer_status search_pages(fer_spotify *s, const fer_music_target *t, const 
 }
 
 /* Known tracks first by fit to the target, then the rest by popularity. */
-static int ranks_before(const fer_spotify_track *x, const fer_spotify_track *y)
+static int ranks_before(const spotify_track *x, const spotify_track *y)
 {
     int kx = x->catalog_index >= 0, ky = y->catalog_index >= 0;
     return kx != ky ? kx : x->score > y->score;
@@ -798,10 +814,10 @@ static int ranks_before(const fer_spotify_track *x, const fer_spotify_track *y)
 
 /* A stable insertion sort (at most SEARCH_MAX + 1 pages of tracks): ties,
  * such as tracks without a popularity, keep Spotify's relevance order. */
-static void rank_tracks(fer_spotify_track *t, size_t n)
+static void rank_tracks(spotify_track *t, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
-        fer_spotify_track k = t[i];
+        spotify_track k = t[i];
         size_t j = i;
         for (; j > 0 && ranks_before(&k, &t[j - 1]); j--)
             t[j] = t[j - 1];
@@ -809,15 +825,15 @@ static void rank_tracks(fer_spotify_track *t, size_t n)
     }
 }
 
-static void annotate(fer_spotify_result *out, const fer_music_target *t, const fer_catalog *c,
-                     int rank)
+static void annotate(spotify_result *out, const fer_music_target *t, const fer_catalog *c,
+                     double popularity_weight, int rank)
 {
     for (size_t i = 0; i < out->n; i++) {
-        fer_spotify_track *k = &out->tracks[i];
+        spotify_track *k = &out->tracks[i];
         k->catalog_index = c ? fer_catalog_find(c, k->id) : -1;
         if (k->catalog_index >= 0)
             k->score = fer_music_score(t, fer_catalog_track(c, (size_t)k->catalog_index),
-                                       SEARCH_POPULARITY_WEIGHT, &k->distance);
+                                       popularity_weight, &k->distance);
         else
             k->score = k->popularity >= 0 ? k->popularity / 100.0 : 0;
     }
@@ -825,7 +841,7 @@ static void annotate(fer_spotify_result *out, const fer_music_target *t, const f
         rank_tracks(out->tracks, out->n);
 }
 
-void fer_spotify_result_free(fer_spotify_result *r)
+static void spotify_result_free(spotify_result *r)
 {
     if (!r)
         return;
@@ -838,12 +854,13 @@ void fer_spotify_result_free(fer_spotify_result *r)
     r->n = 0;
 }
 
-fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
-                                 size_t limit, const fer_catalog *features,
-                                 fer_spotify_result *out, fer_error *err)
+/* Recommendations, or the search when they are closed (fer.h,
+ * fer_music_source_spotify), ranked; at most limit tracks. */
+static fer_status spotify_recommend(fer_spotify *s, const fer_music_target *t, const char *genre,
+                                    size_t limit, const fer_catalog *features,
+                                    double popularity_weight, spotify_result *out,
+                                    fer_error *err)
 {
-    if (!s || !t || !out)
-        return fer_fail(err, FER_EINVAL, "fer_spotify_recommend: NULL argument");
     memset(out, 0, sizeof *out);
     if (limit < 1 || limit > 50)
         return fer_fail(err, FER_ERANGE, "Spotify limit %zu is outside 1..50", limit);
@@ -863,10 +880,10 @@ fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, cons
     }
     free(r.body);
     if (st != FER_OK) {
-        fer_spotify_result_free(out);
+        spotify_result_free(out);
         return st;
     }
-    annotate(out, t, features, out->path[0] == 's');
+    annotate(out, t, features, popularity_weight, out->path[0] == 's');
     if (out->n > limit) {
         for (size_t i = limit; i < out->n; i++) {
             free(out->tracks[i].title);
@@ -875,4 +892,88 @@ fer_status fer_spotify_recommend(fer_spotify *s, const fer_music_target *t, cons
         out->n = limit;
     }
     return FER_OK;
+}
+
+/* ------------------------------------------------------------ the source */
+
+typedef struct spotify_source {
+    fer_spotify *client;
+    const fer_catalog *features;
+} spotify_source;
+
+/* "rock, jazz" -> "rock; jazz": what a track unknown to the catalogue is
+ * said to be (the seeds, or the search's filter, it was found with). */
+static void asked_genres(const char *list, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (const char *p = list; p && *p;) {
+        const char *end = p + strcspn(p, ",");
+        p += strspn(p, " \t");
+        size_t n = p < end ? (size_t)(end - p) : 0;
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n && len + n + 3 < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%.*s", len ? "; " : "", (int)n, p);
+        p = *end ? end + 1 : end;
+    }
+}
+
+/* The song for Spotify's track k: the catalogue's audio features and genres
+ * when it knows the track, Spotify's id, title, artist and popularity. */
+static fer_status add_song(fer_playlist *p, const spotify_track *k, const fer_catalog *c,
+                           const char *genres, const fer_music_target *t, fer_error *err)
+{
+    fer_track tr;
+    if (k->catalog_index >= 0) {
+        tr = *fer_catalog_track(c, (size_t)k->catalog_index);
+    } else {
+        memset(&tr, 0, sizeof tr);
+        tr.genre = genres;
+        tr.mode = tr.key = -1;
+        tr.acousticness = tr.danceability = tr.energy = tr.instrumentalness = tr.liveness =
+            tr.loudness = tr.speechiness = tr.tempo = tr.valence = NAN;
+    }
+    tr.id = k->id;
+    tr.title = k->title;
+    tr.artist = k->artist;
+    tr.popularity = k->popularity;
+    return fer_playlist_add(p, &tr, k->score, k->catalog_index >= 0 ? k->distance : NAN, t, err);
+}
+
+static fer_status spotify_source_recommend(void *impl, const fer_music_target *t,
+                                           const fer_rank_opts *o, fer_playlist *out,
+                                           fer_error *err)
+{
+    const spotify_source *src = impl;
+    spotify_result r;
+    fer_status st = spotify_recommend(src->client, t, o->genre, o->limit, src->features,
+                                      o->popularity_weight, &r, err);
+    if (st != FER_OK)
+        return st;
+    char genres[512];
+    asked_genres(o->genre, genres, sizeof genres);
+    st = fer_playlist_reserve(out, r.n, err);
+    for (size_t i = 0; st == FER_OK && i < r.n; i++)
+        st = add_song(out, &r.tracks[i], src->features, genres, t, err);
+    out->source = r.path[0] == 'r' ? "spotify-recommendations" : "spotify-search";
+    spotify_result_free(&r);
+    return st;
+}
+
+static const music_source_ops spotify_ops = {"spotify", spotify_source_recommend, free};
+
+fer_status fer_music_source_spotify(fer_spotify *s, const fer_catalog *features,
+                                    fer_music_source **out, fer_error *err)
+{
+    if (!out)
+        return fer_fail(err, FER_EINVAL, "fer_music_source_spotify: NULL out");
+    *out = NULL;
+    if (!s)
+        return fer_fail(err, FER_EINVAL, "fer_music_source_spotify: NULL client");
+    spotify_source *src = malloc(sizeof *src);
+    if (!src)
+        return fer_fail(err, FER_ENOMEM, "out of memory for a Spotify music source");
+    *src = (spotify_source){s, features};
+    return fer_music_source_new(&spotify_ops, src, out, err);
 }

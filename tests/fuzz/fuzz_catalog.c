@@ -2,6 +2,7 @@
  * then the id index, the genre index and rankings over whatever was loaded. */
 #include "fer.h"
 #include "fuzz.h"
+#include "music/source.h" /* fer_catalog_rank */
 
 static void use_catalog(const fer_catalog *c)
 {
@@ -16,17 +17,17 @@ static void use_catalog(const fer_catalog *c)
                                .tol_tempo = 20};
     fer_rank_opts o;
     fer_rank_opts_default(&o);
-    fer_pick picks[10];
+    fer_rank_pick picks[10];
     size_t n_picks;
     fer_error err;
     o.limit = 10;
-    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+    fer_catalog_rank(c, &target, &o, picks, &n_picks, &err);
     size_t n_tracks;
     o.genre = fer_catalog_genre(c, fer_catalog_n_genres(c) / 2, &n_tracks);
     o.genre_share = 0.1;
-    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+    fer_catalog_rank(c, &target, &o, picks, &n_picks, &err);
     o.genre = " pop, ,ROCK ";
-    fer_recommend(c, &target, &o, picks, &n_picks, &err);
+    fer_catalog_rank(c, &target, &o, picks, &n_picks, &err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,10 +10,10 @@
 
 static void parse_as_tracks(const response *r, int search)
 {
-    fer_spotify_result out = {0};
+    spotify_result out = {0};
     fer_error err;
     parse_body(r, search ? "GET /v1/search" : "GET /v1/recommendations", search, &out, &err);
-    fer_spotify_result_free(&out);
+    spotify_result_free(&out);
 }
 
 static void parse_as_token(const response *r)

@@ -117,12 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sc.p = read_opts(s, sc.p, sc.end);
     s->io = (spotify_io){scripted_perform, scripted_sleep, &sc};
     fer_music_target t = {0.7, 0.7, 120, 0.6, 0.2, 0.15, 0.15, 15};
-    fer_spotify_result out;
+    spotify_result out;
     fer_error err = {0};
-    if (fer_spotify_recommend(s, &t, size % 2 ? "R&B" : NULL, 5, NULL, &out, &err) == FER_OK) {
+    if (spotify_recommend(s, &t, size % 2 ? "R&B" : NULL, 5, NULL, 0.15, &out, &err) == FER_OK) {
         if (out.n > 5)
             abort();
-        fer_spotify_result_free(&out);
+        spotify_result_free(&out);
     } else {
         check_message(s, err.msg);
     }

@@ -15,6 +15,7 @@ fail() { echo "cli.sh: FAIL: $*"; fails=$((fails + 1)); }
 unset SPOTIFY_CLIENT_ID SPOTIFY_CLIENT_SECRET
 export FER_THREADS=2
 TOOLS=(fer-train fer-eval fer-predict fer-recommend fer-serve)
+[ -x "$BIN/fer-live" ] && TOOLS+=(fer-live) # built when FFmpeg is there
 
 "$BUILD/tests/test_predict_model" --write "$tmp/w.safetensors" 7 >/dev/null || exit 1
 { printf 'P5\n48 48\n255\n'; head -c 2304 /dev/zero | tr '\0' '\200'; } >"$tmp/face.pgm"

@@ -68,8 +68,8 @@ grep -q "Only In The Prefix" "$tmp/installed.out" || fail "installed fer-recomme
 recommend "$BUILD/bin/fer-recommend" tree
 grep -q "offline catalogue $PWD/datasets/catalog.csv" "$tmp/tree.err" ||
     fail "build tree's fer-recommend: $(cat "$tmp/tree.err")"
-for t in fer-train fer-eval fer-predict fer-recommend fer-serve; do
-    [ -f "$P/share/man/man1/$t.1" ] || fail "no man page $t.1 installed"
+for t in fer-train fer-eval fer-predict fer-recommend fer-serve $([ -x "$BUILD/bin/fer-live" ] && echo fer-live); do
+    [ -x "$P/bin/$t" ] && [ -f "$P/share/man/man1/$t.1" ] || fail "$t or its man page not installed"
 done
 [ -x "$P/bin/fer-serve" ] && [ -f "$P/share/libfer/web/index.html" ] || fail "fer-serve or its web page not installed"
 

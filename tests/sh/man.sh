@@ -12,8 +12,10 @@ plain() { sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\[:%]//g' "$1"; }
 long_options() { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
 has() { grep -qE -- "$1([^a-z0-9-]|\$)"; }
 
-for t in fer-train fer-eval fer-predict fer-recommend fer-serve; do
+for t in fer-train fer-eval fer-predict fer-recommend fer-serve fer-live; do
     page=man/$t.1
+    # fer-live is built only where FFmpeg's -dev packages are (scripts/install-deps)
+    [ "$t" = fer-live ] && [ ! -x "$BUILD/bin/$t" ] && { echo "man.sh: fer-live not built, skipped"; continue; }
     [ -f "$page" ] || { fail "$page is missing"; continue; }
     help=$("$BUILD/bin/$t" --help 2>&1) || fail "$t --help: exit status $?"
     text=$(plain "$page")
