@@ -106,6 +106,11 @@ fer_status fer_model_paper_cnn(int n_classes, const char *const *class_names, ui
  * order, each taking the previous one's output or the ones it names. */
 fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err);
 void fer_model_free(fer_model *m);
+/* A second model with src's architecture and src's parameters and buffers,
+ * shared rather than copied, and its own activations: one model a thread
+ * for inference (fer_model_predict, fer_model_evaluate) at the cost of one.
+ * Training it is refused. src must outlive it and not be trained meanwhile. */
+fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err);
 
 /* Architecture JSON (owned by the model). */
 const char *fer_model_arch_json(const fer_model *m);
@@ -481,6 +486,10 @@ void fer_analyzer_opts_default(fer_analyzer_opts *o);
  * that fails); the paths are not kept. */
 fer_status fer_analyzer_new(const fer_analyzer_opts *o, fer_analyzer **out, fer_error *err);
 void fer_analyzer_free(fer_analyzer *a);
+/* Another analyzer over src's models and cascade, shared rather than loaded
+ * again (fer_model_share), with its own working memory: one a thread. src
+ * must outlive it. */
+fer_status fer_analyzer_share(const fer_analyzer *src, fer_analyzer **out, fer_error *err);
 /* The emotion model (class names, input shape); owned by the analyzer. */
 const fer_model *fer_analyzer_emotion_model(const fer_analyzer *a);
 /* Faces of one grey image (a photo, or a frame from fer_image_from_pixels);

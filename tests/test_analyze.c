@@ -331,6 +331,38 @@ START_TEST(shipped_models_on_the_demo_photo)
 }
 END_TEST
 
+/* An analyzer sharing another's models gives the same faces, scores and
+ * probabilities, while both are used in turn; freeing it leaves the source. */
+START_TEST(shared_analyzer_answers_the_same)
+{
+    fer_analyzer *a = shipped_analyzer("shared_analyzer_answers_the_same", 25), *b;
+    if (!a)
+        return;
+    fer_error e;
+    ck_assert_int_eq(fer_analyzer_share(a, &b, &e), FER_OK);
+    fer_image img;
+    ck_assert_int_eq(fer_image_load(DEMO, 0, &img, &e), FER_OK);
+    for (int round = 0; round < 2; round++) {
+        fer_faces fa, fb;
+        ck_assert_int_eq(fer_analyze(a, &img, NULL, &fa, &e), FER_OK);
+        ck_assert_int_eq(fer_analyze(b, &img, NULL, &fb, &e), FER_OK);
+        ck_assert_uint_eq(fa.n, 1);
+        ck_assert_uint_eq(fb.n, fa.n);
+        ck_assert(fa.face[0].score == fb.face[0].score);
+        ck_assert(memcmp(fa.face[0].probs, fb.face[0].probs, sizeof fa.face[0].probs) == 0);
+        fer_faces_free(&fa);
+        fer_faces_free(&fb);
+        if (round == 0) { /* b gone, a unchanged */
+            fer_analyzer_free(b);
+            ck_assert_int_eq(fer_analyzer_share(a, &b, &e), FER_OK);
+        }
+    }
+    fer_analyzer_free(b);
+    fer_image_free(&img);
+    fer_analyzer_free(a);
+}
+END_TEST
+
 static double mean_abs_diff(const uint8_t *a, const uint8_t *b, size_t n)
 {
     double d = 0;
@@ -435,6 +467,7 @@ int main(void)
     tcase_add_test(tc, pick_best_and_largest);
     tcase_add_test(tc, scores_filter_proposals);
     tcase_add_test(tc, shipped_models_on_the_demo_photo);
+    tcase_add_test(tc, shared_analyzer_answers_the_same);
     tcase_add_test(tc, face_crops);
     tcase_add_test(tc, any_image_analyses);
     tcase_add_test(tc, tilted_face_is_found);

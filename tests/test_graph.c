@@ -157,6 +157,43 @@ START_TEST(sgd_step_by_hand)
 }
 END_TEST
 
+/* A model sharing another's parameters predicts what it predicts (batch
+ * norm's running statistics shared too), sees its updates, and refuses to
+ * train. */
+START_TEST(shared_model_for_inference)
+{
+    fer_model *m = model_from("{\"input\":[1,6,6],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                              "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3},"
+                              "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 4), *s;
+    int y[3];
+    float *x = batch(m, 3, 5, y), pm[9], ps[9];
+    fer_error err;
+    ck_assert_msg(fer_model_share(m, &s, &err) == FER_OK, "%s", err.msg);
+    fer_optim *o;
+    ck_assert(tu_adam(m, 0.01f, 0, &o, NULL) == FER_OK);
+    fer_rng r;
+    fer_rng_seed(&r, 1);
+    for (int step = 0; step < 2; step++) {
+        ck_assert(fer_model_train_step(m, o, &r, x, y, 3, NULL, NULL, NULL, NULL) == FER_OK);
+        ck_assert(fer_model_predict(m, x, 3, pm, NULL) == FER_OK);
+        ck_assert(fer_model_predict(s, x, 3, ps, NULL) == FER_OK);
+        ck_assert(memcmp(pm, ps, sizeof pm) == 0);
+    }
+    fer_optim *so;
+    ck_assert_int_eq(fer_optim_new(s, &(fer_optim_opts){.kind = FER_ADAM, .lr = 0.01f}, &so, &err),
+                     FER_EINVAL);
+    ck_assert_int_eq(fer_model_train_step(s, o, &r, x, y, 3, NULL, NULL, NULL, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "inference only"));
+    fer_model_free(s);
+    ck_assert(fer_model_predict(m, x, 3, pm, NULL) == FER_OK); /* m still whole */
+    fer_optim_free(o);
+    free(x);
+    fer_model_free(m);
+}
+END_TEST
+
 static void arch_fails(const char *layers, const char *want)
 {
     char json[2048];
@@ -260,6 +297,7 @@ int main(void)
     tcase_add_test(tc, memory_plan);
     tcase_add_test(tc, sgd_step_by_hand);
     tcase_add_test(tc, architecture_errors);
+    tcase_add_test(tc, shared_model_for_inference);
     tcase_add_test(tc, checkpoint_with_buffers_and_sgd);
     suite_add_tcase(s, tc);
     return tu_run(s);

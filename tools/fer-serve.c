@@ -1,8 +1,9 @@
 /* fer-serve: the face pipeline and the recommender over HTTP, and the web
  * page that uses them (docs/tools.md, "fer-serve"). The models, the cascade
- * and the catalogue are loaded at start; each worker thread gets its own
- * analyzer, and its own Spotify client when Spotify is used. SIGTERM or SIGINT: no new connections, the requests in progress
- * are answered, exit 0. */
+ * and the catalogue are loaded once at start and shared by the worker
+ * threads; each worker has its own analyzer working memory (fer_analyzer_share),
+ * and its own Spotify client when Spotify is used. SIGTERM or SIGINT: no new
+ * connections, the requests in progress are answered, exit 0. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static void usage_text(FILE *out)
             "  GET  /v1/health        status\n"
             "  --host ADDR          address to listen on (default 127.0.0.1)\n"
             "  --port N             port (default 8080; 0: any free one, printed on stderr)\n"
-            "  --threads N          workers, each with its own analyzer (default: all CPUs\n"
+            "  --threads N          workers, sharing the models (default: all CPUs\n"
             "                       or $FER_THREADS)\n"
             "  --queue N            requests that may wait for a worker; more get 503 (16)\n"
             "  --max-body BYTES     largest upload, e.g. 16M, 512K (default 16M)\n"
@@ -181,9 +182,13 @@ static int load_analyzers(context *cx)
     cx->workers = calloc((size_t)o->threads, sizeof *cx->workers);
     if (!cx->workers)
         return cli_error(prog, "out of memory"), 0;
+    /* loaded once; the other workers share its models and cascade */
     for (; cx->n_analyzers < o->threads; cx->n_analyzers++) {
         fer_error err = {0};
-        if (fer_analyzer_new(&ao, &cx->workers[cx->n_analyzers].analyzer, &err) != FER_OK)
+        fer_analyzer **a = &cx->workers[cx->n_analyzers].analyzer;
+        fer_status s = cx->n_analyzers ? fer_analyzer_share(cx->workers[0].analyzer, a, &err)
+                                       : fer_analyzer_new(&ao, a, &err);
+        if (s != FER_OK)
             return cli_error(prog, "%s%s", err.msg,
                              !o->cascade && strstr(err.msg, FER_DEFAULT_CASCADE)
                                  ? " (install opencv-data, or pass --cascade XML)" : ""), 0;
@@ -263,7 +268,7 @@ static void unload(context *cx)
     for (int i = 0; cx->spotify && i < cx->opt.threads; i++)
         cli_spotify_close(&cx->spotify[i]);
     free(cx->spotify);
-    for (int i = 0; i < cx->n_analyzers; i++)
+    for (int i = cx->n_analyzers - 1; i >= 0; i--) /* worker 0's models last: the others share them */
         fer_analyzer_free(cx->workers[i].analyzer);
     free(cx->workers);
     fer_music_source_free(cx->offline);

@@ -20,6 +20,7 @@ enum { MAX_CLASSES = 64, MAX_INPUT_SIDE = 1024, TURNED_MIN_SIZE = 40 };
 struct fer_analyzer {
     fer_analyzer_opts o;
     fer_cascade *cascade;
+    int borrowed;      /* the cascade is another analyzer's (fer_analyzer_share) */
     fer_model *emotion, *verifier;
     int eh, ew, n_classes;
     int slot[MAX_CLASSES]; /* FER2013 index of each emotion-model class */
@@ -44,7 +45,8 @@ void fer_analyzer_free(fer_analyzer *a)
 {
     if (!a)
         return;
-    fer_cascade_free(a->cascade);
+    if (!a->borrowed)
+        fer_cascade_free(a->cascade);
     fer_model_free(a->emotion);
     fer_model_free(a->verifier);
     free(a);
@@ -151,6 +153,28 @@ fer_status fer_analyzer_new(const fer_analyzer_opts *o, fer_analyzer **out, fer_
         s = fer_model_set_threads(a->emotion, o->threads, err);
     if (!s && o->threads && a->verifier)
         s = fer_model_set_threads(a->verifier, o->threads, err);
+    if (s) {
+        fer_analyzer_free(a);
+        return s;
+    }
+    *out = a;
+    return FER_OK;
+}
+
+fer_status fer_analyzer_share(const fer_analyzer *src, fer_analyzer **out, fer_error *err)
+{
+    if (!src || !out)
+        return fer_fail(err, FER_EINVAL, "fer_analyzer_share: NULL argument");
+    *out = NULL;
+    fer_analyzer *a = malloc(sizeof *a);
+    if (!a)
+        return fer_fail(err, FER_ENOMEM, "analyzer: out of memory");
+    *a = *src; /* options, class map, input sizes; the cascade is only read */
+    a->borrowed = 1;
+    a->emotion = a->verifier = NULL;
+    fer_status s = src->emotion ? fer_model_share(src->emotion, &a->emotion, err) : FER_OK;
+    if (!s && src->verifier)
+        s = fer_model_share(src->verifier, &a->verifier, err);
     if (s) {
         fer_analyzer_free(a);
         return s;

@@ -156,6 +156,32 @@ fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out,
     return FER_OK;
 }
 
+fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err)
+{
+    if (!src || !out)
+        return fer_fail(err, FER_EINVAL, "fer_model_share: NULL argument");
+    fer_model *m;
+    fer_status s = fer_model_from_json(src->arch_json, 0, &m, err);
+    if (!s)
+        s = fer_model_set_threads(m, src->threads, err);
+    if (s) {
+        fer_model_free(m);
+        return s;
+    }
+    /* The same list in the same order: point each tensor at src's, drop gradients. */
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i].n_p; k++) {
+            fer_layer_param *p = &m->layers[i].p[k];
+            const fer_tensor *from = src->layers[i].p[k].value;
+            fer_tensor_free(p->value);
+            *p->value = fer_tensor_view(from->data, from->ndim, from->shape);
+            fer_tensor_free(p->grad);
+        }
+    m->shared = 1;
+    *out = m;
+    return FER_OK;
+}
+
 void fer_model_free(fer_model *m)
 {
     if (!m)
@@ -237,6 +263,8 @@ fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x
                                       float *loss, int *correct, fer_error *err)
 {
     fer_status s = check_batch(m, x, labels, n, err);
+    if (!s && m->shared)
+        s = fer_fail(err, FER_EINVAL, "model: it shares another model's parameters (inference only)");
     if (s || (s = reserve(m, n, err)))
         return s;
     fer_exec e = make_exec(m, n, 1, rng);

@@ -28,6 +28,7 @@ struct fer_model {
     char **classes;
     char *arch_json;   /* canonical description, saved with the weights */
     float smoothing;   /* label smoothing of the training loss */
+    int shared;        /* parameters borrowed from another model (fer_model_share): no training */
     int n_params, n_buffers;
     fer_param *params;  /* trainable tensors, file order */
     fer_param *buffers; /* saved but not trained (running statistics) */

@@ -5,6 +5,10 @@
 
 fer_status fer_optim_new(fer_model *m, const fer_optim_opts *o, fer_optim **out, fer_error *err)
 {
+    if (m->shared) {
+        *out = NULL;
+        return fer_fail(err, FER_EINVAL, "model: it shares another model's parameters (inference only)");
+    }
     return fer_optim_create(o, m->params, m->n_params, out, err);
 }
 
