@@ -170,6 +170,35 @@ START_TEST(cnn_shapes)
 END_TEST
 
 /* K = 0 is an empty sum: C = beta * C. */
+/* The packers' AVX2 transpose (8x8 and 4x8 blocks, scalar edges) equals
+ * the portable one on every shape up to 13 x 19 and any destination stride. */
+START_TEST(avx2_transpose_matches_portable)
+{
+    int avx2 = -1;
+    for (int k = 0; k < fer_gemm_kernel_count(); k++)
+        if (!strcmp(fer_gemm_kernel_name(k), "avx2"))
+            avx2 = k;
+    if (avx2 < 0 || !fer_gemm_kernel_supported(avx2)) {
+        printf("avx2_transpose_matches_portable: skipped, no AVX2 here\n");
+        return;
+    }
+    enum { R = 13, C = 19, LD = 23 };
+    float src[R * LD], a[(C + 1) * (R + 5)], b[(C + 1) * (R + 5)];
+    for (int i = 0; i < R * LD; i++)
+        src[i] = (float)i;
+    for (int rows = 1; rows <= R; rows++)
+        for (int cols = 1; cols <= C; cols++)
+            for (int extra = 0; extra <= 5; extra += 5) {
+                int dst_ld = rows + extra;
+                memset(a, 0, sizeof a);
+                memset(b, 0, sizeof b);
+                fer_gemm_transpose_c(rows, cols, src, LD, a, dst_ld);
+                fer_gemm_transpose_avx2(rows, cols, src, LD, b, dst_ld);
+                ck_assert_msg(!memcmp(a, b, sizeof a), "%d x %d, dst_ld %d", rows, cols, dst_ld);
+            }
+}
+END_TEST
+
 START_TEST(empty_k)
 {
     for (int k = 1; k < fer_gemm_kernel_count(); k++) {
@@ -254,6 +283,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, large_blocks);
     tcase_add_test(tc, cnn_shapes);
     tcase_add_test(tc, empty_k);
+    tcase_add_test(tc, avx2_transpose_matches_portable);
     tcase_add_test(tc, unknown_path_falls_back);
     tcase_add_test(tc, multi_threaded);
     suite_add_tcase(s, tc);

@@ -105,18 +105,40 @@ transpose8x8(const float *src, size_t ld, float *dst, size_t dst_ld)
     }
 }
 
+/* The same for 4 rows: dst rows c0..c0+8, columns r0..r0+4 (the A panels
+ * of this path are MR = 4 rows, so pack_a transposes 4 rows at a time). */
+static inline __attribute__((always_inline)) FER_AVX2 void
+transpose4x8(const float *src, size_t ld, float *dst, size_t dst_ld)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xee),
+                   _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xee)};
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        _mm_storeu_ps(dst + j * dst_ld, _mm256_castps256_ps128(u[j]));
+        _mm_storeu_ps(dst + (j + 4) * dst_ld, _mm256_extractf128_ps(u[j], 1));
+    }
+}
+
 FER_AVX2 void fer_gemm_transpose_avx2(int rows, int cols, const float *src, int ld, float *dst,
                                       int dst_ld)
 {
-    int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    int r8 = rows / 8 * 8, r4 = rows / 4 * 4, c8 = cols / 8 * 8;
     for (int r = 0; r < r8; r += 8)
         for (int c = 0; c < c8; c += 8)
             transpose8x8(src + (size_t)r * ld + c, (size_t)ld, dst + (size_t)c * dst_ld + r,
                          (size_t)dst_ld);
+    for (int r = r8; r < r4; r += 4) /* one block of 4 rows left */
+        for (int c = 0; c < c8; c += 8)
+            transpose4x8(src + (size_t)r * ld + c, (size_t)ld, dst + (size_t)c * dst_ld + r,
+                         (size_t)dst_ld);
     if (c8 < cols) /* the last columns of the full row blocks */
-        fer_gemm_transpose_c(r8, cols - c8, src + c8, ld, dst + (size_t)c8 * dst_ld, dst_ld);
-    if (r8 < rows) /* the last rows, all columns */
-        fer_gemm_transpose_c(rows - r8, cols, src + (size_t)r8 * ld, ld, dst + r8, dst_ld);
+        fer_gemm_transpose_c(r4, cols - c8, src + c8, ld, dst + (size_t)c8 * dst_ld, dst_ld);
+    if (r4 < rows) /* the last rows, all columns */
+        fer_gemm_transpose_c(rows - r4, cols, src + (size_t)r4 * ld, ld, dst + r4, dst_ld);
 }
 
 /* B packed when ldb is a multiple of 512 floats: at ldb = 1024, dense1 dW
