@@ -250,6 +250,12 @@ const char *cli_data_path(const char *rel, char *buf, size_t cap)
     return fer_data_path(dir, rel, buf, cap, NULL) == FER_OK ? buf : NULL;
 }
 
+int cli_is_dir(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,
                           char *buf, size_t cap)
 {

@@ -61,6 +61,8 @@ void cli_progress_finish(cli_progress *p, long done, const char *extra);
  * buf, or NULL if it does not exist (buf then holds the path to name in the
  * error message). */
 const char *cli_data_path(const char *rel, char *buf, size_t cap);
+/* 1 if path names a directory ("-", stdin, never does). */
+int cli_is_dir(const char *path);
 /* `given` when the user named a file, else the shipped one (cli_data_path);
  * NULL after "no WHAT found: ... (pass --WHAT FILE)". */
 const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -136,18 +135,12 @@ static int load_model(const options *o, fer_model **m)
     return 1;
 }
 
-static int is_directory(const char *path)
-{
-    struct stat st;
-    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* Loads the data; *from_dir tells whether labels are already model classes. */
 static int load_data(const options *o, const fer_model *m, fer_dataset *ds, int *from_dir)
 {
     fer_error err = {0};
     fer_status st;
-    *from_dir = is_directory(o->data);
+    *from_dir = cli_is_dir(o->data);
     if (*from_dir) {
         int k = fer_model_n_classes(m);
         const char *names[MAX_CLASSES];

@@ -476,6 +476,7 @@ int main(int argc, char **argv)
 {
     context cx = {.hr_fd = -1};
     cli_start();
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line when it is made, also into a pipe */
     int rc = parse_args(argc, argv, &cx.opt);
     if (rc == CLI_GO && !cli_threads(prog, &cx.opt.threads))
         rc = EXIT_USAGE;

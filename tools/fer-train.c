@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "opt.h"
@@ -104,12 +103,6 @@ static int parse_augment(const char *list, fer_augment_opts *o)
         p += n + (p[n] == ',');
     }
     return 1;
-}
-
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return strcmp(p, "-") && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* --classes: for a CSV each name must be a FER2013 emotion (and is stored as
@@ -270,7 +263,7 @@ static int parse_args(int argc, char **argv, config *c)
     if (c->arch && (c->init || c->resume))
         return cli_error(prog, "--arch starts a new model: it excludes --init and --resume"),
                CLI_USAGE;
-    if (c->class_list && !parse_classes(c, c->class_list, is_dir(c->data)))
+    if (c->class_list && !parse_classes(c, c->class_list, cli_is_dir(c->data)))
         return CLI_USAGE;
     if (!c->lr)
         c->lr = c->optimizer ? 0.01 : 1e-4;
@@ -284,7 +277,7 @@ static int parse_args(int argc, char **argv, config *c)
 static int load_data(const config *c, fer_dataset *ds)
 {
     fer_error err = {0};
-    fer_status s = is_dir(c->data)
+    fer_status s = cli_is_dir(c->data)
                        ? fer_dataset_load_dir(c->data, c->n_classes, c->class_names, ds, &err)
                        : fer_dataset_load_csv(c->data, c->skip_bad, ds, &err);
     if (s) {
@@ -299,7 +292,7 @@ static int load_data(const config *c, fer_dataset *ds)
 /* Training and validation indices, and the data-label -> class map. */
 static int make_split(const config *c, const fer_dataset *ds, split *sp)
 {
-    int folders = is_dir(c->data);
+    int folders = cli_is_dir(c->data);
     for (int k = 0; k < FER_N_EMOTIONS; k++)
         sp->label_of[k] = folders ? (k < c->n_classes ? k : -1) : -1;
     for (int i = 0; !folders && i < c->n_classes; i++)
@@ -662,7 +655,7 @@ static int load_arch(config *c)
         cli_error(prog, "%s: %d classes; fer-train takes at most %d", c->arch, n, FER_N_EMOTIONS);
         return 0;
     }
-    int folders = is_dir(c->data);
+    int folders = cli_is_dir(c->data);
     c->n_classes = n;
     for (int i = 0; i < n; i++) {
         const char *name = fer_model_class_name(c->arch_model, i);

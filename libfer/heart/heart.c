@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "heart/heart.h"
 
 /* Readings outside (0, MAX] cannot come from a human heart. */
 #define HR_MAX_BPM 250.0
@@ -120,7 +120,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median_of(double *buf, size_t n)
+double fer_median_sort(double *buf, size_t n)
 {
     qsort(buf, n, sizeof *buf, cmp_double);
     return n % 2 ? buf[n / 2] : 0.5 * (buf[n / 2 - 1] + buf[n / 2]);
@@ -137,10 +137,10 @@ static void hampel(const double *v, const size_t *idx, size_t m, unsigned char *
         size_t w = b - a + 1;
         for (size_t k = 0; k < w; k++)
             win[k] = v[idx[a + k]];
-        double med = median_of(win, w);
+        double med = fer_median_sort(win, w);
         for (size_t k = 0; k < w; k++)
             dev[k] = fabs(v[idx[a + k]] - med);
-        double mad = median_of(dev, w);
+        double mad = fer_median_sort(dev, w);
         double limit = fmax(HAMPEL_T * MAD_TO_SIGMA * mad, HAMPEL_FLOOR * fabs(med));
         out[j] = fabs(v[idx[j]] - med) <= limit;
     }

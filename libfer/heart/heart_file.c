@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core.h"
+#include "heart/heart.h"
 
 #define HR_FILE_MAX_BYTES ((size_t)8 << 20)
 #define HR_LINE_MAX 256
@@ -180,21 +180,13 @@ static int is_rr_name(const char *h)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median_value(const series *s)
 {
     double *c = malloc(s->n * sizeof *c);
     if (!c)
         return NAN;
     memcpy(c, s->v, s->n * sizeof *c);
-    size_t n = s->n;
-    qsort(c, n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
+    double m = fer_median_sort(c, s->n);
     free(c);
     return m;
 }
