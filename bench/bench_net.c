@@ -15,7 +15,8 @@
 
 typedef struct net_opts {
     int batch, threads, steps, warmup, json;
-    long dataset; /* uint8 images held in memory (train) */
+    long dataset;     /* uint8 images held in memory (train) */
+    const char *arch; /* --arch FILE.json instead of the paper CNN */
 } net_opts;
 
 static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
@@ -39,8 +40,11 @@ static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
         } else if (!strcmp(a, "--dataset") && val && cli_parse_long(val, 0, 1000000, &v)) {
             o->dataset = v;
             i++;
+        } else if (!strcmp(a, "--arch") && val) {
+            o->arch = val;
+            i++;
         } else {
-            int known = dst || !strcmp(a, "--dataset");
+            int known = dst || !strcmp(a, "--dataset") || !strcmp(a, "--arch");
             fprintf(stderr, "fer-bench %s: ", mode);
             if (known)
                 fprintf(stderr, "%s: bad or missing value '%s'\n", a, val ? val : "");
@@ -48,7 +52,7 @@ static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
                 fprintf(stderr, "unknown option '%s'\n", a);
             fprintf(stderr,
                     "usage: fer-bench %s [--batch N] [--threads N] "
-                    "[--%s N] [--warmup N] [--dataset IMAGES] [--json]\n"
+                    "[--%s N] [--warmup N] [--dataset IMAGES] [--arch FILE.json] [--json]\n"
                     "(batch 1..4096, threads 1..256)\n",
                     mode, strcmp(mode, "train") ? "iters" : "steps");
             return 0;
@@ -77,13 +81,28 @@ static double peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
-static fer_model *make_model(int threads)
+/* The paper CNN, or the architecture in arch (a 1x48x48 input, 7 classes). */
+static fer_model *make_model(const char *arch, int threads)
 {
     fer_model *m = NULL;
     fer_error err = {0};
-    if (fer_model_paper_cnn(FER_N_EMOTIONS, NULL, 1, &m, &err) ||
+    char *json = NULL;
+    size_t len;
+    int c = 1, h = 48, w = 48;
+    if ((arch ? fer_file_read(arch, 1 << 20, &json, &len, &err) ||
+                    fer_model_from_json(json, 1, &m, &err)
+              : fer_model_paper_cnn(FER_N_EMOTIONS, NULL, 1, &m, &err)) ||
         fer_model_set_threads(m, threads, &err)) {
         fprintf(stderr, "fer-bench: %s\n", err.msg);
+        fer_model_free(m);
+        free(json);
+        return NULL;
+    }
+    free(json);
+    fer_model_input_shape(m, &c, &h, &w);
+    if (c != 1 || h != 48 || w != 48 || fer_model_n_classes(m) != FER_N_EMOTIONS) {
+        fprintf(stderr, "fer-bench: %s: needs a 1x48x48 input and %d classes\n", arch,
+                FER_N_EMOTIONS);
         fer_model_free(m);
         return NULL;
     }
@@ -114,7 +133,7 @@ int bench_train_main(int argc, char **argv)
     net_opts o = {.batch = 64, .threads = 0, .steps = 20, .warmup = 2, .dataset = 35887};
     if (!parse_opts("train", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.threads);
+    fer_model *m = make_model(o.arch, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48, n_data = o.dataset > o.batch ? (size_t)o.dataset : (size_t)o.batch;
@@ -171,7 +190,7 @@ int bench_infer_main(int argc, char **argv)
     net_opts o = {.batch = 1, .threads = 1, .steps = 200, .warmup = 5};
     if (!parse_opts("infer", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.threads);
+    fer_model *m = make_model(o.arch, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48;
@@ -264,7 +283,7 @@ int bench_layers_main(int argc, char **argv)
     net_opts o = {.batch = 64, .threads = 1, .steps = 5};
     if (!parse_opts("layers", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.threads);
+    fer_model *m = make_model(o.arch, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48, big = px;
@@ -291,8 +310,8 @@ int bench_layers_main(int argc, char **argv)
     double tf = 0, tb = 0;
     for (int i = 0; i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
-        if (l->ops->alias)
-            continue;
+        if (l->ops->alias || l->n_in != 1 || l->in[0] != i - 1)
+            continue; /* a reshape, or a node off the chain (its inputs are not the previous output) */
         fer_exec e = {m->pool, m->threads, m->scratch, o.batch, 1, 1, &r};
         layer_run run = {m, e, i, i ? m->act[i - 1] : x, dy, dx};
         for (size_t k = 0; k < (size_t)o.batch * fer_layer_out_size(l); k++)

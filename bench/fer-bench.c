@@ -19,13 +19,13 @@ static const bench_mode modes[] = {
      "[--image PATH] [--width W] [--iters 20] [--json]  the analyzer's face detection ms (1 thread)"},
     {"gemm", bench_gemm_main, "[--json]  single-thread SGEMM GFLOP/s per CNN shape and path"},
     {"train", bench_train_main,
-     "[--batch 64] [--threads N] [--steps 20] [--json]  paper CNN training images/s, GFLOP/s, peak RSS"},
+     "[--batch 64] [--threads N] [--steps 20] [--arch F] [--json]  training images/s, GFLOP/s, peak RSS (paper CNN or --arch)"},
     {"infer", bench_infer_main,
-     "[--batch 1] [--threads 1] [--iters 200] [--json]  paper CNN latency (median, p95) and images/s"},
+     "[--batch 1] [--threads 1] [--iters 200] [--arch F] [--json]  latency (median, p95) and images/s"},
     {"predict", bench_predict_main,
      "[--image PATH] [--weights W] [--iters 50] [--json]  whole photo pipeline, 1 thread"},
     {"layers", bench_layers_main,
-     "[--batch 64] [--threads 1] [--iters 5]  paper CNN per-layer forward/backward ms and GFLOP/s"},
+     "[--batch 64] [--threads 1] [--iters 5] [--arch F]  per-layer forward/backward ms and GFLOP/s"},
 };
 
 static int usage(FILE *to)
