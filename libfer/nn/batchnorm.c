@@ -5,9 +5,9 @@
  *               move by `momentum`: r = (1 - m) r + m * batch (the variance
  *               unbiased, times N / (N - 1));
  *   evaluation: the running mean and variance instead.
- * A fused ReLU may follow. Threads take whole channels, and every channel
- * sums in double in a fixed order, so results do not depend on the thread
- * count. The running statistics are saved with the weights
+ * A fused ReLU may follow. Threads take whole channels; a channel's planes
+ * are summed in 16 float lanes, the planes in double, always in the same
+ * order, so results do not depend on the thread count. The running statistics are saved with the weights
  * ("N.running_mean", "N.running_var"). */
 #include <math.h>
 #include <string.h>
@@ -23,25 +23,105 @@ typedef struct bn_job {
 
 static size_t plane(const fer_layer *l) { return (size_t)l->ih * l->iw; }
 
+/* Plane-sized loops in 16 float lanes (they vectorise without reassociation
+ * flags and sum in a fixed order); planes are then summed in double. */
+FER_VECTOR_CLONES
+static double plane_sum(const float *restrict x, size_t n)
+{
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < 16; k++)
+        s += lane[k];
+    return s;
+}
+
+/* sum (x - mean)^2 */
+FER_VECTOR_CLONES
+static double plane_sq(const float *restrict x, size_t n, float mean)
+{
+    float lane[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += (x[i + k] - mean) * (x[i + k] - mean);
+    double s = 0;
+    for (; i < n; i++)
+        s += (double)(x[i] - mean) * (x[i] - mean);
+    for (int k = 0; k < 16; k++)
+        s += lane[k];
+    return s;
+}
+
+/* sum dy and sum dy (x - mean), added to *sdy and *sdyx */
+FER_VECTOR_CLONES
+static void plane_dy_sums(const float *restrict dy, const float *restrict x, size_t n, float mean,
+                          double *sdy, double *sdyx)
+{
+    float a[16] = {0}, b[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) {
+            a[k] += dy[i + k];
+            b[k] += dy[i + k] * (x[i + k] - mean);
+        }
+    double s = 0, t = 0;
+    for (; i < n; i++)
+        s += dy[i], t += (double)dy[i] * (x[i] - mean);
+    for (int k = 0; k < 16; k++)
+        s += a[k], t += b[k];
+    *sdy += s, *sdyx += t;
+}
+
+/* y = x * scale + shift, ReLU'd when relu. */
+FER_VECTOR_CLONES
+static void plane_affine(const float *restrict x, size_t n, float scale, float shift, int relu,
+                         float *restrict y)
+{
+    if (relu)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * scale + shift;
+            y[i] = v > 0 ? v : 0;
+        }
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = x[i] * scale + shift;
+}
+
+/* dx = a dy - b - c (x - mean) */
+FER_VECTOR_CLONES
+static void plane_dx(const float *restrict dy, const float *restrict x, size_t n, float mean,
+                     float a, float b, float c, float *restrict dx)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] = a * dy[i] - b - c * (x[i] - mean);
+}
+
+FER_VECTOR_CLONES
+static void plane_mask(float *restrict dy, const float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dy[i] = y[i] > 0 ? dy[i] : 0;
+}
+
 /* The batch's mean and 1/std of channel c into stats, folded into the running ones. */
 static void batch_stats(const bn_job *j, int c)
 {
     const fer_layer *l = j->l;
     size_t S = plane(l), N = (size_t)j->e->n * S;
     double sum = 0, sq = 0;
-    for (int i = 0; i < j->e->n; i++) {
-        const float *x = j->x + ((size_t)i * l->ic + c) * S;
-        for (size_t s = 0; s < S; s++)
-            sum += x[s];
-    }
-    double mean = sum / (double)N;
-    for (int i = 0; i < j->e->n; i++) {
-        const float *x = j->x + ((size_t)i * l->ic + c) * S;
-        for (size_t s = 0; s < S; s++)
-            sq += ((double)x[s] - mean) * ((double)x[s] - mean);
-    }
+    for (int i = 0; i < j->e->n; i++)
+        sum += plane_sum(j->x + ((size_t)i * l->ic + c) * S, S);
+    float mean = (float)(sum / (double)N);
+    for (int i = 0; i < j->e->n; i++)
+        sq += plane_sq(j->x + ((size_t)i * l->ic + c) * S, S, mean);
     double var = sq / (double)N;
-    l->stats[c] = (float)mean;
+    l->stats[c] = mean;
     l->stats[l->ic + c] = (float)(1.0 / sqrt(var + l->eps));
     if (j->e->update_stats) {
         double m = l->momentum, unbiased = N > 1 ? var * (double)N / (double)(N - 1) : var;
@@ -67,16 +147,8 @@ static void forward_range(void *arg, int begin, int end, int t)
         }
         float scale = l->w.data[c] * inv, shift = l->b.data[c] - mean * scale;
         for (int i = 0; i < j->e->n; i++) {
-            const float *restrict x = j->x + ((size_t)i * l->ic + c) * S;
-            float *restrict y = j->out + ((size_t)i * l->ic + c) * S;
-            if (l->act == FER_ACT_RELU)
-                for (size_t s = 0; s < S; s++) {
-                    float v = x[s] * scale + shift;
-                    y[s] = v > 0 ? v : 0;
-                }
-            else
-                for (size_t s = 0; s < S; s++)
-                    y[s] = x[s] * scale + shift;
+            size_t off = ((size_t)i * l->ic + c) * S;
+            plane_affine(j->x + off, S, scale, shift, l->act == FER_ACT_RELU, j->out + off);
         }
     }
 }
@@ -103,33 +175,23 @@ static void backward_range(void *arg, int begin, int end, int t)
         float mean = j->e->train ? l->stats[c] : l->run_mean.data[c];
         float inv = j->e->train ? l->stats[l->ic + c]
                                 : (float)(1.0 / sqrt((double)l->run_var.data[c] + l->eps));
-        double sdy = 0, sdyx = 0;
+        double sdy = 0, sdyx = 0; /* sum dy, sum dy (x - mean) */
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * l->ic + c) * S;
-            const float *x = j->x + off;
-            float *dy = j->dy + off;
             if (l->act == FER_ACT_RELU && j->y)
-                for (size_t s = 0; s < S; s++)
-                    dy[s] = j->y[off + s] > 0 ? dy[s] : 0;
-            for (size_t s = 0; s < S; s++) {
-                sdy += dy[s];
-                sdyx += (double)dy[s] * ((double)x[s] - mean) * inv;
-            }
+                plane_mask(j->dy + off, j->y + off, S);
+            plane_dy_sums(j->dy + off, j->x + off, S, mean, &sdy, &sdyx);
         }
         l->db.data[c] = (float)sdy;
-        l->dw.data[c] = (float)sdyx;
+        l->dw.data[c] = (float)(sdyx * inv);
         if (!j->dx)
             continue;
         double g = (double)l->w.data[c] * inv;
+        float a = (float)g, b = j->e->train ? (float)(g * sdy / N) : 0,
+              k = j->e->train ? (float)(g * inv * (sdyx * inv) / N) : 0;
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * l->ic + c) * S;
-            const float *x = j->x + off, *dy = j->dy + off;
-            float *dx = j->dx + off;
-            for (size_t s = 0; s < S; s++) {
-                double xh = ((double)x[s] - mean) * inv;
-                dx[s] = j->e->train ? (float)(g / N * (N * dy[s] - sdy - xh * sdyx))
-                                    : (float)(g * dy[s]);
-            }
+            plane_dx(j->dy + off, j->x + off, S, mean, a, b, k, j->dx + off);
         }
     }
 }
