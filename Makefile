@@ -221,12 +221,20 @@ bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 8000 --iters 5 --json > $(BUILD)/bench/faces-8000.json
 	/usr/bin/python3 bench/compare-detect.py --resolution $(BUILD)/bench/faces-1920.json $(BUILD)/bench/faces-8000.json
 	$(MAKE) bench-serve
+	$(MAKE) bench-live
 
 # `make bench-serve`: fer-serve under wrk on loopback, 10,000 analyses of a 640x480 photo
 # (requests/s, latency percentiles, resident memory before and after; docs/tools.md).
 .PHONY: bench-serve
 bench-serve: $(BUILD)/bin/fer-serve
 	bench/serve-bench $(BUILD)
+
+# `make bench-live`: fer-live on a 640x480 video with one face, one thread, against a Python
+# loop of OpenCV's detectMultiScale on every frame, alternating (median of LIVE_BENCH_RUNS=3);
+# and the delay of the state change (docs/performance.md). Reports, never fails on a target.
+.PHONY: bench-live
+bench-live: $(BUILD)/bin/fer-live
+	bench/live-bench $(BUILD)
 
 # `make bench-faces`: face detection on real photos (bench/faces/README.md): fer-predict,
 # OpenCV's Haar cascade and dlib's HOG detector (a reference, never part of libfer)
