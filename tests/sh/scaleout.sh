@@ -80,7 +80,7 @@ user_line=
     echo "            proxy_set_header Connection \"\";"
     echo "            proxy_connect_timeout 2s;"
     echo "            proxy_read_timeout 30s;"
-    echo "            proxy_next_upstream error timeout http_503;"
+    echo "            proxy_next_upstream error timeout http_503 non_idempotent;"
     echo "        }"
     echo "    }"
     echo "}"
@@ -140,6 +140,13 @@ for i in range(n):
 dt = time.monotonic() - t0
 print(f"scaleout.sh: {n} recommendations through nginx (and 7 direct) in {dt:.2f} s")
 os.kill(victim, signal.SIGKILL)
+import socket
+for _ in range(200):  # until its port refuses connections: the kill has completed
+    try:
+        socket.create_connection(("127.0.0.1", direct), timeout=1).close()
+        time.sleep(0.05)
+    except OSError:
+        break
 for i in range(12):
     s, data = post(lb, {"emotion": emotions[i % 7], "limit": 3})
     check(s == 200, f"request {i} after a backend was killed: {s} {data[:200]!r}")
