@@ -136,7 +136,7 @@ START_TEST(sgd_step_by_hand)
     for (int step = 0; step < 3; step++) {
         gw->data[0] = 0.3f * (float)(step + 1);
         gb->data[0] = -0.2f;
-        fer_optim_step(o, m->params, m->n_params);
+        fer_optim_step(o, m->params);
         w0 -= 0.1f * 0.01f * w0; /* weights decay, biases do not */
         v = 0.5f * v + 0.3f * (float)(step + 1);
         w0 -= 0.1f * (0.3f * (float)(step + 1) + 0.5f * v);

@@ -212,7 +212,7 @@ START_TEST(adam_step_by_hand)
         fer_tensor *gb;
         fer_model_param(m, 1, &gb, NULL, 0);
         memset(gb->data, 0, gb->size * sizeof(float));
-        fer_optim_step(a, m->params, m->n_params);
+        fer_optim_step(a, m->params);
         double lr = 0.1 / (1 + 0.5 * (t - 1));
         for (int k = 0; k < 4; k++) {
             mm[k] = 0.9 * mm[k] + 0.1 * g->data[k];

@@ -76,10 +76,10 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
     p->masked = calloc((size_t)n, 1);
     p->shares = calloc((size_t)n, 1);
     p->dest = calloc((size_t)n, sizeof *p->dest);
-    unsigned char *set = calloc((size_t)n, 1), *passed = calloc((size_t)n, 1);
+    unsigned char *set = calloc((size_t)n, 1);
     fer_status s = FER_OK;
     if (!consumers || !bp.need || !bp.busy || !p->loc || !p->masked || !p->shares || !p->dest ||
-        !set || !passed)
+        !set)
         s = fer_fail(err, FER_ENOMEM, "model: out of memory");
     for (int i = 0; !s && i < n - 1; i++)
         if (!consumers[i])
@@ -95,7 +95,6 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
     }
     for (int i = n - 1; !s && i >= 0; i--) {
         const fer_layer *l = &m->layers[i];
-        int spare = -1;
         for (int k = 0; k < l->n_in; k++) {
             int t = l->in[k], into;
             signed char *d = p->dest[i][k];
@@ -104,12 +103,11 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
                 d[0] = FER_G_NONE;
             } else if (set[t]) { /* another consumer wrote it first: add ours in */
                 d[0] = FER_G_ADD;
-                d[1] = (signed char)(spare = take(&bp, node_size(m, t)));
+                d[1] = (signed char)take(&bp, node_size(m, t));
             } else if (k == 0 && l->ops->elementwise && consumers[t] == 1 &&
                        p->loc[i] != FER_LOC_ACT) {
                 d[0] = FER_G_SAME;
                 p->loc[t] = p->loc[i];
-                passed[i] = 1;
             } else if (k == 0 && l->n_in == 1 && l->ops->into_ok && consumers[t] == 1 &&
                        (into = l->ops->into_ok(l, &m->layers[t]))) {
                 d[0] = FER_G_INTO;
@@ -124,11 +122,11 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
             if (t != FER_NODE_INPUT)
                 set[t] = 1;
         }
-        if (spare >= 0)
-            for (int k = 0; k < l->n_in; k++)
-                if (p->dest[i][k][0] == FER_G_ADD)
-                    bp.busy[(int)p->dest[i][k][1]] = 0;
-        if (p->loc[i] >= 0 && !passed[i]) /* node i's output gradient is spent */
+        for (int k = 0; k < l->n_in; k++) /* the spare buffers were added in */
+            if (p->dest[i][k][0] == FER_G_ADD)
+                bp.busy[(int)p->dest[i][k][1]] = 0;
+        /* node i's output gradient is spent, unless its input took it over */
+        if (p->loc[i] >= 0 && p->dest[i][0][0] != FER_G_SAME)
             bp.busy[p->loc[i]] = 0;
         if (bp.n > 120)
             s = fer_fail(err, FER_ERANGE, "architecture: too many gradients live at once");
@@ -138,7 +136,6 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
     free(bp.busy);
     free(consumers);
     free(set);
-    free(passed);
     return s;
 }
 

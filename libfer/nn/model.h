@@ -15,7 +15,8 @@ typedef struct fer_plan {
     int *loc;               /* loc[i]: node i's output gradient: a buffer, LOGITS or ACT */
     unsigned char *masked;  /* node i's ReLU mask is already on its output gradient */
     unsigned char *shares;  /* node i's output is its input's buffer (alias, in place) */
-    signed char (*dest)[FER_MAX_INPUTS][2]; /* per input: FER_G_*, buffer */
+    /* per input: FER_G_* and, for BUF and ADD, the buffer; for INTO, into_ok's answer */
+    signed char (*dest)[FER_MAX_INPUTS][2];
     int n_bufs;
     size_t *need;           /* floats a sample each gradient buffer holds */
 } fer_plan;

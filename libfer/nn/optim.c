@@ -167,9 +167,8 @@ static void sgd_step(fer_optim *o, const fer_param *params, double lr)
     }
 }
 
-void fer_optim_step(fer_optim *o, const fer_param *params, int n)
+void fer_optim_step(fer_optim *o, const fer_param *params)
 {
-    (void)n; /* the list fer_optim_create was given */
     double lr = o->o.lr / (1.0 + o->o.decay * (double)o->iterations);
     o->iterations++;
     if (o->o.kind == FER_SGD)

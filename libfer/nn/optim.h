@@ -13,8 +13,9 @@ typedef struct fer_param {
 
 fer_status fer_optim_create(const fer_optim_opts *o, const fer_param *params, int n,
                             fer_optim **out, fer_error *err);
-/* One update of every parameter from its gradient. */
-void fer_optim_step(fer_optim *o, const fer_param *params, int n);
+/* One update of every parameter from its gradient: params is the list the
+ * optimiser was created for. */
+void fer_optim_step(fer_optim *o, const fer_param *params);
 
 /* State tensors per parameter, for checkpoints: slot s of parameter i is
  * saved as fer_optim_slot_prefix(o, s) + the parameter's name. */

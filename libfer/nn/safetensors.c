@@ -81,11 +81,12 @@ static entry *collect(fer_model *m, fer_optim *opt, int *n_out)
     return e;
 }
 
-static void add_meta(cJSON *md, const char *prefix, const char *key, const char *fmt, double v)
+/* "<prefix>.<key>": v as a whole number (whole) or with 9 significant digits. */
+static void add_meta(cJSON *md, const char *prefix, const char *key, int whole, double v)
 {
     char k[64], buf[64];
     snprintf(k, sizeof k, "%s.%s", prefix, key);
-    if (!strcmp(fmt, "int"))
+    if (whole)
         snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
     else
         snprintf(buf, sizeof buf, "%.9g", v);
@@ -99,15 +100,15 @@ static void optim_meta(cJSON *md, const fer_optim *opt)
     fer_optim_opts o;
     fer_optim_get_opts(opt, &o);
     const char *p = fer_optim_kind_name(o.kind);
-    add_meta(md, p, "iterations", "int", (double)fer_optim_iterations(opt));
-    add_meta(md, p, "lr", "real", o.lr);
-    add_meta(md, p, "decay", "real", o.decay);
+    add_meta(md, p, "iterations", 1, (double)fer_optim_iterations(opt));
+    add_meta(md, p, "lr", 0, o.lr);
+    add_meta(md, p, "decay", 0, o.decay);
     if (o.kind == FER_SGD) {
-        add_meta(md, p, "momentum", "real", o.momentum);
-        add_meta(md, p, "nesterov", "int", o.nesterov);
+        add_meta(md, p, "momentum", 0, o.momentum);
+        add_meta(md, p, "nesterov", 1, o.nesterov);
     }
     if (o.weight_decay > 0)
-        add_meta(md, p, "weight_decay", "real", o.weight_decay);
+        add_meta(md, p, "weight_decay", 0, o.weight_decay);
 }
 
 static cJSON *metadata(const fer_model *m, const fer_optim *opt, const char *extra)

@@ -21,6 +21,6 @@ fer_status fer_model_train_step(fer_model *m, fer_optim *opt, fer_rng *rng, cons
     fer_status s = fer_model_forward_backward(m, rng, x, labels, n, class_weights, loss, correct,
                                               err);
     if (!s)
-        fer_optim_step(opt, m->params, m->n_params);
+        fer_optim_step(opt, m->params);
     return s;
 }
