@@ -293,12 +293,12 @@ static int parse_numbers(const fer_csv *r, const loader *L, fer_track *t, enum c
 
 static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
 
-int fer_genre_next(const char **p, const char **item, size_t *n)
+int fer_list_next(const char **p, char sep, const char **item, size_t *n)
 {
     const char *s = *p;
     while (*s) {
         const char *end = s;
-        while (*end && *end != ';')
+        while (*end && *end != sep)
             end++;
         const char *next = *end ? end + 1 : end;
         while (s < end && is_blank(*s))

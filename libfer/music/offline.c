@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "music/genres.h"
 #include "music/source.h"
 
 enum { NAME_CMP = 48, N_NEAREST = 6 }; /* bytes of a name compared; names suggested */
@@ -85,24 +86,20 @@ static void nearest_genres(const fer_catalog *c, const char *asked, size_t n, ch
 /* Every genre of the list ("rock, jazz") must be one the catalogue has. */
 static fer_status genres_known(const fer_catalog *c, const char *list, fer_error *err)
 {
-    for (const char *p = list; p && *p;) {
-        const char *end = p + strcspn(p, ",");
-        p += strspn(p, " \t");
-        size_t n = p < end ? (size_t)(end - p) : 0;
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
+    const char *p;
+    size_t n;
+    for (const char *rest = list ? list : ""; fer_list_next(&rest, ',', &p, &n);) {
         size_t i = 0, total = fer_catalog_n_genres(c);
-        while (n && i < total && !(strlen(fer_catalog_genre(c, i, NULL)) == n &&
-                                   !strncasecmp(fer_catalog_genre(c, i, NULL), p, n)))
+        while (i < total && !(strlen(fer_catalog_genre(c, i, NULL)) == n &&
+                              !strncasecmp(fer_catalog_genre(c, i, NULL), p, n)))
             i++;
-        if (n && i == total) {
+        if (i == total) {
             char near[400];
             nearest_genres(c, p, n, near, sizeof near);
             return fer_fail(err, FER_EINVAL, "no genre '%.*s' in the catalogue (%zu genres); %s: %s",
                             (int)(n < 64 ? n : 64), p, total,
                             total <= N_NEAREST ? "it has" : "nearest", near);
         }
-        p = *end ? end + 1 : end;
     }
     return FER_OK;
 }

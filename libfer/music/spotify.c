@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/core.h"
+#include "music/genres.h"
 #include "music/source.h"
 
 #define DEFAULT_API_URL "https://api.spotify.com"
@@ -907,16 +908,11 @@ static void asked_genres(const char *list, char *buf, size_t cap)
 {
     size_t len = 0;
     buf[0] = 0;
-    for (const char *p = list; p && *p;) {
-        const char *end = p + strcspn(p, ",");
-        p += strspn(p, " \t");
-        size_t n = p < end ? (size_t)(end - p) : 0;
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        if (n && len + n + 3 < cap)
+    const char *p;
+    size_t n;
+    for (const char *rest = list ? list : ""; fer_list_next(&rest, ',', &p, &n);)
+        if (len + n + 3 < cap)
             len += (size_t)snprintf(buf + len, cap - len, "%s%.*s", len ? "; " : "", (int)n, p);
-        p = *end ? end + 1 : end;
-    }
 }
 
 /* The song for Spotify's track k: the catalogue's audio features and genres
