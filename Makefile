@@ -126,7 +126,7 @@ TEST_BIN := $(TESTS:%=$(BUILD)/tests/%)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all check run-tests demo bench install uninstall clean deps
+.PHONY: all check run-tests demo bench run-bench install uninstall clean deps
 all: $(LIB_A) $(LIB_SO) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h libfer/*/*.h)
@@ -207,7 +207,12 @@ $(BUILD)/bench/fer-bench: $(BENCH_SRC) bench/bench.h $(TOOL_COMMON:%.c=$(BUILD)/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iinclude -Ilibfer -Itools -Ibench $(LDFLAGS) -o $@ $(BENCH_SRC) $(TOOL_COMMON:%.c=$(BUILD)/%.o) $(LIB_A) $(LDLIBS)
 
-bench: $(BUILD)/bench/fer-bench
+# Both first install the references they measure against (only those missing).
+bench:
+	scripts/install-deps --bench
+	$(MAKE) run-bench
+
+run-bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
 	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
@@ -240,13 +245,17 @@ bench-live: $(BUILD)/bin/fer-live
 # OpenCV's Haar cascade and dlib's HOG detector (a reference, never part of libfer)
 # scored against hand-made boxes. fetch-photos gets the photos (npm, opencv-doc);
 # BENCH_FACES_ARGS="--min-score 0.5" passes options to fer-predict.
-.PHONY: bench-faces
+.PHONY: bench-faces run-bench-faces
 DLIB_LIBS = $(shell pkg-config --libs dlib-1 2>/dev/null || echo -ldlib)
 $(BUILD)/bench/dlib_hog: bench/faces/dlib_hog.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++14 -O2 -o $@ $< $(shell pkg-config --cflags dlib-1 2>/dev/null) $(DLIB_LIBS)
 
-bench-faces: $(BUILD)/bin/fer-predict $(BUILD)/bench/dlib_hog
+bench-faces:
+	scripts/install-deps --bench
+	$(MAKE) run-bench-faces
+
+run-bench-faces: $(BUILD)/bin/fer-predict $(BUILD)/bench/dlib_hog
 	bench/faces/fetch-photos $(BUILD)/faces/photos
 	/usr/bin/python3 bench/faces/score.py --photos $(BUILD)/faces/photos \
 		--fer-predict $(BUILD)/bin/fer-predict --dlib $(BUILD)/bench/dlib_hog \
