@@ -68,6 +68,7 @@ LIB_SRC += libfer/vision/image.c \
 	libfer/vision/detect.c \
 	libfer/vision/annotate.c
 LIB_SRC += libfer/emotion/classes.c \
+	libfer/emotion/predict.c \
 	libfer/emotion/presets.c \
 	libfer/emotion/analyze.c \
 	libfer/emotion/fusion.c \

@@ -144,6 +144,17 @@ fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, i
 /* Preprocessing shared by training and prediction: grey uint8 -> float. */
 void fer_preprocess(const uint8_t *px, size_t n, float *out);
 
+/* Test-time augmentation: what an emotion prediction averages over. */
+typedef enum fer_tta {
+    FER_TTA_NONE, /* the crop as it is */
+    FER_TTA_FLIP  /* the crop and its left-right mirror image (the tools' default) */
+} fer_tta;
+/* Probabilities (n x classes) of n 8-bit grey crops of the model's input
+ * size, back to back: fer_preprocess, fer_model_predict, averaged over the
+ * augmentation. fer_analyze and fer-eval both predict through this. */
+fer_status fer_model_predict_crops(fer_model *m, const uint8_t *crops, int n, fer_tta tta,
+                                   float *probs, fer_error *err);
+
 /* ------------------------------------------------------------ augmentation */
 
 /* Keras ImageDataGenerator equivalents, drawn per image from rng. */
@@ -460,6 +471,7 @@ typedef struct fer_analyzer_opts {
     double tilt;                /* also search the copy turned by +-tilt degrees, for tilted
                                    heads (25; 0: upright faces only), at scale step >= 1.2 */
     fer_face_pick pick;         /* which face gives the state (FER_FACE_BEST) */
+    fer_tta tta;                /* the emotion model's test-time augmentation (FER_TTA_FLIP) */
     fer_fusion_opts fusion;     /* fer_fusion_opts_default */
     int threads;                /* CNN threads (0: fer_threads_default()) */
 } fer_analyzer_opts;

@@ -3,7 +3,8 @@
  * saves a randomly initialised paper CNN (the first N FER2013 class names;
  * for 5 classes those of the 5-class model: neutral happy sad angry disgust),
  * so the tool tests need no trained weights. Without arguments it checks
- * that such a file loads back with the same classes and probabilities. */
+ * that such a file loads back with the same classes and probabilities, and
+ * the crops-to-probabilities path with its test-time augmentation. */
 #include "testutil.h"
 
 static const char *const five[5] = {"neutral", "happy", "sad", "angry", "disgust"};
@@ -46,6 +47,42 @@ START_TEST(saved_random_model_predicts_the_same)
 }
 END_TEST
 
+/* fer_model_predict_crops: FER_TTA_NONE is fer_preprocess + fer_model_predict;
+ * FER_TTA_FLIP the mean of that and of the crops mirrored here by hand. */
+START_TEST(crops_predict_with_and_without_flip)
+{
+    enum { N = 3, PX = 48 * 48, K = 7 };
+    fer_error e = {0};
+    fer_model *m;
+    ck_assert_int_eq(fer_model_paper_cnn(K, NULL, 4, &m, &e), FER_OK);
+    static uint8_t crops[N * PX], mirrored[N * PX];
+    static float x[N * PX];
+    fer_rng r;
+    fer_rng_seed(&r, 2);
+    for (int i = 0; i < N * PX; i++)
+        crops[i] = (uint8_t)fer_rng_below(&r, 256);
+    for (int i = 0; i < N * 48; i++)
+        for (int c = 0; c < 48; c++)
+            mirrored[i * 48 + c] = crops[i * 48 + 47 - c];
+    float plain[N * K], flip[N * K], want[N * K], mir[N * K];
+    fer_preprocess(crops, N * PX, x);
+    ck_assert_int_eq(fer_model_predict(m, x, N, want, &e), FER_OK);
+    ck_assert_msg(fer_model_predict_crops(m, crops, N, FER_TTA_NONE, plain, &e) == FER_OK, "%s", e.msg);
+    ck_assert_float_eq(tu_max_abs_diff(plain, want, N * K), 0);
+    fer_preprocess(mirrored, N * PX, x);
+    ck_assert_int_eq(fer_model_predict(m, x, N, mir, &e), FER_OK);
+    for (int i = 0; i < N * K; i++)
+        want[i] = 0.5f * (want[i] + mir[i]);
+    ck_assert_msg(fer_model_predict_crops(m, crops, N, FER_TTA_FLIP, flip, &e) == FER_OK, "%s", e.msg);
+    ck_assert_float_eq_tol(tu_max_abs_diff(flip, want, N * K), 0, 1e-7);
+    ck_assert_float_gt(tu_max_abs_diff(flip, plain, N * K), 1e-6); /* the mirror mattered */
+    ck_assert_int_eq(fer_model_predict_crops(m, crops, 0, FER_TTA_NONE, plain, &e), FER_EINVAL);
+    ck_assert_int_eq(fer_model_predict_crops(m, crops, N, (fer_tta)7, plain, &e), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "augmentation"));
+    fer_model_free(m);
+}
+END_TEST
+
 /* A model whose classes are the comma-separated names in list. */
 static fer_status write_named(const char *path, char *list, fer_error *err)
 {
@@ -80,6 +117,7 @@ int main(int argc, char **argv)
     Suite *s = suite_create("predict_model");
     TCase *t = tcase_create("model");
     tcase_add_test(t, saved_random_model_predicts_the_same);
+    tcase_add_test(t, crops_predict_with_and_without_flip);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

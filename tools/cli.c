@@ -1,5 +1,6 @@
 /* Shared command-line helpers. */
 #include "cli.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,15 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
     if (fer_heart_from_bpm(v, o, out, &err) != FER_OK)
         return cli_error(prog, "--bpm %s: %s", s, err.msg), 0;
     return 1;
+}
+
+int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out)
+{
+    if (!v || !strcmp(v, "flip"))
+        return *out = FER_TTA_FLIP, 1;
+    if (!strcmp(v, "none"))
+        return *out = FER_TTA_NONE, 1;
+    return cli_bad_value(prog, name, v, "flip or none");
 }
 
 int cli_threads(const char *prog, long *threads)

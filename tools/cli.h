@@ -16,6 +16,9 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
  * out, so every tool refuses the same impossible rates. Prints the error and
  * returns 0. */
 int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out);
+/* A --tta value (every tool's): "flip" or "none"; NULL (a bare --tta) is
+ * "flip". Prints the option error and returns 0. */
+int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out);
 /* The thread count: --threads when given (*threads > 0), else FER_THREADS
  * when set, else 0 (the library's default: every CPU). 0 after an error
  * line when FER_THREADS is not a count 1..256. The library reads no

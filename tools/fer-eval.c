@@ -22,14 +22,15 @@ enum { MAX_CLASSES = 64, USAGE_ALL = -1, USAGE_AUTO = -2 };
 typedef struct options {
     const char *weights, *data, *confusion_svg;
     int usage; /* FER_USAGE_*, USAGE_ALL or USAGE_AUTO */
-    int json, tta, skip_bad;
+    int json, skip_bad;
+    fer_tta tta;
     long threads, batch;
 } options;
 
 static void usage_text(FILE *out)
 {
     fprintf(out,
-            "usage: fer-eval [--weights W] --data FILE|-|DIR [--usage U] [--json] [--tta]\n"
+            "usage: fer-eval [--weights W] --data FILE|-|DIR [--usage U] [--json] [--tta[=T]]\n"
             "                [--confusion out.svg] [--threads N] [--batch N] [--skip-bad]\n"
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
@@ -38,7 +39,8 @@ static void usage_text(FILE *out)
             "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
             "                     PublicTest when the data has a Usage column, else all)\n"
             "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
-            "  --tta              average the probabilities of each image and its mirror\n"
+            "  --tta[=flip|none]  test-time augmentation, as fer-predict and the other tools\n"
+            "                     (default flip: each image and its mirror averaged)\n"
             "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
             "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
             "  --batch N          images per forward pass (default 128)\n"
@@ -66,7 +68,7 @@ enum { O_WEIGHTS, O_DATA, O_USAGE, O_CONFUSION, O_THREADS, O_BATCH, O_JSON, O_TT
 static const cli_opt option_list[] = {
     {"--weights", CLI_VALUE}, {"--data", CLI_VALUE}, {"--usage", CLI_VALUE},
     {"--confusion", CLI_VALUE}, {"--threads", CLI_VALUE}, {"--batch", CLI_VALUE},
-    {"--json", CLI_FLAG},     {"--tta", CLI_FLAG},   {"--skip-bad", CLI_FLAG}, {NULL, CLI_FLAG}};
+    {"--json", CLI_FLAG},     {"--tta", CLI_OPTIONAL},   {"--skip-bad", CLI_FLAG}, {NULL, CLI_FLAG}};
 
 static int set_option(void *ctx, int k, const char *v)
 {
@@ -84,7 +86,7 @@ static int set_option(void *ctx, int k, const char *v)
     case O_BATCH:
         return cli_parse_long(v, 1, 4096, &o->batch) || cli_bad_value(prog, name, v, "an integer 1..4096");
     case O_JSON: o->json = 1; return 1;
-    case O_TTA: o->tta = 1; return 1;
+    case O_TTA: return cli_parse_tta(prog, name, v, &o->tta);
     case O_SKIP_BAD: o->skip_bad = 1; return 1;
     }
     return 0;
@@ -95,7 +97,7 @@ static int set_option(void *ctx, int k, const char *v)
  * waste a long run (the write itself can still fail later). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128};
+    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128, .tta = FER_TTA_FLIP};
     cli_spec spec = {prog, usage_text, option_list, 0};
     int rc = cli_parse(&spec, argc, argv, set_option, o);
     if (rc != CLI_GO)
@@ -233,37 +235,15 @@ typedef struct eval {
     size_t n, correct;
 } eval;
 
-static void mirror(const uint8_t *src, int h, int w, uint8_t *dst)
-{
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            dst[y * w + x] = src[y * w + (w - 1 - x)];
-}
-
-/* x: batch inputs, probs/tmp: batch*k outputs. */
-typedef struct buffers {
-    float *x, *probs, *tmp;
-    uint8_t *flip;
-} buffers;
-
+/* The batch's crops, then its probabilities (fer_model_predict_crops). */
 static fer_status predict_batch(fer_model *m, const fer_dataset *ds, const selection *sel,
-                                size_t from, int nb, int tta, buffers *b, fer_error *err)
+                                size_t from, int nb, fer_tta tta, uint8_t *crops, float *probs,
+                                fer_error *err)
 {
     size_t px = (size_t)ds->h * (size_t)ds->w;
-    int k = fer_model_n_classes(m);
     for (int i = 0; i < nb; i++)
-        fer_preprocess(ds->pixels + sel->rows[from + (size_t)i] * px, px, b->x + (size_t)i * px);
-    fer_status st = fer_model_predict(m, b->x, nb, b->probs, err);
-    if (st != FER_OK || !tta)
-        return st;
-    for (int i = 0; i < nb; i++) {
-        mirror(ds->pixels + sel->rows[from + (size_t)i] * px, ds->h, ds->w, b->flip);
-        fer_preprocess(b->flip, px, b->x + (size_t)i * px);
-    }
-    st = fer_model_predict(m, b->x, nb, b->tmp, err);
-    for (size_t i = 0; st == FER_OK && i < (size_t)nb * (size_t)k; i++)
-        b->probs[i] = 0.5f * (b->probs[i] + b->tmp[i]);
-    return st;
+        memcpy(crops + (size_t)i * px, ds->pixels + sel->rows[from + (size_t)i] * px, px);
+    return fer_model_predict_crops(m, crops, nb, tta, probs, err);
 }
 
 static int argmax(const float *p, int k)
@@ -280,12 +260,11 @@ static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, c
 {
     int k = fer_model_n_classes(m), nb_max = (int)o->batch;
     size_t px = (size_t)ds->h * (size_t)ds->w;
-    buffers b = {malloc((size_t)nb_max * px * sizeof(float)),
-                 malloc((size_t)nb_max * (size_t)k * sizeof(float)),
-                 malloc((size_t)nb_max * (size_t)k * sizeof(float)), malloc(px)};
+    uint8_t *crops = malloc((size_t)nb_max * px);
+    float *probs = malloc((size_t)nb_max * (size_t)k * sizeof *probs);
     *ev = (eval){.k = k, .confusion = calloc((size_t)k * (size_t)k, sizeof(long))};
     fer_error err = {0};
-    int ok = b.x && b.probs && b.tmp && b.flip && ev->confusion;
+    int ok = crops && probs && ev->confusion;
     if (!ok)
         cli_error(prog, "out of memory");
     cli_progress p;
@@ -293,13 +272,13 @@ static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, c
     char extra[64] = "";
     for (size_t from = 0; ok && from < sel->n; from += (size_t)nb_max) {
         int nb = sel->n - from < (size_t)nb_max ? (int)(sel->n - from) : nb_max;
-        if (predict_batch(m, ds, sel, from, nb, o->tta, &b, &err) != FER_OK) {
+        if (predict_batch(m, ds, sel, from, nb, o->tta, crops, probs, &err) != FER_OK) {
             cli_error(prog, "%s", err.msg);
             ok = 0;
             break;
         }
         for (int i = 0; i < nb; i++) {
-            int t = sel->truth[from + (size_t)i], pr = argmax(b.probs + (size_t)i * (size_t)k, k);
+            int t = sel->truth[from + (size_t)i], pr = argmax(probs + (size_t)i * (size_t)k, k);
             ev->confusion[t * k + pr]++;
             ev->correct += t == pr;
         }
@@ -309,10 +288,8 @@ static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, c
     }
     if (ok)
         cli_progress_finish(&p, (long)ev->n, extra);
-    free(b.x);
-    free(b.probs);
-    free(b.tmp);
-    free(b.flip);
+    free(crops);
+    free(probs);
     return ok;
 }
 

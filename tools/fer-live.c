@@ -30,6 +30,7 @@ typedef struct options {
     const char *source, *m3u, *hr_stream, *bpm_text, *catalog, *genre, *annotate;
     int json, realtime, age;
     double resting_bpm, hr_timeout, min_score, tilt;
+    fer_tta tta;
     long threads, limit, max_frames;
     fer_strategy strategy;
     fer_live_opts live;
@@ -61,6 +62,7 @@ static void usage_text(FILE *out)
             "  --hold S             a new state must last S seconds to replace the old (0.7)\n"
             "  --detect-every N     full detection every N frames, tracking between (10)\n"
             "  --tilt D             also search faces turned by +-D degrees (default 0)\n"
+            "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
             "  --weights W          emotion model (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
@@ -80,7 +82,7 @@ static void usage_text(FILE *out)
 
 enum { O_JSON, O_M3U, O_ANNOTATE, O_REALTIME, O_MAX_FRAMES, O_BPM, O_HR_STREAM, O_HR_TIMEOUT,
        O_AGE, O_RESTING, O_SMOOTH, O_HOLD, O_DETECT_EVERY, O_TILT, O_MINSCORE, O_WEIGHTS,
-       O_VERIFIER, O_CASCADE, O_CATALOG, O_STRATEGY, O_GENRE, O_LIMIT, O_THREADS };
+       O_VERIFIER, O_CASCADE, O_CATALOG, O_STRATEGY, O_GENRE, O_LIMIT, O_THREADS, O_TTA };
 
 static const cli_opt option_list[] = {
     {"--json", CLI_FLAG},          {"--m3u", CLI_VALUE},          {"--annotate-video", CLI_VALUE},
@@ -90,7 +92,8 @@ static const cli_opt option_list[] = {
     {"--detect-every", CLI_VALUE}, {"--tilt", CLI_VALUE},         {"--min-score", CLI_VALUE},
     {"--weights", CLI_VALUE},      {"--verifier", CLI_VALUE},     {"--cascade", CLI_VALUE},
     {"--catalog", CLI_VALUE},      {"--strategy", CLI_VALUE},     {"--genre", CLI_VALUE},
-    {"--limit", CLI_VALUE},        {"--threads", CLI_VALUE},      {NULL, CLI_FLAG}};
+    {"--limit", CLI_VALUE},        {"--threads", CLI_VALUE},      {"--tta", CLI_OPTIONAL},
+    {NULL, CLI_FLAG}};
 
 static int set_option(void *ctx, int k, const char *v)
 {
@@ -119,6 +122,7 @@ static int set_option(void *ctx, int k, const char *v)
             return 0;
         return o->live.detect_every = (int)l, 1;
     case O_TILT: return cli_opt_double(prog, name, v, 0, 90, &o->tilt);
+    case O_TTA: return cli_parse_tta(prog, name, v, &o->tta);
     case O_MINSCORE: return cli_opt_double(prog, name, v, 0, 1, &o->min_score);
     case O_WEIGHTS: o->weights = v; return 1;
     case O_VERIFIER: o->verifier = v; return 1;
@@ -137,7 +141,8 @@ static int set_option(void *ctx, int k, const char *v)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.hr_timeout = 5, .min_score = 0.5, .limit = 10, .threads = 0};
+    *o = (options){.hr_timeout = 5, .min_score = 0.5, .limit = 10, .threads = 0,
+                   .tta = FER_TTA_FLIP};
     fer_live_opts_default(&o->live);
     cli_spec spec = {prog, usage_text, option_list, 1};
     int rc = cli_parse(&spec, argc, argv, set_option, o);
@@ -215,6 +220,7 @@ static int load(context *cx)
     ao.cascade = o->cascade;
     ao.min_score = o->min_score;
     ao.tilt = o->tilt;
+    ao.tta = o->tta;
     ao.threads = (int)(o->threads ? o->threads : 1);
     if (fer_analyzer_new(&ao, &cx->an, &err) != FER_OK)
         return cli_error(prog, "%s%s", err.msg,

@@ -50,6 +50,8 @@ static void usage_text(FILE *out)
             "                       photos are searched at 1280 px on the long side)\n"
             "  --margin M           crop margin around each face, fraction of its size\n"
             "                       (default 0.1)\n"
+            "  --tta=flip|none      test-time augmentation of the emotion model: each face\n"
+            "                       and its mirror image averaged (default flip)\n"
             "  --bpm N              heart rate now, in beats per minute\n"
             "  --hr FILE            heart rate series: CSV 'seconds,bpm' or RR intervals in ms\n"
             "  --age N              years, for the resting range (default adult: 60-100 bpm)\n"
@@ -71,7 +73,7 @@ static void usage_text(FILE *out)
 
 enum { O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_FACE, O_SCALE, O_NEIGH, O_MINSIZE,
        O_MARGIN, O_BPM, O_HR, O_AGE, O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS,
-       O_JSON, O_NO_DETECT };
+       O_JSON, O_NO_DETECT, O_TTA };
 
 static const cli_opt option_list[] = {
     {"--weights", CLI_VALUE},      {"--verifier", CLI_VALUE},     {"--cascade", CLI_VALUE},
@@ -80,7 +82,7 @@ static const cli_opt option_list[] = {
     {"--bpm", CLI_VALUE},          {"--hr", CLI_VALUE},           {"--age", CLI_VALUE},
     {"--resting-bpm", CLI_VALUE},  {"--face-weight", CLI_VALUE},  {"--heart-weight", CLI_VALUE},
     {"--annotate", CLI_VALUE},     {"--threads", CLI_VALUE},      {"--json", CLI_FLAG},
-    {"--no-detect", CLI_FLAG},     {NULL, CLI_FLAG}};
+    {"--no-detect", CLI_FLAG},     {"--tta", CLI_OPTIONAL},       {NULL, CLI_FLAG}};
 
 /* Stores one option's value (k -1: an image); 0 (with a message) when it is not acceptable. */
 static int set_option(void *ctx, int k, const char *v)
@@ -92,6 +94,7 @@ static int set_option(void *ctx, int k, const char *v)
     case -1: o->images[o->n_images++] = v; return 1;
     case O_JSON: o->json = 1; return 1;
     case O_NO_DETECT: o->an.no_detect = 1; return 1;
+    case O_TTA: return cli_parse_tta(prog, name, v, &o->an.tta);
     case O_WEIGHTS: o->an.emotion_model = v; return 1;
     case O_VERIFIER: o->an.verifier_model = v; return 1;
     case O_CASCADE: o->an.cascade = v; return 1;

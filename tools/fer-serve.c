@@ -26,6 +26,7 @@ typedef struct options {
     int source; /* CLI_SOURCE_* */
     size_t max_body;
     double min_score;
+    fer_tta tta;
 } options;
 
 static void usage_text(FILE *out)
@@ -53,6 +54,7 @@ static void usage_text(FILE *out)
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"
             "  --source S           offline or spotify (default: spotify when SPOTIFY_CLIENT_ID\n"
             "                       and SPOTIFY_CLIENT_SECRET are set, else offline); Spotify\n"
@@ -74,7 +76,7 @@ static void usage_text(FILE *out)
 /* ------------------------------------------------------------ arguments */
 
 enum { O_HOST, O_PORT, O_THREADS, O_QUEUE, O_MAX_BODY, O_MAX_PIXELS, O_TIMEOUT, O_MAX_CONN,
-       O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_CATALOG, O_WEB, O_SOURCE };
+       O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_CATALOG, O_WEB, O_SOURCE, O_TTA };
 
 static const cli_opt option_list[] = {
     {"--host", CLI_VALUE},      {"--port", CLI_VALUE},       {"--threads", CLI_VALUE},
@@ -82,7 +84,7 @@ static const cli_opt option_list[] = {
     {"--timeout", CLI_VALUE},   {"--max-connections", CLI_VALUE}, {"--weights", CLI_VALUE},
     {"--verifier", CLI_VALUE},  {"--cascade", CLI_VALUE},    {"--min-score", CLI_VALUE},
     {"--catalog", CLI_VALUE},   {"--web", CLI_VALUE},        {"--source", CLI_VALUE},
-    {NULL, CLI_FLAG}};
+    {"--tta", CLI_OPTIONAL},    {NULL, CLI_FLAG}};
 
 /* "16M", "512K", "1G" (binary units) or plain bytes, 1 KiB..1 GiB. */
 static int parse_bytes(const char *s, size_t *out)
@@ -123,6 +125,7 @@ static int set_option(void *ctx, int k, const char *v)
                cli_bad_value(prog, name, v, "a size 1K..1G (bytes, or with K, M, G)");
     case O_MINSCORE:
         return cli_parse_double(v, 0, 1, &o->min_score) || cli_bad_value(prog, name, v, "a score 0..1");
+    case O_TTA: return cli_parse_tta(prog, name, v, &o->tta);
     case O_WEIGHTS: o->weights = v; return 1;
     case O_VERIFIER: o->verifier = v; return 1;
     case O_CASCADE: o->cascade = v; return 1;
@@ -138,7 +141,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){.host = "127.0.0.1", .port = 8080, .threads = 0,
                    .queue = 16, .timeout = 10, .max_connections = 256, .max_pixels = 25000000,
-                   .max_body = 16 << 20, .min_score = 0.5};
+                   .max_body = 16 << 20, .min_score = 0.5, .tta = FER_TTA_FLIP};
     cli_spec spec = {prog, usage_text, option_list, 0};
     return cli_parse(&spec, argc, argv, set_option, o);
 }
@@ -178,6 +181,7 @@ static int load_analyzers(context *cx)
     ao.verifier_model = cx->verifier;
     ao.cascade = o->cascade;
     ao.min_score = o->min_score;
+    ao.tta = o->tta;
     ao.threads = 1; /* the workers are the parallelism */
     cx->workers = calloc((size_t)o->threads, sizeof *cx->workers);
     if (!cx->workers)

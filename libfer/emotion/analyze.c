@@ -38,6 +38,7 @@ void fer_analyzer_opts_default(fer_analyzer_opts *o)
     o->max_side = 1280;
     o->tilt = 25;
     o->pick = FER_FACE_BEST;
+    o->tta = FER_TTA_FLIP;
     fer_fusion_opts_default(&o->fusion);
 }
 
@@ -113,6 +114,8 @@ static fer_status check_opts(const fer_analyzer_opts *o, fer_error *err)
         return fer_fail(err, FER_ERANGE, "analyzer: min_score %g is not in [0, 1]", o->min_score);
     if (o->max_side != 0 && (o->max_side < 64 || o->max_side > 16384))
         return fer_fail(err, FER_ERANGE, "analyzer: max_side %d is not 0 or 64..16384", o->max_side);
+    if (o->tta != FER_TTA_NONE && o->tta != FER_TTA_FLIP)
+        return fer_fail(err, FER_EINVAL, "analyzer: unknown test-time augmentation %d", (int)o->tta);
     if (!(o->tilt >= 0 && o->tilt <= 90))
         return fer_fail(err, FER_ERANGE, "analyzer: tilt %g is not in [0, 90] degrees", o->tilt);
     if (o->pick != FER_FACE_BEST && o->pick != FER_FACE_LARGEST)
@@ -292,27 +295,23 @@ fer_status fer_face_crop(const fer_image *img, const fer_face *f, double grow, i
     return fer_image_crop_resize(img, c.x, c.y, c.w, c.h, ow, oh, out, err);
 }
 
-/* Runs model m on the crops of n faces: probs gets n x classes. */
+/* Runs model m on the crops of n faces (with augmentation tta): probs gets
+ * n x classes. */
 static fer_status run_model(fer_model *m, const fer_image *img, const fer_face *f, size_t n,
-                            double grow, int h, int w, float *probs, fer_error *err)
+                            double grow, int h, int w, fer_tta tta, float *probs, fer_error *err)
 {
     if (n == 0)
         return FER_OK;
     if (n > (size_t)1 << 20)
         return fer_fail(err, FER_ERANGE, "analyzer: %zu faces", n);
     size_t hw = (size_t)h * (size_t)w;
-    float *x = malloc(n * hw * sizeof *x);
-    uint8_t *px = malloc(hw);
-    fer_status s = x && px ? FER_OK
-                           : fer_fail(err, FER_ENOMEM, "analyzer: out of memory for %zu crops", n);
-    for (size_t i = 0; !s && i < n; i++) {
-        s = fer_face_crop(img, &f[i], grow, w, h, px, err);
-        if (!s)
-            fer_preprocess(px, hw, x + i * hw);
-    }
+    uint8_t *px = malloc(n * hw);
+    fer_status s =
+        px ? FER_OK : fer_fail(err, FER_ENOMEM, "analyzer: out of memory for %zu crops", n);
+    for (size_t i = 0; !s && i < n; i++)
+        s = fer_face_crop(img, &f[i], grow, w, h, px + i * hw, err);
     if (!s)
-        s = fer_model_predict(m, x, (int)n, probs, err);
-    free(x);
+        s = fer_model_predict_crops(m, px, (int)n, tta, probs, err);
     free(px);
     return s;
 }
@@ -410,7 +409,8 @@ static fer_status verify(fer_analyzer *a, const fer_image *img, size_t n, fer_fa
     float *p = malloc((n ? n : 1) * 2 * sizeof *p);
     if (!p)
         return fer_fail(err, FER_ENOMEM, "analyzer: out of memory for %zu proposals", n);
-    fer_status s = run_model(a->verifier, img, out->face, n, -FER_VERIFY_INSET, a->vh, a->vw, p, err);
+    fer_status s = run_model(a->verifier, img, out->face, n, -FER_VERIFY_INSET, a->vh, a->vw,
+                             FER_TTA_NONE, p, err);
     for (size_t i = 0; !s && i < n; i++)
         out->face[i].score = p[2 * i + (size_t)a->face_class];
     free(p);
@@ -427,7 +427,8 @@ static fer_status classify(fer_analyzer *a, const fer_image *img, fer_faces *f, 
     float *p = malloc((f->n ? f->n : 1) * k * sizeof *p);
     if (!p)
         return fer_fail(err, FER_ENOMEM, "analyzer: out of memory");
-    fer_status s = run_model(a->emotion, img, f->face, f->n, a->o.margin, a->eh, a->ew, p, err);
+    fer_status s =
+        run_model(a->emotion, img, f->face, f->n, a->o.margin, a->eh, a->ew, a->o.tta, p, err);
     for (size_t i = 0; !s && i < f->n; i++) {
         fer_face *fc = &f->face[i];
         memset(fc->probs, 0, sizeof fc->probs);

@@ -120,11 +120,16 @@ for ln in lines[1:]:
     out.append(",".join([e, " ".join(v), u]))
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 EOF
-"$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json >"$tmp/sym.json" 2>/dev/null &&
+"$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json --tta=none >"$tmp/sym.json" 2>/dev/null &&
     "$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json --tta >"$tmp/sym-tta.json" 2>/dev/null &&
     cmp -s "$tmp/sym.json" "$tmp/sym-tta.json" || fail "TTA changed symmetric images"
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta >"$tmp/tta.json" 2>/dev/null &&
     check_json "$tmp/tta.json" "$(rows all)" "$ALL7" || fail "--tta JSON"
+# The default is the tools' flip TTA.
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json >"$tmp/default.json" 2>/dev/null &&
+    cmp -s "$tmp/default.json" "$tmp/tta.json" || fail "the default is not --tta=flip"
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=none >"$tmp/none.json" 2>/dev/null &&
+    check_json "$tmp/none.json" "$(rows all)" "$ALL7" || fail "--tta=none JSON"
 
 # 5. text report and SVG heat map
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --confusion "$tmp/cm.svg" >"$tmp/report.txt" 2>/dev/null ||
@@ -176,6 +181,7 @@ expect_error "undecodable image" "${W7[@]}" --data "$tmp/faces"
 grep -q '999.png' "$tmp/err" || fail "undecodable image not named: $(cat "$tmp/err")"
 
 # 7. errors: one line, non-zero exit
+expect_error "unknown --tta" "${W7[@]}" --data "$SAMPLE" --tta=ten-crop
 expect_error "no arguments"
 expect_error "unknown option" --frobnicate
 expect_error "missing --data" "${W7[@]}"
