@@ -276,3 +276,19 @@ const char *cli_data_file(const char *prog, const char *given, const char *rel, 
         cli_error(prog, "no %s found: %s does not exist (pass --%s FILE)", what, buf, what);
     return path;
 }
+
+const char *cli_weights_file(const char *prog, const char *given, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name, *file;
+    } shipped[] = {{"paper", CLI_WEIGHTS_7}, {"paper-5class", CLI_WEIGHTS_5}};
+    if (given && access(given, F_OK) != 0) {
+        for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++)
+            if (!strcmp(given, shipped[i].name))
+                return cli_data_file(prog, NULL, shipped[i].file, "weights", buf, cap);
+        cli_error(prog, "--weights %s: no such file, nor a shipped model (paper, paper-5class)",
+                  given);
+        return NULL;
+    }
+    return cli_data_file(prog, given, CLI_WEIGHTS, "weights", buf, cap);
+}

@@ -70,9 +70,15 @@ int cli_is_dir(const char *path);
  * NULL after "no WHAT found: ... (pass --WHAT FILE)". */
 const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,
                           char *buf, size_t cap);
+/* The emotion model of --weights W: W when it is a file, else the shipped
+ * model of that name ("paper": the reference CNN, "paper-5class"); without
+ * W the default, CLI_WEIGHTS. NULL after an error line (neither a file nor
+ * a name, or the shipped file missing). */
+const char *cli_weights_file(const char *prog, const char *given, char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"
+#define CLI_WEIGHTS CLI_WEIGHTS_7 /* the default emotion model */
 #define CLI_VERIFIER "weights/face-verifier.safetensors"
 #define CLI_CATALOG "datasets/catalog.csv"
 

@@ -35,7 +35,8 @@ static void usage_text(FILE *out)
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
             "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
-            "  --weights W        model (default: the shipped %s)\n"
+            "  --weights W        model file, or a shipped one by name: paper (the reference\n"
+            "                     CNN), paper-5class (default: the shipped %s)\n"
             "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
             "                     PublicTest when the data has a Usage column, else all)\n"
             "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
@@ -46,7 +47,7 @@ static void usage_text(FILE *out)
             "  --batch N          images per forward pass (default 128)\n"
             "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n"
             "Exit status: 0 evaluated, 1 a file could not be read or written, 2 usage error.\n",
-            CLI_WEIGHTS_7);
+            CLI_WEIGHTS);
     cli_help_common(out);
 }
 
@@ -115,12 +116,9 @@ static int parse_args(int argc, char **argv, options *o)
 static int load_model(const options *o, fer_model **m)
 {
     char buf[4096];
-    const char *path = o->weights;
-    if (!path && !(path = cli_data_path(CLI_WEIGHTS_7, buf, sizeof buf))) {
-        cli_error(prog, "no weights: %s does not exist (train a model or pass --weights FILE)",
-                  buf);
+    const char *path = cli_weights_file(prog, o->weights, buf, sizeof buf);
+    if (!path)
         return 0;
-    }
     fer_error err = {0};
     if (fer_model_load(path, m, &err) != FER_OK ||
         (o->threads && fer_model_set_threads(*m, (int)o->threads, &err) != FER_OK)) {
@@ -410,7 +408,7 @@ int main(int argc, char **argv)
              select_rows(&o, &ds, m, from_dir, &usage, &sel) && run_eval(m, &ds, &sel, &o, &ev) &&
              (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
     if (ok && o.json)
-        ok = print_json(&ev, m, o.weights ? o.weights : CLI_WEIGHTS_7);
+        ok = print_json(&ev, m, o.weights ? o.weights : CLI_WEIGHTS);
     else if (ok)
         print_text(&ev, m, &o, usage);
     free(ev.confusion);

@@ -64,7 +64,8 @@ static void usage_text(FILE *out)
             "  --tilt D             also search faces turned by +-D degrees (default 0)\n"
             "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
-            "  --weights W          emotion model (default: the shipped %s)\n"
+            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
+            "                       reference CNN), paper-5class (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"
@@ -74,7 +75,7 @@ static void usage_text(FILE *out)
             "  --threads N          inference threads (default 1)\n"
             "Exit status: 0 the end of the source (or SIGINT), 1 the source, a model or an\n"
             "output failed, 2 usage error.\n",
-            CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
+            CLI_WEIGHTS, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
     cli_help_common(out);
 }
 
@@ -212,7 +213,7 @@ static int load(context *cx)
     }
     fer_analyzer_opts ao;
     fer_analyzer_opts_default(&ao);
-    ao.emotion_model = cli_data_file(prog, o->weights, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
+    ao.emotion_model = cli_weights_file(prog, o->weights, wbuf, sizeof wbuf);
     ao.verifier_model = cli_data_file(prog, o->verifier, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
     const char *catalog = cli_data_file(prog, o->catalog, CLI_CATALOG, "catalog", cbuf, sizeof cbuf);
     if (!ao.emotion_model || !ao.verifier_model || !catalog)

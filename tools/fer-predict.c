@@ -36,7 +36,8 @@ static void usage_text(FILE *out)
             "Finds the faces in each image (Haar proposals scored by a face verifier CNN),\n"
             "classifies their emotion with the CNN and fuses the best face with an optional\n"
             "heart rate into a state such as \"Happy and excited\" (docs/heart-and-fusion.md).\n"
-            "  --weights W          emotion model (default: the shipped %s)\n"
+            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
+            "                       reference CNN), paper-5class (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --no-detect          the whole image is the face (e.g. a 48x48 crop)\n"
@@ -65,7 +66,7 @@ static void usage_text(FILE *out)
             "Exit status: 0 every image gave a state, 1 an image could not be read or analysed,\n"
             "2 usage error, 3 no failure but some image had no face (no state; the others\n"
             "are still reported).\n",
-            CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE);
+            CLI_WEIGHTS, CLI_VERIFIER, FER_DEFAULT_CASCADE);
     cli_help_common(out);
 }
 
@@ -213,7 +214,7 @@ static int load_analyzer(context *cx)
     const options *o = &cx->opt;
     char wbuf[4096], vbuf[4096];
     fer_analyzer_opts ao = o->an;
-    ao.emotion_model = cli_data_file(prog, ao.emotion_model, CLI_WEIGHTS_7, "weights", wbuf, sizeof wbuf);
+    ao.emotion_model = cli_weights_file(prog, ao.emotion_model, wbuf, sizeof wbuf);
     ao.verifier_model = ao.no_detect ? NULL
                         : cli_data_file(prog, ao.verifier_model, CLI_VERIFIER, "verifier", vbuf, sizeof vbuf);
     if (!ao.emotion_model || (!ao.no_detect && !ao.verifier_model))

@@ -50,7 +50,8 @@ static void usage_text(FILE *out)
             "  --timeout S          seconds a connection may idle, a request may take to\n"
             "                       arrive, and wait for a worker (default 10)\n"
             "  --max-connections N  open connections at most (default 256)\n"
-            "  --weights W          emotion model (default: the shipped %s)\n"
+            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
+            "                       reference CNN), paper-5class (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
@@ -65,7 +66,7 @@ static void usage_text(FILE *out)
             "Exit status: 0 stopped by SIGTERM or SIGINT after answering the requests in\n"
             "progress, 1 could not start (a file that cannot be loaded, an address in use),\n"
             "2 usage error.\n",
-            CLI_WEIGHTS_7, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
+            CLI_WEIGHTS, CLI_VERIFIER, FER_DEFAULT_CASCADE, CLI_CATALOG);
     cli_help_common(out);
     fputs("  SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET  credentials for the Spotify Web API\n"
           "  FER_SPOTIFY_API_URL, FER_SPOTIFY_ACCOUNTS_URL  other endpoints (https, or http\n"
@@ -261,8 +262,12 @@ static int find_web(context *cx)
 static int load(context *cx)
 {
     const options *o = &cx->opt;
-    return data_file(o->weights, CLI_WEIGHTS_7, "weights", "--weights FILE", cx->weights, sizeof cx->weights) &&
-           data_file(o->verifier, CLI_VERIFIER, "verifier", "--verifier FILE", cx->verifier, sizeof cx->verifier) &&
+    char wbuf[sizeof cx->weights];
+    const char *weights = cli_weights_file(prog, o->weights, wbuf, sizeof wbuf);
+    if (!weights)
+        return 0;
+    snprintf(cx->weights, sizeof cx->weights, "%s", weights);
+    return data_file(o->verifier, CLI_VERIFIER, "verifier", "--verifier FILE", cx->verifier, sizeof cx->verifier) &&
            data_file(o->catalog, CLI_CATALOG, "catalogue", "--catalog FILE", cx->catalog, sizeof cx->catalog) &&
            find_web(cx) && load_catalog(cx) && load_analyzers(cx) && open_spotify(cx);
 }

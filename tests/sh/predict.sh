@@ -273,6 +273,12 @@ FER_DATA_DIR="$tmp" run now --no-detect "$tmp/face48.pgm"
 run dflt --no-detect --json "$tmp/face48.pgm"
 "$bin" --weights weights/fer-7class.safetensors --no-detect --json "$tmp/face48.pgm" >"$tmp/named.out" 2>/dev/null
 [ $rc -eq 0 ] && cmp -s "$tmp/dflt.out" "$tmp/named.out" || fail "default weights differ from weights/fer-7class.safetensors"
+# A shipped model by name: paper is the reference CNN's file; an unknown name is one line.
+"$bin" --weights paper --no-detect --json "$tmp/face48.pgm" >"$tmp/paper.out" 2>/dev/null &&
+    cmp -s "$tmp/paper.out" "$tmp/named.out" || fail "--weights paper is not weights/fer-7class.safetensors"
+run noname --weights vgg-9000 --no-detect "$tmp/face48.pgm"
+[ $rc -eq 2 ] && grep -q "^fer-predict: --weights vgg-9000: no such file, nor a shipped model (paper, paper-5class)$" \
+    "$tmp/noname.err" || fail "unknown model name: $rc $(cat "$tmp/noname.err")"
 run help --help
 [ $rc -eq 0 ] && grep -q -- '--heart-weight' "$tmp/help.out" || fail "--help"
 
