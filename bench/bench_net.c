@@ -3,7 +3,12 @@
  * from a uint8 data set held like fer-train's (so peak RSS is that of a real
  * training run); infer times fer_model_predict per call and reports the
  * median and 95th percentile latency, or images/s for large batches.
- * Wall-clock time: bench/compare-pytorch runs PyTorch the same way. */
+ * Wall-clock time: bench/compare-pytorch runs PyTorch the same way.
+ * --weights loads a weights file instead of the Glorot-initialised paper
+ * CNN; infer's --input reads the batch (raw float32, batch x 48 x 48, already
+ * preprocessed) and --output writes the probabilities of the last call (raw
+ * float32, batch x classes): bench/compare-onnxruntime feeds onnxruntime the
+ * same network, weights and batch and compares the outputs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +16,15 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "nn/gemm.h"
 #include "nn/model.h"
 
 typedef struct net_opts {
     int batch, threads, steps, warmup, json;
     long dataset;     /* uint8 images held in memory (train) */
-    const char *arch; /* --arch FILE.json instead of the paper CNN */
+    const char *arch;    /* --arch FILE.json instead of the paper CNN */
+    const char *weights; /* --weights FILE.safetensors instead of either */
+    const char *input, *output; /* infer: the batch read, the probabilities written */
 } net_opts;
 
 static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
@@ -43,18 +51,27 @@ static int parse_opts(const char *mode, int argc, char **argv, net_opts *o)
         } else if (!strcmp(a, "--arch") && val) {
             o->arch = val;
             i++;
+        } else if (!strcmp(a, "--weights") && val) {
+            o->weights = val;
+            i++;
+        } else if (!strcmp(mode, "infer") && (!strcmp(a, "--input") || !strcmp(a, "--output")) &&
+                   val) {
+            *(a[2] == 'i' ? &o->input : &o->output) = val;
+            i++;
         } else {
-            int known = dst || !strcmp(a, "--dataset") || !strcmp(a, "--arch");
+            int known = dst || !strcmp(a, "--dataset") || !strcmp(a, "--arch") ||
+                        !strcmp(a, "--weights");
             fprintf(stderr, "fer-bench %s: ", mode);
             if (known)
                 fprintf(stderr, "%s: bad or missing value '%s'\n", a, val ? val : "");
             else
                 fprintf(stderr, "unknown option '%s'\n", a);
             fprintf(stderr,
-                    "usage: fer-bench %s [--batch N] [--threads N] "
-                    "[--%s N] [--warmup N] [--dataset IMAGES] [--arch FILE.json] [--json]\n"
-                    "(batch 1..4096, threads 1..256)\n",
-                    mode, strcmp(mode, "train") ? "iters" : "steps");
+                    "usage: fer-bench %s [--batch N] [--threads N] [--%s N] [--warmup N] "
+                    "[--dataset IMAGES] [--arch FILE.json] [--weights FILE.safetensors]%s "
+                    "[--json]\n(batch 1..4096, threads 1..256)\n",
+                    mode, strcmp(mode, "train") ? "iters" : "steps",
+                    strcmp(mode, "infer") ? "" : " [--input X.f32] [--output PROBS.f32]");
             return 0;
         }
     }
@@ -81,17 +98,29 @@ static double peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
 }
 
-/* The paper CNN, or the architecture in arch (a 1x48x48 input, 7 classes). */
-static fer_model *make_model(const char *arch, int threads)
+/* CPU seconds of the whole process (every thread), for the CPU/wall ratio
+ * that shows how many threads really ran. */
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* The paper CNN, or the architecture in arch, or the model in the weights
+ * file (a 1x48x48 input, 7 classes). */
+static fer_model *make_model(const char *arch, const char *weights, int threads)
 {
     fer_model *m = NULL;
     fer_error err = {0};
     char *json = NULL;
     size_t len;
     int c = 1, h = 48, w = 48;
-    if ((arch ? fer_file_read(arch, 1 << 20, &json, &len, &err) ||
-                    fer_model_from_json(json, 1, &m, &err)
-              : fer_model_paper_cnn(FER_N_EMOTIONS, NULL, 1, &m, &err)) ||
+    if ((weights ? fer_model_load(weights, &m, &err)
+         : arch  ? fer_file_read(arch, 1 << 20, &json, &len, &err) ||
+                      fer_model_from_json(json, 1, &m, &err)
+                 : fer_model_paper_cnn(FER_N_EMOTIONS, NULL, 1, &m, &err)) ||
         fer_model_set_threads(m, threads, &err)) {
         fprintf(stderr, "fer-bench: %s\n", err.msg);
         fer_model_free(m);
@@ -101,8 +130,8 @@ static fer_model *make_model(const char *arch, int threads)
     free(json);
     fer_model_input_shape(m, &c, &h, &w);
     if (c != 1 || h != 48 || w != 48 || fer_model_n_classes(m) != FER_N_EMOTIONS) {
-        fprintf(stderr, "fer-bench: %s: needs a 1x48x48 input and %d classes\n", arch,
-                FER_N_EMOTIONS);
+        fprintf(stderr, "fer-bench: %s: needs a 1x48x48 input and %d classes\n",
+                weights ? weights : arch, FER_N_EMOTIONS);
         fer_model_free(m);
         return NULL;
     }
@@ -133,7 +162,7 @@ int bench_train_main(int argc, char **argv)
     net_opts o = {.batch = 64, .threads = 0, .steps = 20, .warmup = 2, .dataset = 35887};
     if (!parse_opts("train", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.arch, o.threads);
+    fer_model *m = make_model(o.arch, o.weights, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48, n_data = o.dataset > o.batch ? (size_t)o.dataset : (size_t)o.batch;
@@ -152,10 +181,12 @@ int bench_train_main(int argc, char **argv)
         fprintf(stderr, "fer-bench train: %s\n", err.msg[0] ? err.msg : "out of memory");
         goto done;
     }
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     for (int s = 0; s < o.warmup + o.steps; s++) {
-        if (s == o.warmup)
+        if (s == o.warmup) {
             t0 = cli_now();
+            c0 = process_cpu_s();
+        }
         for (int i = 0; i < o.batch; i++) /* converted per batch, as fer-train does */
             fer_preprocess(data + (size_t)fer_rng_below(&r, (uint32_t)n_data) * px, px,
                            x + (size_t)i * px);
@@ -164,13 +195,15 @@ int bench_train_main(int argc, char **argv)
             goto done;
         }
     }
-    double secs = cli_now() - t0, fwd, train;
+    double secs = cli_now() - t0, cpu_per_wall = (process_cpu_s() - c0) / secs, fwd, train;
     flops_per_image(m, &fwd, &train);
     double ips = (double)o.batch * o.steps / secs;
     if (o.json)
         printf("{\"batch\": %d, \"threads\": %d, \"steps\": %d, \"images_per_s\": %.1f, "
-               "\"gflops\": %.1f, \"peak_rss_mb\": %.1f, \"dataset_images\": %zu}\n",
-               o.batch, m->threads, o.steps, ips, ips * train * 1e-9, peak_rss_mb(), n_data);
+               "\"gflops\": %.1f, \"peak_rss_mb\": %.1f, \"dataset_images\": %zu, "
+               "\"cpu_per_wall\": %.2f}\n",
+               o.batch, m->threads, o.steps, ips, ips * train * 1e-9, peak_rss_mb(), n_data,
+               cpu_per_wall);
     else
         printf("train batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.1f MB "
                "(with %zu uint8 images)\n",
@@ -190,51 +223,89 @@ int bench_infer_main(int argc, char **argv)
     net_opts o = {.batch = 1, .threads = 1, .steps = 200, .warmup = 5};
     if (!parse_opts("infer", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.arch, o.threads);
+    fer_model *m = make_model(o.arch, o.weights, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48;
     float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
     float *probs = malloc((size_t)o.batch * FER_N_EMOTIONS * sizeof *probs);
     double *lat = malloc((size_t)o.steps * sizeof *lat);
+    double *cpu = malloc((size_t)o.steps * sizeof *cpu);
     fer_error err = {0};
     int rc = 1;
-    if (!x || !probs || !lat) {
+    if (!x || !probs || !lat || !cpu) {
         fprintf(stderr, "fer-bench infer: out of memory\n");
         goto done;
     }
-    fer_rng r;
-    fer_rng_seed(&r, 3);
-    for (size_t i = 0; i < (size_t)o.batch * px; i++)
-        x[i] = (float)fer_rng_uniform(&r);
+    if (o.input) { /* raw float32, at least batch images */
+        char *raw = NULL;
+        size_t len = 0, want = (size_t)o.batch * px * sizeof *x;
+        if (fer_file_read(o.input, want + (1u << 30), &raw, &len, &err) || len < want) {
+            fprintf(stderr, "fer-bench infer: %s\n",
+                    err.msg[0] ? err.msg : "--input holds fewer than --batch images");
+            free(raw);
+            goto done;
+        }
+        memcpy(x, raw, want);
+        free(raw);
+    } else {
+        fer_rng r;
+        fer_rng_seed(&r, 3);
+        for (size_t i = 0; i < (size_t)o.batch * px; i++)
+            x[i] = (float)fer_rng_uniform(&r);
+    }
+    double wall0 = 0, cpu0 = 0;
     for (int s = 0; s < o.warmup + o.steps; s++) {
-        double t = cli_now();
+        if (s == o.warmup) {
+            wall0 = cli_now();
+            cpu0 = process_cpu_s();
+        }
+        double t = cli_now(), c = process_cpu_s();
         if (fer_model_predict(m, x, o.batch, probs, &err)) {
             fprintf(stderr, "fer-bench infer: %s\n", err.msg);
             goto done;
         }
-        if (s >= o.warmup)
+        if (s >= o.warmup) {
             lat[s - o.warmup] = (cli_now() - t) * 1e3;
+            cpu[s - o.warmup] = (process_cpu_s() - c) * 1e3;
+        }
     }
-    double total = 0;
-    for (int s = 0; s < o.steps; s++)
+    double cpu_per_wall = (process_cpu_s() - cpu0) / (cli_now() - wall0), total = 0,
+           total_cpu = 0;
+    for (int s = 0; s < o.steps; s++) {
         total += lat[s];
+        total_cpu += cpu[s];
+    }
+    if (o.output &&
+        fer_file_write_atomic(o.output, probs,
+                              (size_t)o.batch * FER_N_EMOTIONS * sizeof *probs, &err)) {
+        fprintf(stderr, "fer-bench infer: %s\n", err.msg);
+        goto done;
+    }
     qsort(lat, (size_t)o.steps, sizeof *lat, cmp_double);
+    qsort(cpu, (size_t)o.steps, sizeof *cpu, cmp_double);
     double med = lat[o.steps / 2], p95 = lat[(int)(0.95 * (o.steps - 1))];
     double ips = o.batch * o.steps / (total * 1e-3);
     if (o.json)
         printf("{\"batch\": %d, \"threads\": %d, \"iters\": %d, \"latency_ms_median\": %.3f, "
-               "\"latency_ms_p95\": %.3f, \"images_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n",
-               o.batch, m->threads, o.steps, med, p95, ips, peak_rss_mb());
+               "\"latency_ms_p95\": %.3f, \"images_per_s\": %.1f, \"peak_rss_mb\": %.1f, "
+               "\"cpu_ms_median\": %.3f, \"images_per_cpu_s\": %.1f, \"cpu_per_wall\": %.2f, "
+               "\"gemm\": \"%s\"}\n",
+               o.batch, m->threads, o.steps, med, p95, ips, peak_rss_mb(), cpu[o.steps / 2],
+               o.batch * o.steps / (total_cpu * 1e-3), cpu_per_wall,
+               fer_gemm_kernel_name(fer_gemm_kernel_active()));
     else
-        printf("infer batch %d, %d threads: median %.3f ms, p95 %.3f ms, %.1f images/s\n", o.batch,
-               m->threads, med, p95, ips);
+        printf("infer batch %d, %d threads: median %.3f ms, p95 %.3f ms, %.1f images/s "
+               "(CPU/wall %.2f, GEMM %s)\n",
+               o.batch, m->threads, med, p95, ips, cpu_per_wall,
+               fer_gemm_kernel_name(fer_gemm_kernel_active()));
     rc = 0;
 done:
     fer_model_free(m);
     fer_aligned_free(x);
     free(probs);
     free(lat);
+    free(cpu);
     return rc;
 }
 
@@ -283,7 +354,7 @@ int bench_layers_main(int argc, char **argv)
     net_opts o = {.batch = 64, .threads = 1, .steps = 5};
     if (!parse_opts("layers", argc, argv, &o))
         return 2;
-    fer_model *m = make_model(o.arch, o.threads);
+    fer_model *m = make_model(o.arch, o.weights, o.threads);
     if (!m)
         return 1;
     size_t px = 48 * 48, big = px;

@@ -21,7 +21,7 @@ static const bench_mode modes[] = {
     {"train", bench_train_main,
      "[--batch 64] [--threads N] [--steps 20] [--arch F] [--json]  training images/s, GFLOP/s, peak RSS (paper CNN or --arch)"},
     {"infer", bench_infer_main,
-     "[--batch 1] [--threads 1] [--iters 200] [--arch F] [--json]  latency (median, p95) and images/s"},
+     "[--batch 1] [--threads 1] [--iters 200] [--arch F] [--weights W] [--input X.f32] [--output P.f32] [--json]  latency (median, p95) and images/s"},
     {"predict", bench_predict_main,
      "[--image PATH] [--weights W] [--iters 50] [--json]  whole photo pipeline, 1 thread"},
     {"layers", bench_layers_main,
