@@ -1,7 +1,10 @@
 /* The catalogue's CSV reader: RFC 4180 edge cases, the data set's quirks,
  * bad rows, duplicates, genre lists, the id index and the genre index, on
- * small generated fixtures; then the shipped catalogue against Python. */
+ * small generated fixtures; then the shipped catalogue against Python.
+ * "reader": core/csv.c itself, with the options FER2013 and the heart files use. */
 #include "testutil.h"
+
+#include "core/csv.h" /* the one CSV reader */
 
 #include <cJSON.h>
 
@@ -362,6 +365,189 @@ START_TEST(csv_fast_paths)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- core/csv.c */
+
+/* Reads one record of text with options o; returns fer_csv_next's result. */
+static int csv_one(fer_csv *c, const char *text, const fer_csv_opts *o, char *why, size_t cap)
+{
+    fer_csv_init(c, text, strlen(text), o);
+    why[0] = 0;
+    return fer_csv_next(c, why, cap);
+}
+
+static void expect_fields(const fer_csv *c, size_t n, const char *const *want)
+{
+    ck_assert_uint_eq(c->n_fields, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(fer_csv_field(c, i), want[i]);
+        ck_assert_uint_eq(fer_csv_field_len(c, i), strlen(want[i]));
+    }
+}
+
+/* Separator sets, trimming around plain and quoted fields (a tab that
+ * separates is not trimmed), blank lines of spaces, quote errors. */
+START_TEST(reader_separators_and_trim)
+{
+    fer_csv c;
+    char why[160];
+    const fer_csv_opts hr = {.seps = ",;\t", .trim = 1, .max_fields = 3};
+    ck_assert_int_eq(csv_one(&c, " a ; b\t c ", &hr, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 3, (const char *const[]){"a", "b", "c"});
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "a\t\tb", &hr, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 3, (const char *const[]){"a", "", "b"});
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "  \"x,y\" ;z;\"q\"\"\"", &hr, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 3, (const char *const[]){"x,y", "z", "q\""});
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "1,2,3,4", &hr, why, sizeof why), FER_CSV_BAD);
+    ck_assert_str_eq(why, "more than 3 fields");
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "1;\"2\" x", &hr, why, sizeof why), FER_CSV_BAD);
+    ck_assert_str_eq(why, "field 2: text after a closing quote");
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "1;\"2", &hr, why, sizeof why), FER_CSV_BAD);
+    ck_assert_msg(strstr(why, "field 2: unterminated quote") && strstr(why, "never closed"), "%s", why);
+    fer_csv_free(&c);
+    /* blank lines: with trim a line of blanks is one (a tab that separates is
+     * not a blank); without, a field */
+    ck_assert_int_eq(csv_one(&c, "  \r\n\n  \nx ,y\n \t \n", &hr, why, sizeof why),
+                     FER_CSV_RECORD);
+    ck_assert_uint_eq(c.line, 4);
+    expect_fields(&c, 2, (const char *const[]){"x", "y"});
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 2, (const char *const[]){"", ""});
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_END);
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, " \t \r\n", &(fer_csv_opts){.trim = 1}, why, sizeof why),
+                     FER_CSV_END);
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, " \t \r\nx ,y", NULL, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 1, (const char *const[]){" \t "});
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 2, (const char *const[]){"x ", "y"});
+    fer_csv_free(&c);
+    /* the default separator is the comma alone; ';' and tabs are data */
+    ck_assert_int_eq(csv_one(&c, "a;b\tc,d", NULL, why, sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 2, (const char *const[]){"a;b\tc", "d"});
+    fer_csv_free(&c);
+    /* a quote, CR or LF is never a separator */
+    ck_assert_int_eq(csv_one(&c, "a|\"b|c\"\r\n", &(fer_csv_opts){.seps = "|\"\r\n"}, why,
+                             sizeof why), FER_CSV_RECORD);
+    expect_fields(&c, 2, (const char *const[]){"a", "b|c"});
+    fer_csv_free(&c);
+}
+END_TEST
+
+/* One record at a time: fer_csv_reset keeps the buffers and the options,
+ * numbers lines from where the caller says, skips a BOM only on line 1. */
+START_TEST(reader_reset_one_record_at_a_time)
+{
+    fer_csv c;
+    char why[160];
+    fer_csv_init(&c, "", 0, &(fer_csv_opts){.seps = ";", .trim = 1});
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_END);
+    const char *lines[] = {"\xEF\xBB\xBF" "a; b", "", "   ", "c;\"d;e\"", "\xEF\xBB\xBF" "f"};
+    const char *buf = NULL;
+    for (size_t i = 0; i < 5; i++) {
+        fer_csv_reset(&c, lines[i], strlen(lines[i]), 1 + 10 * i);
+        int k = fer_csv_next(&c, why, sizeof why);
+        if (i == 1 || i == 2) {
+            ck_assert_int_eq(k, FER_CSV_END);
+            continue;
+        }
+        ck_assert_int_eq(k, FER_CSV_RECORD);
+        ck_assert_uint_eq(c.line, 1 + 10 * i);
+        if (i == 0) {
+            expect_fields(&c, 2, (const char *const[]){"a", "b"});
+            buf = c.buf;
+        } else if (i == 3) {
+            expect_fields(&c, 2, (const char *const[]){"c", "d;e"});
+        } else {
+            expect_fields(&c, 1, (const char *const[]){"\xEF\xBB\xBF" "f"}); /* not line 1 */
+        }
+        ck_assert_ptr_eq(c.buf, buf); /* nothing reallocated */
+        ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_END);
+    }
+    fer_csv_reset(&c, "x;\"y", 4, 42);
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_BAD);
+    ck_assert_uint_eq(c.line, 42);
+    ck_assert_msg(strstr(why, "opened on line 42"), "%s", why);
+    fer_csv_free(&c);
+    fer_csv_free(&c); /* idempotent */
+}
+END_TEST
+
+/* The block scans (16 and 8 bytes) against the byte loop: a stop byte and a
+ * UTF-8 sequence, good and bad, at every offset of a long field (a record
+ * follows, so that the block scan finds its end), with one separator (block
+ * scans) and with two (byte loop). */
+START_TEST(reader_block_scans_every_offset)
+{
+    enum { LEN = 40 };
+    char text[LEN + 64], why[160];
+    for (int seps = 0; seps < 2; seps++) {
+        const fer_csv_opts o = {.seps = seps ? ",;" : ",", .utf8 = 1};
+        for (int k = 0; k + 2 <= LEN; k++) {
+            for (int kind = 0; kind < 4; kind++) {
+                memset(text, 'a', LEN);
+                text[LEN] = 0;
+                if (kind == 0)
+                    text[k] = ',';
+                else if (kind == 1)
+                    memcpy(text + k, "\xC3\xA9", 2);
+                else if (kind == 2)
+                    memcpy(text + k, "\xC3(", 2);
+                else
+                    text[k] = '\r'; /* a lone CR is data */
+                strcat(text, seps ? ";z\nbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+                                  : ",z\nbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n");
+                fer_csv c;
+                int r = csv_one(&c, text, &o, why, sizeof why);
+                ck_assert_msg(r == (kind == 2 ? FER_CSV_BAD : FER_CSV_RECORD), "k %d kind %d: %d %s",
+                              k, kind, r, why);
+                if (kind == 2) {
+                    ck_assert_str_eq(why, "field 1 is not valid UTF-8");
+                    fer_csv_free(&c);
+                    /* without the check the bytes are kept as they are */
+                    ck_assert_int_eq(csv_one(&c, text, &(fer_csv_opts){.seps = o.seps}, why,
+                                             sizeof why), FER_CSV_RECORD);
+                }
+                size_t first = kind == 0 ? (size_t)k : LEN;
+                ck_assert_uint_eq(c.n_fields, kind == 0 ? 3 : 2);
+                ck_assert_uint_eq(fer_csv_field_len(&c, 0), first);
+                ck_assert(memcmp(fer_csv_field(&c, 0), text, first) == 0);
+                ck_assert_str_eq(fer_csv_field(&c, c.n_fields - 1), "z");
+                fer_csv_free(&c);
+            }
+        }
+    }
+}
+END_TEST
+
+/* Limits: bytes a field (plain, quoted, after trimming) and fields a record. */
+START_TEST(reader_limits)
+{
+    fer_csv c;
+    char why[160];
+    const fer_csv_opts o = {.trim = 1, .max_field = 4, .max_fields = 2};
+    ck_assert_int_eq(csv_one(&c, "abcd ,\"wxyz\"", &o, why, sizeof why), FER_CSV_RECORD);
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "abcde,x", &o, why, sizeof why), FER_CSV_BAD);
+    ck_assert_str_eq(why, "field 1 longer than 4 bytes");
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "a,\"vwxyz\"", &o, why, sizeof why), FER_CSV_BAD);
+    ck_assert_str_eq(why, "field 2 longer than 4 bytes");
+    fer_csv_free(&c);
+    ck_assert_int_eq(csv_one(&c, "a,b,c\nd,e", &o, why, sizeof why), FER_CSV_BAD);
+    ck_assert_str_eq(why, "more than 2 fields");
+    ck_assert_int_eq(fer_csv_next(&c, why, sizeof why), FER_CSV_RECORD); /* the next line */
+    expect_fields(&c, 2, (const char *const[]){"d", "e"});
+    ck_assert_uint_eq(c.line, 2);
+    fer_csv_free(&c);
+}
+END_TEST
+
 /* Thousands of ids: every one is found at its own index (exercises rehashing). */
 START_TEST(find_many)
 {
@@ -546,6 +732,12 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupted_never_crashes);
     tcase_add_test(tc, shipped_catalog);
     tcase_add_test(tc, shared_dataset);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reader");
+    tcase_add_test(tc, reader_separators_and_trim);
+    tcase_add_test(tc, reader_reset_one_record_at_a_time);
+    tcase_add_test(tc, reader_block_scans_every_offset);
+    tcase_add_test(tc, reader_limits);
     suite_add_tcase(s, tc);
     /* Python reads the 186,088 tracks in some 5 s (25 on this 2-core
      * machine under load): a hang guard, not a speed test. */

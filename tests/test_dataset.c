@@ -384,6 +384,8 @@ START_TEST(bad_labels_usage_fields)
     puts_(&row, "2,\"1\"2");
     expect_bad_line(row.s, "text after a closing quote");
     expect_bad_line("\x01\x02\xff\xfe", "1 fields, expected 3");
+    expect_bad_line("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "more than 16 fields");
+    expect_bad_line("1\"2,3,Training", "field 1: stray double quote");
     free(row.s);
 }
 END_TEST

@@ -239,6 +239,7 @@ START_TEST(good_files_parse)
         "0,70\n1,72\n2,74",
         "\xEF\xBB\xBFtime;hr\r\n0;70\r\n1;72\r\n\r\n2;74\r\n",
         "# from a chest strap\n  seconds , bpm \n0\t70\n1\t72\n# pause\n2\t74\n",
+        "\"seconds\";\"bpm\"\n\"0\" ; 70\n 1,\"72\"\n2 \t 74\n", /* quoted fields */
     };
     for (size_t i = 0; i < sizeof bpm_files / sizeof bpm_files[0]; i++) {
         fer_heart h;
@@ -280,6 +281,9 @@ START_TEST(bad_files_are_clear_errors)
     /* libfer's one number grammar: no hex (strtod's "0x50" is 80) */
     expect_bad("0,70\n1,0x50\n", 12, FER_EFORMAT, ":2: '0x50' is not");
     expect_bad("0,70\n1,72,3\n", 12, FER_EFORMAT, ":2: 3 fields");
+    expect_bad("0,70\n1,72,3,4\n", 14, FER_EFORMAT, ":2: more than 3 fields; expected");
+    expect_bad("0,70\n1,\"72\n", 11, FER_EFORMAT, ":2: field 2: unterminated quote");
+    expect_bad("0,70\n1,\"72\"x\n", 13, FER_EFORMAT, ":2: field 2: text after a closing quote");
     expect_bad("0,70\n1\n", 7, FER_EFORMAT, ":2: 1 field, but");
     expect_bad("0,70\n5,72\n3,71\n", 15, FER_EFORMAT, ":3: time 3 s is not after");
     expect_bad("70\n72\n71\n", 9, FER_EFORMAT, "RR intervals are in ms");

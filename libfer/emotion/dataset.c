@@ -1,8 +1,9 @@
 /* The FER2013 Kaggle CSV reader (emotion,pixels[,Usage]).
  *
  * The file is ~300 MB of text for 35k rows, so it is parsed in one streaming
- * pass over a large fixed read buffer: lines are found with memchr, fields
- * split in place and pixel values converted straight into the data set's
+ * pass over a large fixed read buffer: lines are found with memchr, each line
+ * split into fields by the one CSV reader (core/csv.c, its buffers kept from
+ * line to line) and pixel values converted straight into the data set's
  * uint8 storage. There is no per-row allocation; the only growing memory is
  * the data set itself (geometric growth), and a line longer than MAX_LINE is
  * rejected rather than buffered, so garbage input cannot make memory balloon. */
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "core/core.h"
+#include "core/csv.h"
 
 enum {
     IMG_SIDE = 48,
@@ -132,15 +134,10 @@ typedef struct span {
     size_t n;
 } span;
 
-static span trim(span s)
+/* Field i of the record the CSV reader holds. */
+static span field(const fer_csv *csv, int i)
 {
-    while (s.n > 0 && (*s.p == ' ' || *s.p == '\t')) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
-        s.n--;
-    return s;
+    return (span){fer_csv_field(csv, (size_t)i), fer_csv_field_len(csv, (size_t)i)};
 }
 
 /* A short printable rendering of untrusted text for error messages. */
@@ -158,42 +155,6 @@ static const char *shown(span s, char *out, size_t cap)
     return out;
 }
 
-/* Splits a line at commas; a field may be wrapped in double quotes (some
- * exports quote the pixel list). Returns the field count (may exceed max:
- * only the first max are stored) or -1 with *why set. */
-static int split_fields(const char *s, size_t n, span *f, int max, const char **why)
-{
-    const char *p = s, *e = s + n;
-    int k = 0;
-    for (;;) {
-        const char *q = p;
-        while (q < e && (*q == ' ' || *q == '\t'))
-            q++;
-        span fld;
-        if (q < e && *q == '"') {
-            const char *close = memchr(q + 1, '"', (size_t)(e - q - 1));
-            if (!close)
-                return *why = "unterminated quote", -1;
-            fld = (span){q + 1, (size_t)(close - q - 1)};
-            p = close + 1;
-            while (p < e && (*p == ' ' || *p == '\t'))
-                p++;
-            if (p < e && *p != ',')
-                return *why = "text after a closing quote", -1;
-        } else {
-            const char *comma = memchr(p, ',', (size_t)(e - p));
-            fld = (span){p, (size_t)((comma ? comma : e) - p)};
-            p = comma ? comma : e;
-        }
-        if (k < max)
-            f[k] = fld;
-        k++;
-        if (p == e)
-            return k;
-        p++; /* the comma */
-    }
-}
-
 /* ------------------------------------------------------------ header */
 
 typedef struct columns {
@@ -205,19 +166,19 @@ static int name_is(span s, const char *name)
     return s.n == strlen(name) && strncasecmp(s.p, name, s.n) == 0;
 }
 
-static int parse_header(const line *ln, columns *c, char *why)
+/* The first non-blank line: k is what the CSV reader made of it. */
+static int parse_header(const line *ln, const fer_csv *csv, int k, columns *c, char *why)
 {
-    span f[MAX_FIELDS], s = {ln->s, ln->n};
-    const char *bad = NULL;
+    span s = {ln->s, ln->n};
     char txt[48];
-    if (s.n >= 3 && memcmp(s.p, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 byte-order mark */
+    if (s.n >= 3 && memcmp(s.p, "\xEF\xBB\xBF", 3) == 0) { /* the reader skipped it too */
         s.p += 3;
         s.n -= 3;
     }
-    int n = ln->too_long ? -1 : split_fields(s.p, s.n, f, MAX_FIELDS, &bad);
+    int n = k == FER_CSV_RECORD ? (int)csv->n_fields : 0;
     *c = (columns){n, -1, -1, -1};
-    for (int i = 0; i < n && i < MAX_FIELDS; i++) {
-        span t = trim(f[i]);
+    for (int i = 0; i < n; i++) {
+        span t = field(csv, i);
         int *slot = name_is(t, "emotion") ? &c->emotion
                     : name_is(t, "pixels") ? &c->pixels
                     : name_is(t, "usage")  ? &c->usage
@@ -228,7 +189,7 @@ static int parse_header(const line *ln, columns *c, char *why)
         if (slot)
             *slot = i;
     }
-    if (n > MAX_FIELDS || c->emotion < 0 || c->pixels < 0) {
+    if (c->emotion < 0 || c->pixels < 0) {
         snprintf(why, WHY_CAP, "missing header: expected emotion,pixels[,Usage], got '%s'",
                  ln->too_long ? "(a very long line)" : shown(s, txt, sizeof txt));
         return -1;
@@ -241,7 +202,6 @@ static int parse_header(const line *ln, columns *c, char *why)
 static int parse_emotion(span s, int *label, char *why)
 {
     char txt[32];
-    s = trim(s);
     int v = 0;
     size_t i = 0;
     for (; i < s.n && s.p[i] >= '0' && s.p[i] <= '9'; i++)
@@ -261,7 +221,6 @@ static int parse_usage(span s, uint8_t *usage, char *why)
 {
     static const char *const names[] = {"Training", "PublicTest", "PrivateTest"};
     char txt[32];
-    s = trim(s);
     for (int i = 0; i < 3; i++)
         if (name_is(s, names[i])) {
             *usage = (uint8_t)i;
@@ -339,36 +298,23 @@ static fer_status reserve_row(fer_dataset *ds, const char *name, fer_error *err)
     return FER_OK;
 }
 
-/* Parses one data line into slot ds->n; 0 if valid, else -1 with *why. */
-static int parse_row(const line *ln, const columns *c, fer_dataset *ds, char *why)
+/* Parses the record the CSV reader holds into slot ds->n; 0 if valid, else -1
+ * with *why. */
+static int parse_row(const fer_csv *csv, const columns *c, fer_dataset *ds, char *why)
 {
-    if (ln->too_long)
-        return snprintf(why, WHY_CAP, "line longer than %d bytes", MAX_LINE), -1;
-    span f[MAX_FIELDS];
-    const char *bad = NULL;
-    int n = split_fields(ln->s, ln->n, f, MAX_FIELDS, &bad);
-    if (n < 0)
-        return snprintf(why, WHY_CAP, "%s", bad), -1;
+    int n = (int)csv->n_fields;
     if (n != c->n)
         return snprintf(why, WHY_CAP, "%d fields, expected %d as in the header", n, c->n), -1;
     uint8_t usage = FER_USAGE_NONE;
-    if (parse_emotion(f[c->emotion], &ds->labels[ds->n], why) < 0 ||
-        (c->usage >= 0 && parse_usage(f[c->usage], &usage, why) < 0) ||
-        parse_pixels(f[c->pixels], ds->pixels + ds->n * ROW_PIXELS, why) < 0)
+    if (parse_emotion(field(csv, c->emotion), &ds->labels[ds->n], why) < 0 ||
+        (c->usage >= 0 && parse_usage(field(csv, c->usage), &usage, why) < 0) ||
+        parse_pixels(field(csv, c->pixels), ds->pixels + ds->n * ROW_PIXELS, why) < 0)
         return -1;
     ds->usage[ds->n] = usage;
     return 0;
 }
 
 /* ------------------------------------------------------------ the loader */
-
-static int is_blank(const line *ln)
-{
-    for (size_t i = 0; i < ln->n; i++)
-        if (ln->s[i] != ' ' && ln->s[i] != '\t' && ln->s[i] != '\r')
-            return 0;
-    return !ln->too_long;
-}
 
 /* A bad row: fatal, or (skip_bad) counted with the first message kept. */
 static fer_status bad_row(fer_dataset *ds, int skip_bad, const char *name, long line_no,
@@ -381,30 +327,48 @@ static fer_status bad_row(fer_dataset *ds, int skip_bad, const char *name, long 
     return FER_OK;
 }
 
+/* Each line is one record for the CSV reader (quoted fields do not span
+ * lines), which keeps its buffers from line to line. */
 static fer_status read_rows(line_reader *r, const char *name, int skip_bad, fer_dataset *ds,
                             fer_error *err)
 {
+    fer_csv csv;
+    fer_csv_init(&csv, "", 0,
+                 &(fer_csv_opts){.trim = 1, .max_field = MAX_LINE, .max_fields = MAX_FIELDS});
     line ln;
     columns cols;
     char why[WHY_CAP];
-    int got, have_header = 0;
-    while ((got = next_line(r, &ln)) > 0) {
-        if (is_blank(&ln))
-            continue;
+    int got = 0, have_header = 0;
+    fer_status st = FER_OK;
+    while (st == FER_OK && (got = next_line(r, &ln)) > 0) {
+        int k = FER_CSV_BAD;
+        if (ln.too_long) {
+            snprintf(why, WHY_CAP, "line longer than %d bytes", MAX_LINE);
+        } else {
+            fer_csv_reset(&csv, ln.s, ln.n, (size_t)r->line_no);
+            k = fer_csv_next(&csv, why, sizeof why);
+            if (k == FER_CSV_END) /* a blank line */
+                continue;
+            if (k == FER_CSV_NOMEM) {
+                st = fer_fail(err, FER_ENOMEM, "%s: out of memory", name);
+                break;
+            }
+        }
         if (!have_header) {
-            if (parse_header(&ln, &cols, why) < 0)
-                return fer_fail(err, FER_EFORMAT, "%s:%ld: %s", name, r->line_no, why);
+            if (parse_header(&ln, &csv, k, &cols, why) < 0)
+                st = fer_fail(err, FER_EFORMAT, "%s:%ld: %s", name, r->line_no, why);
             have_header = 1;
             continue;
         }
-        fer_status st = reserve_row(ds, name, err);
-        if (st == FER_OK && parse_row(&ln, &cols, ds, why) == 0)
+        st = reserve_row(ds, name, err);
+        if (st == FER_OK && k == FER_CSV_RECORD && parse_row(&csv, &cols, ds, why) == 0)
             ds->n++;
         else if (st == FER_OK)
             st = bad_row(ds, skip_bad, name, r->line_no, why, err);
-        if (st != FER_OK)
-            return st;
     }
+    fer_csv_free(&csv);
+    if (st != FER_OK)
+        return st;
     if (got < 0)
         return fer_fail(err, FER_EIO, "%s:%ld: read error: %s", name, r->line_no + 1,
                         strerror(errno));

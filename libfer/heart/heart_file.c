@@ -8,11 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/csv.h"
 #include "heart/heart.h"
 
 #define HR_FILE_MAX_BYTES ((size_t)8 << 20)
 #define HR_LINE_MAX 256
-#define HR_MAX_FIELDS 3
+#define HR_MAX_FIELDS 3 /* fields a line may have; two are valid */
+#define HR_EXPECTED "expected 'seconds,bpm' or one RR interval (ms)"
 
 typedef struct series {
     double *t, *v;
@@ -47,7 +49,8 @@ static fer_status push(parse_state *p, double t, double v, fer_error *err)
     return FER_OK;
 }
 
-static char *trim(char *a)
+/* A line without the spaces, tabs and CR around it. */
+static char *trim_line(char *a)
 {
     while (*a == ' ' || *a == '\t')
         a++;
@@ -57,28 +60,12 @@ static char *trim(char *a)
     return a;
 }
 
-/* Splits on ',' ';' or tab; returns the field count (up to HR_MAX_FIELDS + 1). */
-static int split(char *line, char **f)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        char *sep = strpbrk(p, ",;\t");
-        if (sep)
-            *sep = 0;
-        f[n++] = trim(p);
-        if (!sep || n > HR_MAX_FIELDS)
-            return n;
-        p = sep + 1;
-    }
-}
-
 static int parse_number(const char *s, double *out)
 {
     return fer_parse_number(s, -HUGE_VAL, HUGE_VAL, out);
 }
 
-static fer_status header_line(parse_state *p, int ln, char **f, int nf, fer_error *err)
+static fer_status header_line(parse_state *p, int ln, const char **f, int nf, fer_error *err)
 {
     if (nf == 1) {
         if (strlen(f[0]) >= sizeof p->header)
@@ -91,7 +78,7 @@ static fer_status header_line(parse_state *p, int ln, char **f, int nf, fer_erro
     return FER_OK;
 }
 
-static fer_status data_line(parse_state *p, int ln, char **f, int nf, fer_error *err)
+static fer_status data_line(parse_state *p, int ln, const char **f, int nf, fer_error *err)
 {
     double x[2];
     for (int i = 0; i < nf; i++) {
@@ -107,15 +94,26 @@ static fer_status data_line(parse_state *p, int ln, char **f, int nf, fer_error 
     return push(p, x[0], x[1], err);
 }
 
-/* One content line (already without its newline, not blank). */
-static fer_status parse_line(parse_state *p, int ln, char *line, fer_error *err)
+/* One content line (trimmed, not blank, not a comment), its fields split by
+ * the CSV reader at ',' ';' or tab. */
+static fer_status parse_line(parse_state *p, fer_csv *csv, int ln, const char *line,
+                             fer_error *err)
 {
-    char *f[HR_MAX_FIELDS + 1];
-    int nf = split(line, f);
+    char why[160];
+    fer_csv_reset(csv, line, strlen(line), (size_t)ln);
+    int k = fer_csv_next(csv, why, sizeof why);
+    if (k == FER_CSV_NOMEM)
+        return fer_fail(err, FER_ENOMEM, "%s: out of memory", p->path);
+    if (k == FER_CSV_BAD)
+        return fer_fail(err, FER_EFORMAT, "%s:%d: %s; " HR_EXPECTED, p->path, ln, why);
+    if (k == FER_CSV_END)
+        return FER_OK;
+    const char *f[HR_MAX_FIELDS];
+    int nf = (int)csv->n_fields;
+    for (int i = 0; i < nf; i++)
+        f[i] = fer_csv_field(csv, (size_t)i);
     if (nf > 2)
-        return fer_fail(err, FER_EFORMAT,
-                        "%s:%d: %s fields; expected 'seconds,bpm' or one RR interval (ms)",
-                        p->path, ln, nf > HR_MAX_FIELDS ? "too many" : "3");
+        return fer_fail(err, FER_EFORMAT, "%s:%d: %d fields; " HR_EXPECTED, p->path, ln, nf);
     if (p->ncols == 0) {
         double d;
         int numeric = 1;
@@ -145,29 +143,30 @@ static fer_status parse_text(parse_state *p, char *text, fer_error *err)
     if ((unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
         (unsigned char)text[2] == 0xBF)
         text += 3; /* UTF-8 byte order mark */
+    fer_csv csv;
+    fer_csv_init(&csv, "", 0,
+                 &(fer_csv_opts){.seps = ",;\t", .trim = 1, .max_fields = HR_MAX_FIELDS});
+    fer_status s = FER_OK;
     int ln = 0;
-    for (char *line = text; *line;) {
+    for (char *line = text; *line && s == FER_OK;) {
         ln++;
         char *nl = strchr(line, '\n');
         char *next = nl ? nl + 1 : line + strlen(line);
         if (nl)
             *nl = 0;
-        if (strlen(line) > HR_LINE_MAX)
-            return fer_fail(err, FER_EFORMAT, "%s:%d: line longer than %d characters", p->path,
-                            ln, HR_LINE_MAX);
         int b = binary_byte(line);
-        if (b >= 0)
-            return fer_fail(err, FER_EFORMAT, "%s:%d: binary data (byte 0x%02x), not a CSV",
-                            p->path, ln, b);
-        char *c = trim(line);
-        if (*c && *c != '#') {
-            fer_status s = parse_line(p, ln, c, err);
-            if (s)
-                return s;
-        }
+        if (strlen(line) > HR_LINE_MAX)
+            s = fer_fail(err, FER_EFORMAT, "%s:%d: line longer than %d characters", p->path, ln,
+                         HR_LINE_MAX);
+        else if (b >= 0)
+            s = fer_fail(err, FER_EFORMAT, "%s:%d: binary data (byte 0x%02x), not a CSV",
+                         p->path, ln, b);
+        else if (*(line = trim_line(line)) && *line != '#')
+            s = parse_line(p, &csv, ln, line, err);
         line = next;
     }
-    return FER_OK;
+    fer_csv_free(&csv);
+    return s;
 }
 
 static int is_rr_name(const char *h)

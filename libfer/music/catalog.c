@@ -652,7 +652,7 @@ static fer_status load_buffer(loader *L, const char *data, size_t len, fer_error
 {
     presize(L->cat, data, len);
     fer_csv r;
-    fer_csv_init(&r, data, len);
+    fer_csv_init(&r, data, len, &(fer_csv_opts){.utf8 = 1});
     fer_status s = read_header(L, &r, err);
     if (s == FER_OK)
         s = read_rows(L, &r, err);
