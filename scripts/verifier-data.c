@@ -1,6 +1,6 @@
 /* verifier-data: the training set of the face verifier (docs/training.md).
  *
- *   verifier-data [--mine VERIFIER] OUT FER2013.csv|- PHOTO...
+ *   verifier-data [--mine VERIFIER [--round N]] OUT FER2013.csv|- PHOTO...
  *
  * writes OUT/face/NNNNNN.pgm and OUT/nonface/NNNNNN.pgm, 48x48 grey crops cut
  * exactly as fer_analyze cuts a proposal for its verifier (fer_face_crop with
@@ -19,9 +19,15 @@
  * proposals on photo patches overlaid with stripes (window blinds, striped
  * clothes), a checkerboard or a tiled motif (patterned wallpaper), regular
  * structure the wallpapers lack.
- * Round 2 writes into round 1's OUT (names starting with "m"), so OUT then
- * holds the training set of the shipped verifier. One seed a round, one
- * thread: the same inputs give the same files. */
+ * Round 3 (--mine VERIFIER --round 3) is round 2 with the round-2 VERIFIER
+ * and two more kinds of canvas, the false positives round 2 left on real
+ * photos: print (lines of random letters and digits in a DejaVu font, upright
+ * or on their side) and emblems (badges, buttons, clock faces, smileys: a
+ * disc or ring with a mark inside).
+ * Round N > 3 is round 3 again, mining with round N-1's VERIFIER.
+ * Later rounds write into round 1's OUT (names starting with "m", "r3",
+ * "r4", ...), so OUT then holds the training set of the shipped verifier. One seed a
+ * round, one thread: the same inputs give the same files. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,11 +36,22 @@
 #include <sys/stat.h>
 
 #include <fer.h>
+#include <stb_truetype.h>
 
 /* Round 2 (slower: three searches and the verifier per image) pastes every
  * ROUND2_EVERY-th face only. */
 enum { SIDE = 48, MAX_PHOTO_SIDE = 1600, HITS_PER_SCALE = 60, RANDOM_PER_SCALE = 40,
-       N_PATTERNS = 2000, PATTERN_SIDE = 320, HITS_PER_PATTERN = 6, ROUND2_EVERY = 8 };
+       N_PATTERNS = 2000, PATTERN_SIDE = 320, HITS_PER_PATTERN = 6, ROUND2_EVERY = 8,
+       N_PRINT = 1500, N_EMBLEMS = 1500, N_FONTS = 6 };
+
+/* Round 3's print, in the fonts of Debian's fonts-dejavu-core. */
+static const char *const font_files[N_FONTS] = {
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf"};
 
 typedef struct ctx {
     const char *dir;
@@ -42,6 +59,10 @@ typedef struct ctx {
     fer_cascade *cascade;    /* round 1 */
     fer_analyzer *analyzer;  /* round 2 */
     double max_tilt;         /* pasted faces turn by up to this many degrees */
+    int round;               /* 1, 2, 3, ... */
+    char prefix[4];          /* of the file names: "", "m", then "r3", "r4", ... */
+    stbtt_fontinfo font[N_FONTS];  /* rounds 3 and later */
+    unsigned char *font_data[N_FONTS];
     fer_rng rng;
 } ctx;
 
@@ -55,9 +76,9 @@ static void write_pgm(ctx *c, int face, const uint8_t *px)
 {
     char path[4096];
     long n = face ? c->n_face++ : c->n_nonface++;
-    /* Round 2 adds its crops beside round 1's, under names of its own. */
+    /* Rounds 2 and 3 add their crops beside round 1's, under names of their own. */
     snprintf(path, sizeof path, "%s/%s/%s%06ld.pgm", c->dir, face ? "face" : "nonface",
-             c->analyzer ? "m" : "", n);
+             c->prefix, n);
     FILE *f = fopen(path, "wb");
     if (!f)
         die(path, strerror(errno));
@@ -317,11 +338,217 @@ static fer_image pattern_canvas(const fer_image *photo, fer_rng *r)
     return c;
 }
 
+/* Round 3's fonts, read whole (stb_truetype keeps pointers into the data). */
+static void load_fonts(ctx *c)
+{
+    for (int i = 0; i < N_FONTS; i++) {
+        FILE *f = fopen(font_files[i], "rb");
+        if (!f)
+            die(font_files[i], "cannot open (apt-get install fonts-dejavu-core fonts-dejavu-extra)");
+        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        c->font_data[i] = n > 0 ? malloc((size_t)n) : NULL;
+        if (!c->font_data[i] || fseek(f, 0, SEEK_SET) != 0 ||
+            fread(c->font_data[i], 1, (size_t)n, f) != (size_t)n)
+            die(font_files[i], "cannot read");
+        fclose(f);
+        if (!stbtt_InitFont(&c->font[i], c->font_data[i],
+                            stbtt_GetFontOffsetForIndex(c->font_data[i], 0)))
+            die(font_files[i], "not a TrueType font");
+    }
+}
+
+/* Coverage planes (0..1, side x side) that the marks below are drawn into,
+ * then blended over a canvas as ink. */
+static void cover(float *plane, int side, int x, int y, float v)
+{
+    if (x >= 0 && x < side && y >= 0 && y < side && v > plane[y * side + x])
+        plane[y * side + x] = v;
+}
+
+/* The glyphs of s at pixel height px from the pen at (x, baseline y). */
+static void draw_text(const stbtt_fontinfo *font, double px, const char *s, float *plane,
+                      int side, double x, double y)
+{
+    float scale = stbtt_ScaleForPixelHeight(font, (float)px);
+    for (; *s; s++) {
+        int adv, lsb, w, h, xo, yo;
+        stbtt_GetCodepointHMetrics(font, *s, &adv, &lsb);
+        unsigned char *g = stbtt_GetCodepointBitmap(font, 0, scale, *s, &w, &h, &xo, &yo);
+        for (int j = 0; g && j < h; j++)
+            for (int i = 0; i < w; i++)
+                cover(plane, side, (int)lround(x) + xo + i, (int)lround(y) + yo + j,
+                      g[j * w + i] / 255.0f);
+        stbtt_FreeBitmap(g, NULL);
+        x += adv * scale;
+    }
+}
+
+/* A stroke from (x0, y0) to (x1, y1), half as wide as hw, antialiased. */
+static void draw_line(float *plane, int side, double x0, double y0, double x1, double y1, double hw)
+{
+    double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy + 1e-9;
+    int xa = (int)floor(fmin(x0, x1) - hw - 1), xb = (int)ceil(fmax(x0, x1) + hw + 1);
+    int ya = (int)floor(fmin(y0, y1) - hw - 1), yb = (int)ceil(fmax(y0, y1) + hw + 1);
+    for (int y = ya; y <= yb; y++)
+        for (int x = xa; x <= xb; x++) {
+            double t = fmax(0, fmin(1, ((x + 0.5 - x0) * dx + (y + 0.5 - y0) * dy) / len2));
+            double d = hypot(x + 0.5 - x0 - t * dx, y + 0.5 - y0 - t * dy);
+            cover(plane, side, x, y, (float)fmax(0, fmin(1, hw - d + 0.5)));
+        }
+}
+
+static void draw_disc(float *plane, int side, double cx, double cy, double rad)
+{
+    draw_line(plane, side, cx, cy, cx, cy, rad);
+}
+
+/* Ink of level `ink` over c where the plane, turned by th about the centre
+ * (bilinear), covers it; `mix` of opacity. */
+static void blend_ink(fer_image *c, const float *plane, double th, double ink, double mix)
+{
+    int side = c->w;
+    double h = side / 2.0, cs = cos(th), sn = sin(th);
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            double u = cs * (x + 0.5 - h) + sn * (y + 0.5 - h) + h - 0.5;
+            double v = -sn * (x + 0.5 - h) + cs * (y + 0.5 - h) + h - 0.5;
+            int i = (int)floor(u), j = (int)floor(v);
+            if (i < 0 || j < 0 || i + 1 >= side || j + 1 >= side)
+                continue;
+            double a = u - i, b = v - j;
+            const float *p = plane + j * side + i;
+            double cov = (1 - b) * ((1 - a) * p[0] + a * p[1]) + b * ((1 - a) * p[side] + a * p[side + 1]);
+            double val = c->px[y * side + x] + mix * cov * (ink - c->px[y * side + x]);
+            c->px[y * side + x] = (uint8_t)lround(fmax(0, fmin(255, val)));
+        }
+}
+
+static float *new_plane(int side)
+{
+    float *p = calloc((size_t)side * side, sizeof *p);
+    if (!p)
+        die("canvas", "out of memory");
+    return p;
+}
+
+/* Print: one to five lines of random letters and digits (all capitals a third
+ * of the time), 10-110 px high, on a paper-like rectangle or straight on the
+ * photo, dark on light or light on dark, upright or on either side (a
+ * newspaper lying on a table), turned up to 10 degrees more. */
+static fer_image print_canvas(ctx *cx, const fer_image *photo)
+{
+    static const char glyphs[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    fer_rng *r = &cx->rng;
+    int side = PATTERN_SIDE;
+    fer_image c = patch_of(photo, side, r);
+    float *plane = new_plane(side), *paper = new_plane(side);
+    const stbtt_fontinfo *font = &cx->font[fer_rng_below(r, N_FONTS)];
+    double px = exp(uniform(r, log(10), log(110)));
+    int caps = fer_rng_below(r, 3) == 0, lines = 1 + (int)fer_rng_below(r, 5);
+    double y = uniform(r, 0, side * 0.4) + px;
+    for (int l = 0; l < lines && y < side + px; l++, y += px * uniform(r, 1.05, 1.5)) {
+        char s[40];
+        int len = 2 + (int)fer_rng_below(r, sizeof s - 3);
+        for (int k = 0; k < len; k++)
+            s[k] = k && fer_rng_below(r, 7) == 0 ? ' '
+                                                 : glyphs[fer_rng_below(r, caps ? 26 : sizeof glyphs - 1)];
+        s[len] = 0;
+        draw_text(font, px, s, plane, side, uniform(r, -px, side * 0.4), y);
+    }
+    int dark_ink = fer_rng_below(r, 3) != 0;
+    double ink = dark_ink ? uniform(r, 0, 90) : uniform(r, 170, 255);
+    double th = ((int)fer_rng_below(r, 3) - 1) * 90 * (fer_rng_uniform(r) < 0.5) + uniform(r, -10, 10);
+    if (fer_rng_uniform(r) < 0.6) { /* a sheet or label under the print */
+        int x0 = (int)fer_rng_below(r, side / 3), y0 = (int)fer_rng_below(r, side / 3);
+        for (int yy = y0; yy < side - (int)fer_rng_below(r, side / 3); yy++)
+            for (int xx = x0; xx < side; xx++)
+                paper[yy * side + xx] = 1;
+        blend_ink(&c, paper, th * M_PI / 180, dark_ink ? uniform(r, 150, 250) : uniform(r, 0, 110),
+                  uniform(r, 0.7, 1));
+    }
+    blend_ink(&c, plane, th * M_PI / 180, ink, uniform(r, 0.7, 1));
+    free(plane);
+    free(paper);
+    return c;
+}
+
+/* An emblem: a disc or ellipse, often a ring around a second level, with
+ * nothing, one to three letters, a smiley, a clock face or a star inside. */
+static fer_image emblem_canvas(ctx *cx, const fer_image *photo)
+{
+    fer_rng *r = &cx->rng;
+    int side = PATTERN_SIDE;
+    fer_image c = patch_of(photo, side, r);
+    float *outer = new_plane(side), *inner = new_plane(side), *mark = new_plane(side);
+    double R = exp(uniform(r, log(14), log(130))), ry = R * uniform(r, 0.8, 1.25);
+    double x0 = side / 2.0 + uniform(r, -0.15, 0.15) * side, y0 = side / 2.0 + uniform(r, -0.15, 0.15) * side;
+    double ring = fer_rng_uniform(r) < 0.7 ? uniform(r, 0.55, 0.92) : 1;
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++) {
+            double dx = (x + 0.5 - x0) / R, dy = (y + 0.5 - y0) / ry, d = sqrt(dx * dx + dy * dy);
+            outer[y * side + x] = (float)fmax(0, fmin(1, (1 - d) * R + 0.5));
+            inner[y * side + x] = (float)fmax(0, fmin(1, (ring - d) * R + 0.5));
+        }
+    double a = uniform(r, 20, 235), b = uniform(r, 20, 235), in = R * ring;
+    double ink = b > 128 ? uniform(r, 0, 90) : uniform(r, 165, 255), hw = fmax(0.7, in * uniform(r, 0.03, 0.08));
+    switch (fer_rng_below(r, 5)) {
+    case 1: { /* letters */
+        char s[4] = {0};
+        int n = 1 + (int)fer_rng_below(r, 3);
+        for (int k = 0; k < n; k++)
+            s[k] = (char)('A' + fer_rng_below(r, 26));
+        double px = in * uniform(r, 0.6, 1.2) / (n > 1 ? 1.5 : 1);
+        draw_text(&cx->font[fer_rng_below(r, N_FONTS)], px, s, mark, side, x0 - px * 0.3 * n, y0 + px * 0.35);
+        break;
+    }
+    case 2: /* a smiley: two eyes and a mouth */
+        draw_disc(mark, side, x0 - in * 0.35, y0 - in * 0.25, in * uniform(r, 0.07, 0.15));
+        draw_disc(mark, side, x0 + in * 0.35, y0 - in * 0.25, in * uniform(r, 0.07, 0.15));
+        for (int k = 0; k < 12; k++) {
+            double t0 = M_PI * (0.15 + 0.7 * k / 12), t1 = M_PI * (0.15 + 0.7 * (k + 1) / 12);
+            double m = in * 0.5, yc = y0 + in * uniform(r, -0.05, 0.1);
+            draw_line(mark, side, x0 + m * cos(t0), yc + m * sin(t0), x0 + m * cos(t1), yc + m * sin(t1), hw);
+        }
+        break;
+    case 3: /* a clock face: twelve ticks and two hands */
+        for (int k = 0; k < 12; k++) {
+            double t = k * M_PI / 6;
+            draw_line(mark, side, x0 + in * 0.75 * cos(t), y0 + in * 0.75 * sin(t),
+                      x0 + in * 0.9 * cos(t), y0 + in * 0.9 * sin(t), hw);
+        }
+        for (int k = 0; k < 2; k++) {
+            double t = uniform(r, 0, 2 * M_PI), l = in * (k ? 0.45 : 0.7);
+            draw_line(mark, side, x0, y0, x0 + l * cos(t), y0 + l * sin(t), hw * (k ? 1.5 : 1));
+        }
+        break;
+    case 4: { /* a star or cross: lines through the centre */
+        int n = 2 + (int)fer_rng_below(r, 3);
+        double t0 = uniform(r, 0, M_PI);
+        for (int k = 0; k < n; k++) {
+            double t = t0 + k * M_PI / n;
+            draw_line(mark, side, x0 - in * 0.7 * cos(t), y0 - in * 0.7 * sin(t),
+                      x0 + in * 0.7 * cos(t), y0 + in * 0.7 * sin(t), hw * 1.5);
+        }
+        break;
+    }
+    default: /* a plain button or ring */
+        break;
+    }
+    blend_ink(&c, outer, 0, a, 1);
+    blend_ink(&c, inner, 0, b, 1);
+    blend_ink(&c, mark, 0, ink, 1);
+    free(outer);
+    free(inner);
+    free(mark);
+    return c;
+}
+
 int main(int argc, char **argv)
 {
     ctx c = {0};
     fer_error err;
     int a = 1;
+    c.round = 1;
     if (argc > 2 && !strcmp(argv[1], "--mine")) {
         fer_analyzer_opts o;
         fer_analyzer_opts_default(&o);
@@ -331,13 +558,26 @@ int main(int argc, char **argv)
         if (fer_analyzer_new(&o, &c.analyzer, &err))
             die(argv[2], err.msg);
         a = 3;
+        c.round = 2;
+        if (argc > 4 && !strcmp(argv[3], "--round")) {
+            c.round = atoi(argv[4]);
+            a = 5;
+        }
     }
+    if (c.round < 1 || c.round > 9)
+        die("--round", "must be 2..9");
     if (argc - a < 3) {
-        fprintf(stderr, "usage: verifier-data [--mine VERIFIER] OUT FER2013.csv|- PHOTO...\n");
+        fprintf(stderr, "usage: verifier-data [--mine VERIFIER [--round N]] OUT FER2013.csv|- PHOTO...\n");
         return 2;
     }
     c.dir = argv[a];
-    c.max_tilt = c.analyzer ? 35 : 15; /* round 2 also teaches the turned proposals */
+    c.max_tilt = c.analyzer ? 35 : 15; /* rounds 2 and 3 also teach the turned proposals */
+    if (c.round >= 3) {
+        c.prefix[0] = 'r', c.prefix[1] = (char)('0' + c.round);
+        load_fonts(&c);
+    } else if (c.round == 2) {
+        c.prefix[0] = 'm';
+    }
     char path[4096];
     mkdir(c.dir, 0755);
     snprintf(path, sizeof path, "%s/face", c.dir);
@@ -350,7 +590,7 @@ int main(int argc, char **argv)
     fer_image *photos = calloc((size_t)n_photos, sizeof *photos);
     if (!photos)
         die("photos", "out of memory");
-    fer_rng_seed(&c.rng, c.analyzer ? 2 : 1);
+    fer_rng_seed(&c.rng, (uint64_t)c.round);
     for (int i = 0; i < n_photos; i++) {
         fer_image full;
         if (fer_image_load(argv[a + 2 + i], 0, &full, &err))
@@ -374,7 +614,15 @@ int main(int argc, char **argv)
         negatives(&c, &p, HITS_PER_PATTERN);
         fer_image_free(&p);
     }
+    for (int i = 0; c.round >= 3 && i < N_PRINT + N_EMBLEMS; i++) {
+        const fer_image *photo = &photos[fer_rng_below(&c.rng, (uint32_t)n_photos)];
+        fer_image p = i < N_PRINT ? print_canvas(&c, photo) : emblem_canvas(&c, photo);
+        negatives(&c, &p, HITS_PER_PATTERN);
+        fer_image_free(&p);
+    }
     fprintf(stderr, "verifier-data: %ld faces, %ld non-faces in %s\n", c.n_face, c.n_nonface, c.dir);
+    for (int i = 0; i < N_FONTS; i++)
+        free(c.font_data[i]);
     for (int i = 0; i < n_photos; i++)
         fer_image_free(&photos[i]);
     free(photos);
