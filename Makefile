@@ -41,6 +41,9 @@ LIB_SRC += libfer/nn/tensor.c \
 	libfer/nn/gemm_avx512.c \
 	libfer/nn/layer.c \
 	libfer/nn/conv.c \
+	libfer/nn/winograd.c \
+	libfer/nn/winograd_avx2.c \
+	libfer/nn/winograd_avx512.c \
 	libfer/nn/depthwise.c \
 	libfer/nn/dense.c \
 	libfer/nn/maxpool.c \
@@ -103,6 +106,7 @@ TESTS := \
 	test_heart \
 	test_fusion \
 	test_gemm \
+	test_winograd \
 	test_catalog \
 	test_recommend \
 	test_spotify \

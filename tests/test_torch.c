@@ -1,7 +1,9 @@
 /* Cross-check against an independent framework: the paper CNN's
  * probabilities, loss and every parameter gradient for the same weights and
  * batch, computed by PyTorch (tests/torch_crosscheck.py), must agree within
- * 1e-4. Skips with a message when Debian's python3-torch is absent. */
+ * 1e-4; so must the paper CNN's inference (fer_model_predict: Winograd
+ * convolutions) with the same probabilities. Skips with a message when
+ * Debian's python3-torch is absent. */
 #include "testutil.h"
 
 #include "nn/model.h"
@@ -14,8 +16,10 @@ static int torch_available(void)
 }
 
 /* Probabilities, loss and every parameter gradient of m on a random batch
- * of n, against PyTorch's for the same weights. */
-static void crosscheck(fer_model *m, int n, float smoothing, uint64_t seed)
+ * of n, against PyTorch's for the same weights; with `inference`, also
+ * fer_model_predict's probabilities (for models without batch norm, whose
+ * training forward and inference are the same function). */
+static void crosscheck(fer_model *m, int n, float smoothing, uint64_t seed, int inference)
 {
     int ic, ih, iw, C = fer_model_n_classes(m);
     fer_model_input_shape(m, &ic, &ih, &iw);
@@ -68,6 +72,11 @@ static void crosscheck(fer_model *m, int n, float smoothing, uint64_t seed)
     fer_softmax(fer_model_logits(m), n, C, probs);
     float d = tu_max_abs_diff(probs, t, (size_t)n * C);
     ck_assert_msg(d < 1e-4f, "probabilities differ by %g", d);
+    if (inference) {
+        ck_assert(fer_model_predict(m, x, n, probs, &err) == FER_OK);
+        d = tu_max_abs_diff(probs, t, (size_t)n * C);
+        ck_assert_msg(d < 1e-4f, "predicted probabilities differ by %g", d);
+    }
     t += n * C;
     ck_assert_msg(fabsf(loss - t[0]) < 1e-4f, "loss %g vs torch %g", loss, t[0]);
     t++;
@@ -102,7 +111,7 @@ START_TEST(paper_cnn_matches_pytorch)
         return;
     fer_model *m;
     ck_assert(fer_model_paper_cnn(7, NULL, 77, &m, NULL) == FER_OK);
-    crosscheck(m, 6, 0, 78);
+    crosscheck(m, 6, 0, 78, 1);
     fer_model_free(m);
 }
 END_TEST
@@ -132,7 +141,7 @@ START_TEST(residual_batchnorm_matches_pytorch)
     fer_model *m;
     fer_error err;
     ck_assert_msg(fer_model_from_json(arch, 91, &m, &err) == FER_OK, "%s", err.msg);
-    crosscheck(m, 7, 0.1f, 92);
+    crosscheck(m, 7, 0.1f, 92, 0);
     fer_model_free(m);
 }
 END_TEST

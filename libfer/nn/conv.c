@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "nn/winograd.h"
 
 /* Output columns [*lo, *hi) read inside the input row for kernel column kx;
  * the rest fall on the zero padding. */
@@ -109,7 +110,10 @@ static size_t col_region(const fer_layer *l)
  * (fer_conv_backward_into). */
 static size_t conv_scratch(const fer_layer *l)
 {
-    return col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc + fer_layer_in_size(l);
+    size_t direct = col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc +
+                    fer_layer_in_size(l);
+    size_t wino = fer_winograd_scratch(l); /* inference (winograd.c) */
+    return direct > wino ? direct : wino;
 }
 
 static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
@@ -417,9 +421,13 @@ static void conv_init(fer_layer *l, fer_rng *rng)
     fer_layer_glorot(l, (double)l->ic * l->k * l->k, (double)l->oc * l->k * l->k, rng);
 }
 
+/* Inference (train 0: predict, evaluate) takes Winograd where it pays
+ * (winograd.c); training, and whatever Winograd does not cover, the direct
+ * path above, so training results do not change. */
 static void conv_fwd(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
 {
-    conv_forward(l, e, x[0], y);
+    if (e->train || !fer_winograd_forward(l, e, x[0], y))
+        conv_forward(l, e, x[0], y);
 }
 
 static void conv_bwd(fer_layer *l, const fer_exec *e, const float *const *x, const float *y,
@@ -438,11 +446,13 @@ static int conv_into_ok(const fer_layer *l, const fer_layer *p)
     return p->ops == &fer_maxpool_ops;
 }
 
+static void conv_release(fer_layer *l) { fer_winograd_release(l); }
+
 static double conv_flops(const fer_layer *l) { return 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow; }
 
 const fer_layer_ops fer_conv_ops = {
     .flops = conv_flops,
     .type = "conv2d", .parse = conv_parse, .alloc = conv_alloc, .init = conv_init,
-    .scratch = conv_scratch, .forward = conv_fwd, .backward = conv_bwd,
+    .scratch = conv_scratch, .release = conv_release, .forward = conv_fwd, .backward = conv_bwd,
     .into_ok = conv_into_ok, .backward_into = conv_backward_into,
 };

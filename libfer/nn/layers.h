@@ -77,6 +77,8 @@ struct fer_layer {
     uint8_t *mask;              /* dropout: 1 where the element is kept, batch-sized */
     uint16_t *argmax;           /* maxpool: index (wy*size + wx) of each output's maximum */
     float *stats;               /* batch norm: the batch's mean and 1/std per channel */
+    struct fer_wino_cache *wino; /* conv: Winograd's transformed weights (winograd.c) */
+    unsigned weights_gen;       /* the model's weights generation at this pass (model.h) */
 };
 
 /* What a pass needs besides the layer: threads, scratch, batch, mode. */
@@ -85,7 +87,8 @@ struct fer_exec {
     int threads;
     float **scratch;  /* per thread, as much as the largest layer's scratch op asks */
     int n;            /* samples in the batch */
-    int train;        /* batch statistics (batch norm) */
+    int train;        /* batch statistics (batch norm); 0: inference, where convolutions
+                       * may take Winograd (winograd.c), which rounds differently */
     int update_stats; /* and fold them into the running statistics */
     fer_rng *rng;     /* dropout active when set */
 };

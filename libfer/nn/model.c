@@ -20,6 +20,7 @@ fer_tensor *fer_model_param(fer_model *m, int i, fer_tensor **grad, char *name, 
         snprintf(name, cap, "%s", m->params[i].name);
     if (grad)
         *grad = m->params[i].grad;
+    m->weights_gen++; /* the caller may write it */
     return m->params[i].value;
 }
 
@@ -178,6 +179,7 @@ fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err
             fer_tensor_free(p->grad);
         }
     m->shared = 1;
+    m->src = src;
     *out = m;
     return FER_OK;
 }
@@ -304,6 +306,10 @@ fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, i
     size_t in_sz = (size_t)m->in_c * m->in_h * m->in_w;
     double total = 0;
     int right = 0;
+    /* a shared model's parameters move with its source's */
+    unsigned gen = m->weights_gen + (m->src ? m->src->weights_gen : 0);
+    for (int i = 0; i < m->n_layers; i++)
+        m->layers[i].weights_gen = gen;
     for (int i0 = 0; i0 < n; i0 += PREDICT_CHUNK) {
         int b = n - i0 < PREDICT_CHUNK ? n - i0 : PREDICT_CHUNK;
         if ((s = reserve(m, b, err)))

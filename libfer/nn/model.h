@@ -30,6 +30,13 @@ struct fer_model {
     char *arch_json;   /* canonical description, saved with the weights */
     float smoothing;   /* label smoothing of the training loss */
     int shared;        /* parameters borrowed from another model (fer_model_share): no training */
+    const fer_model *src; /* that model */
+    /* Moves whenever the parameters may have changed: a training step,
+     * fer_model_param (it hands them out), a load. Inference hands it to
+     * the layers (fer_layer.weights_gen), whose caches derived from their
+     * weights (conv's Winograd weights) are made again when it moves. Code
+     * that writes parameters any other way must increment it. */
+    unsigned weights_gen;
     int n_params, n_buffers;
     fer_param *params;  /* trainable tensors, file order */
     fer_param *buffers; /* saved but not trained (running statistics) */

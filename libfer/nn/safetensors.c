@@ -295,6 +295,7 @@ static fer_status load_tensors(const char *path, const cJSON *hdr, const uint8_t
         if (!seen[k])
             s = fer_fail(err, FER_EFORMAT, "%s: tensor \"%s\" is missing (the %s needs it)", path,
                          ents[k].name, opt ? "checkpoint" : "architecture");
+    m->weights_gen++; /* whatever was written */
     free(seen);
     free(spans);
     free(ents);

@@ -20,7 +20,9 @@ fer_status fer_model_train_step(fer_model *m, fer_optim *opt, fer_rng *rng, cons
         return fer_fail(err, FER_EINVAL, "model: training needs an optimiser and an rng");
     fer_status s = fer_model_forward_backward(m, rng, x, labels, n, class_weights, loss, correct,
                                               err);
-    if (!s)
+    if (!s) {
         fer_optim_step(opt, m->params);
+        m->weights_gen++;
+    }
     return s;
 }
