@@ -466,7 +466,7 @@ typedef struct fer_analyzer_opts {
     fer_detect_opts detect;     /* proposals: 1.1, 1 neighbour, 24 px (of the working copy) */
     int no_detect;              /* the whole image is one face (a ready crop) */
     double margin;              /* emotion crop margin, fraction of the box (0.1) */
-    double min_score;           /* faces scoring below are dropped (0.5) */
+    double min_score;           /* faces scoring below are dropped (0.9) */
     int max_side;               /* detection on a copy with this long side at most (1280; 0: none) */
     double tilt;                /* also search the copy turned by +-tilt degrees, for tilted
                                    heads (25; 0: upright faces only), at scale step >= 1.2 */

@@ -63,7 +63,7 @@ static void usage_text(FILE *out)
             "  --detect-every N     full detection every N frames, tracking between (10)\n"
             "  --tilt D             also search faces turned by +-D degrees (default 0)\n"
             "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
-            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
             "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
             "                       reference CNN), paper-5class (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
@@ -142,8 +142,10 @@ static int set_option(void *ctx, int k, const char *v)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.hr_timeout = 5, .min_score = 0.5, .limit = 10, .threads = 0,
-                   .tta = FER_TTA_FLIP};
+    fer_analyzer_opts ad; /* the library's defaults for what the options leave alone */
+    fer_analyzer_opts_default(&ad);
+    *o = (options){.hr_timeout = 5, .min_score = ad.min_score, .limit = 10, .threads = 0,
+                   .tta = ad.tta};
     fer_live_opts_default(&o->live);
     cli_spec spec = {prog, usage_text, option_list, 1};
     int rc = cli_parse(&spec, argc, argv, set_option, o);

@@ -41,7 +41,7 @@ static void usage_text(FILE *out)
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --no-detect          the whole image is the face (e.g. a 48x48 crop)\n"
-            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
             "  --face best|largest|all|N  the face that gives the state: the best score\n"
             "                       (default; size breaks ties), the largest, each face its\n"
             "                       own state, or face N of the listing\n"

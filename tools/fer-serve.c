@@ -54,7 +54,7 @@ static void usage_text(FILE *out)
             "                       reference CNN), paper-5class (default: the shipped %s)\n"
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
-            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.5)\n"
+            "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
             "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"
             "  --source S           offline or spotify (default: spotify when SPOTIFY_CLIENT_ID\n"
@@ -140,9 +140,11 @@ static int set_option(void *ctx, int k, const char *v)
 
 static int parse_args(int argc, char **argv, options *o)
 {
+    fer_analyzer_opts ad; /* the library's defaults for what the options leave alone */
+    fer_analyzer_opts_default(&ad);
     *o = (options){.host = "127.0.0.1", .port = 8080, .threads = 0,
                    .queue = 16, .timeout = 10, .max_connections = 256, .max_pixels = 25000000,
-                   .max_body = 16 << 20, .min_score = 0.5, .tta = FER_TTA_FLIP};
+                   .max_body = 16 << 20, .min_score = ad.min_score, .tta = ad.tta};
     cli_spec spec = {prog, usage_text, option_list, 0};
     return cli_parse(&spec, argc, argv, set_option, o);
 }

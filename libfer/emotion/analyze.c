@@ -34,7 +34,7 @@ void fer_analyzer_opts_default(fer_analyzer_opts *o)
     o->detect.min_neighbors = 1; /* loose: the verifier rejects what is not a face */
     o->detect.min_size = 24;
     o->margin = 0.1;
-    o->min_score = 0.5;
+    o->min_score = 0.9; /* docs/face-detection.md, "Selection" */
     o->max_side = 1280;
     o->tilt = 25;
     o->pick = FER_FACE_BEST;
