@@ -23,6 +23,7 @@ typedef struct config {
     double lr, decay, val_split, lr_factor, min_lr, momentum, weight_decay, smoothing, warmup;
     int optimizer, schedule; /* fer_optim_kind (+ nesterov), enum schedule */
     int nesterov;
+    fer_tta val_tta; /* validation through fer_model_predict_crops with this augmentation */
     uint64_t seed;
     fer_augment_opts aug;
 } config;
@@ -64,6 +65,9 @@ static void usage(FILE *f)
             "  --class-weight balanced  weight classes by inverse frequency\n"
             "  --augment[=LIST]      all of, or the listed ones of: flip,shift,rotate,zoom,brightness\n"
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
+            "  --val-tta[=flip|none] validation loss and accuracy, so the best model, with the\n"
+            "                        tools' test-time augmentation: each image and its mirror\n"
+            "                        averaged (default none)\n"
             "  --patience N          early stop after N epochs without a better val loss (10, 0: off)\n"
             "  --lr-patience N       halve lr after N epochs without a better val loss (5, 0: off)\n"
             "  --lr-factor X         (0.5)             --min-lr X (1e-6)\n"
@@ -139,7 +143,7 @@ static int parse_classes(config *c, char *list, int folders)
 enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED, O_THREADS,
        O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
        O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET, O_OPTIMIZER,
-       O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING };
+       O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING, O_VAL_TTA };
 
 static const cli_opt option_list[] = {
     {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
@@ -152,7 +156,7 @@ static const cli_opt option_list[] = {
     {"--plot", CLI_VALUE},        {"--skip-bad", CLI_FLAG},     {"--quiet", CLI_FLAG},
     {"--optimizer", CLI_VALUE},   {"--momentum", CLI_VALUE},    {"--weight-decay", CLI_VALUE},
     {"--schedule", CLI_VALUE},    {"--warmup", CLI_VALUE},      {"--label-smoothing", CLI_VALUE},
-    {NULL, CLI_FLAG}};
+    {"--val-tta", CLI_OPTIONAL},  {NULL, CLI_FLAG}};
 
 /* An integer option in lo..hi into *out. */
 static int set_int(const char *name, const char *v, long lo, long hi, int *out)
@@ -219,6 +223,7 @@ static int set_option(void *ctx, int k, const char *v)
     case O_SCHEDULE: return set_name(name, v, schedules, &c->schedule);
     case O_WARMUP: return cli_opt_double(prog, name, v, 0, 1000, &c->warmup);
     case O_SMOOTHING: return cli_opt_double(prog, name, v, 0, 0.5, &c->smoothing);
+    case O_VAL_TTA: return cli_parse_tta(prog, name, v, &c->val_tta);
     }
     return 0;
 }
@@ -459,23 +464,64 @@ static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_
     return 1;
 }
 
+/* Loss and correct count of n validation images through the tools' call,
+ * fer_model_predict_crops with test-time augmentation (crops: scratch for n
+ * images, probs for n x classes). */
+static fer_status evaluate_tta(const config *c, fer_model *m, const fer_dataset *ds,
+                               const split *sp, const int *idx, int n, uint8_t *crops,
+                               float *probs, double *loss, long *correct, fer_error *err)
+{
+    size_t px = (size_t)ds->h * ds->w;
+    for (int i = 0; i < n; i++)
+        memcpy(crops + i * px, ds->pixels + (size_t)idx[i] * px, px);
+    fer_status s = fer_model_predict_crops(m, crops, n, c->val_tta, probs, err);
+    for (int i = 0; !s && i < n; i++) {
+        const float *p = probs + (size_t)i * c->n_classes;
+        int y = sp->label_of[ds->labels[idx[i]]], best = 0;
+        for (int k = 1; k < c->n_classes; k++)
+            best = p[k] > p[best] ? k : best;
+        *correct += best == y;
+        *loss -= log(p[y] > 1e-12f ? p[y] : 1e-12f);
+    }
+    return s;
+}
+
 static int validate(const config *c, fer_model *m, const fer_dataset *ds, const split *sp, float *x,
                     int *y, epoch_row *row)
 {
     double loss = 0;
     long correct = 0;
+    size_t px = (size_t)ds->h * ds->w;
+    uint8_t *crops = c->val_tta ? malloc((size_t)c->batch * px) : NULL;
+    float *probs = c->val_tta ? malloc((size_t)c->batch * c->n_classes * sizeof *probs) : NULL;
+    fer_error err;
+    if (c->val_tta && (!crops || !probs)) {
+        free(crops);
+        free(probs);
+        cli_error(prog, "validation: out of memory");
+        return 0;
+    }
     for (int i0 = 0; i0 < sp->n_val; i0 += c->batch) {
         int n = sp->n_val - i0 < c->batch ? sp->n_val - i0 : c->batch;
-        fill_batch(&(config){.augment = 0}, ds, sp, sp->val + i0, n, NULL, x, y);
         float ls;
         int right;
-        fer_error err;
-        if (fer_model_evaluate(m, x, y, n, &ls, &right, NULL, &err)) {
+        fer_status s;
+        if (c->val_tta) {
+            s = evaluate_tta(c, m, ds, sp, sp->val + i0, n, crops, probs, &loss, &correct, &err);
+        } else {
+            fill_batch(&(config){.augment = 0}, ds, sp, sp->val + i0, n, NULL, x, y);
+            s = fer_model_evaluate(m, x, y, n, &ls, &right, NULL, &err);
+            loss += ls, correct += right;
+        }
+        if (s) {
+            free(crops);
+            free(probs);
             cli_error(prog, "validation: %s", err.msg);
             return 0;
         }
-        loss += ls, correct += right;
     }
+    free(crops);
+    free(probs);
     row->val_loss = loss / sp->n_val;
     row->val_acc = (double)correct / sp->n_val;
     return 1;

@@ -53,6 +53,28 @@ losses=$(for f in "$tmp"/aug*.csv; do awk -F, 'NR == 2 { print $2 }' "$f"; done 
 "$TRAIN" "${ARGS[@]}" --augment=flip,tilt 2>"$tmp/err" && fail "--augment=flip,tilt succeeded"
 grep -q 'flip,tilt' "$tmp/err" || fail "bad --augment message: $(cat "$tmp/err")"
 
+# --val-tta: the validation accuracy is fer-eval's (which predicts through
+# the tools' call) on the saved model, with the same augmentation; =none is
+# the default; a bad value is a usage error naming it.
+for t in flip none; do
+    "$TRAIN" "${ARGS[@]}" --seed 4 --val-tta=$t --out "$tmp/tta-$t.safetensors" \
+        --log "$tmp/tta-$t.csv" 2>"$tmp/err" || fail "--val-tta=$t: $(tail -n 1 "$tmp/err")"
+    acc=$("$BUILD/bin/fer-eval" --weights "$tmp/tta-$t.safetensors" --data "$SAMPLE" --tta=$t \
+        --json 2>"$tmp/err" | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
+    val=$(awk -F, 'NR == 2 { print $5 }' "$tmp/tta-$t.csv")
+    awk -v a="$acc" -v b="$val" 'BEGIN { d = a - b; exit !(a != "" && d < 1e-6 && d > -1e-6) }' ||
+        fail "--val-tta=$t: validation accuracy $val, fer-eval --tta=$t says $acc"
+done
+"$TRAIN" "${ARGS[@]}" --seed 4 --out "$tmp/tta-default.safetensors" --log "$tmp/tta-default.csv" \
+    2>"$tmp/err" || fail "run without --val-tta: $(tail -n 1 "$tmp/err")"
+[ "$(val_loss "$tmp/tta-none.csv")" = "$(val_loss "$tmp/tta-default.csv")" ] ||
+    fail "--val-tta=none differs from the default"
+[ "$(val_loss "$tmp/tta-none.csv")" != "$(val_loss "$tmp/tta-flip.csv")" ] ||
+    fail "--val-tta=flip gives the unaugmented validation loss: the check cannot tell"
+"$TRAIN" "${ARGS[@]}" --val-tta=mirror 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--val-tta=mirror: not a usage error"
+grep -q 'mirror' "$tmp/err" || fail "bad --val-tta message: $(cat "$tmp/err")"
+
 # --arch: a small network of its own on class folders with names of their
 # own (a face/non-face verifier); the model file has that architecture and
 # those classes. A bad architecture file or a mismatched --classes is refused.
