@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "nn/layers.h" /* FER_VECTOR_CLONES */
 #include "nn/optim.h"
 
 struct fer_optim {
@@ -126,6 +127,36 @@ static void weight_decay(const fer_param *p, float f)
         w[k] -= f * w[k];
 }
 
+/* The element updates, in AVX2 and AVX-512 copies: each element's
+ * arithmetic is the same in every copy (sqrt and division are exact in
+ * IEEE 754, and -fno-math-errno lets them vectorise), so the results are. */
+FER_VECTOR_CLONES
+static void adam_update(size_t n, float *restrict w, float *restrict m, float *restrict v,
+                        const float *restrict g, float b1, float b2, float eps, float step)
+{
+    for (size_t k = 0; k < n; k++) {
+        m[k] = b1 * m[k] + (1 - b1) * g[k];
+        v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
+        w[k] -= step * m[k] / (sqrtf(v[k]) + eps);
+    }
+}
+
+FER_VECTOR_CLONES
+static void sgd_update(size_t n, float *restrict w, float *restrict v, const float *restrict g,
+                       float mu, float a, int nesterov)
+{
+    if (nesterov)
+        for (size_t k = 0; k < n; k++) {
+            v[k] = mu * v[k] + g[k];
+            w[k] -= a * (g[k] + mu * v[k]);
+        }
+    else
+        for (size_t k = 0; k < n; k++) {
+            v[k] = mu * v[k] + g[k];
+            w[k] -= a * v[k];
+        }
+}
+
 static void adam_step(fer_optim *o, const fer_param *params, double lr)
 {
     double t = (double)o->iterations;
@@ -133,15 +164,10 @@ static void adam_step(fer_optim *o, const fer_param *params, double lr)
     const float b1 = (float)B1, b2 = (float)B2, eps = (float)EPS;
     for (int i = 0; i < o->n; i++) {
         const fer_param *p = &params[i];
-        float *pm = o->slot[2 * i].data, *pv = o->slot[2 * i + 1].data, *w = p->value->data;
-        const float *gd = p->grad->data;
         if (o->o.weight_decay > 0 && p->decay)
             weight_decay(p, (float)(lr * o->o.weight_decay));
-        for (size_t k = 0; k < p->value->size; k++) {
-            pm[k] = b1 * pm[k] + (1 - b1) * gd[k];
-            pv[k] = b2 * pv[k] + (1 - b2) * gd[k] * gd[k];
-            w[k] -= step * pm[k] / (sqrtf(pv[k]) + eps);
-        }
+        adam_update(p->value->size, p->value->data, o->slot[2 * i].data, o->slot[2 * i + 1].data,
+                    p->grad->data, b1, b2, eps, step);
     }
 }
 
@@ -150,20 +176,10 @@ static void sgd_step(fer_optim *o, const fer_param *params, double lr)
     const float mu = o->o.momentum, a = (float)lr;
     for (int i = 0; i < o->n; i++) {
         const fer_param *p = &params[i];
-        float *v = o->slot[i].data, *w = p->value->data;
-        const float *g = p->grad->data;
         if (o->o.weight_decay > 0 && p->decay)
             weight_decay(p, (float)(lr * o->o.weight_decay));
-        if (o->o.nesterov)
-            for (size_t k = 0; k < p->value->size; k++) {
-                v[k] = mu * v[k] + g[k];
-                w[k] -= a * (g[k] + mu * v[k]);
-            }
-        else
-            for (size_t k = 0; k < p->value->size; k++) {
-                v[k] = mu * v[k] + g[k];
-                w[k] -= a * v[k];
-            }
+        sgd_update(p->value->size, p->value->data, o->slot[i].data, p->grad->data, mu, a,
+                   o->o.nesterov);
     }
 }
 
