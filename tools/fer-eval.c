@@ -17,10 +17,11 @@
 
 static const char *prog = "fer-eval";
 
-enum { MAX_CLASSES = 64, USAGE_ALL = -1, USAGE_AUTO = -2 };
+enum { MAX_CLASSES = 64, MAX_MODELS = 8, USAGE_ALL = -1, USAGE_AUTO = -2 };
 
 typedef struct options {
-    const char *weights, *data, *confusion_svg;
+    const char *weights[MAX_MODELS], *data, *confusion_svg;
+    int n_weights;
     int usage; /* FER_USAGE_*, USAGE_ALL or USAGE_AUTO */
     int json, skip_bad;
     fer_tta tta;
@@ -30,13 +31,15 @@ typedef struct options {
 static void usage_text(FILE *out)
 {
     fprintf(out,
-            "usage: fer-eval [--weights W] --data FILE|-|DIR [--usage U] [--json] [--tta[=T]]\n"
+            "usage: fer-eval [--weights W]... --data FILE|-|DIR [--usage U] [--json] [--tta[=T]]\n"
             "                [--confusion out.svg] [--threads N] [--batch N] [--skip-bad]\n"
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
             "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
             "  --weights W        model file, or a shipped one by name: paper (the reference\n"
-            "                     CNN), paper-5class (default: the shipped %s)\n"
+            "                     CNN), paper-5class (default: the shipped %s); given\n"
+            "                     2..8 times, an ensemble: the models' probabilities averaged\n"
+            "                     (they must have the same classes)\n"
             "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
             "                     PublicTest when the data has a Usage column, else all)\n"
             "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
@@ -76,7 +79,11 @@ static int set_option(void *ctx, int k, const char *v)
     options *o = ctx;
     const char *name = option_list[k].name;
     switch (k) {
-    case O_WEIGHTS: o->weights = v; return 1;
+    case O_WEIGHTS:
+        if (o->n_weights == MAX_MODELS)
+            return cli_bad_value(prog, name, v, "at most 8 models");
+        o->weights[o->n_weights++] = v;
+        return 1;
     case O_DATA: o->data = v; return 1;
     case O_USAGE:
         return parse_usage_name(v, &o->usage) ||
@@ -105,18 +112,20 @@ static int parse_args(int argc, char **argv, options *o)
         return rc;
     if (!o->data)
         return cli_error(prog, "--data FILE|-|DIR is required (see --help)"), CLI_USAGE;
-    const char *inputs[] = {o->data, o->weights};
-    if (o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 2))
+    const char *inputs[1 + MAX_MODELS] = {o->data};
+    for (int i = 0; i < o->n_weights; i++)
+        inputs[1 + i] = o->weights[i];
+    if (o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 1 + o->n_weights))
         return 1; /* a file error, not a usage one */
     return CLI_GO;
 }
 
 /* ------------------------------------------------------------ model and data */
 
-static int load_model(const options *o, fer_model **m)
+static int load_model(const options *o, const char *weights, fer_model **m)
 {
     char buf[4096];
-    const char *path = cli_weights_file(prog, o->weights, buf, sizeof buf);
+    const char *path = cli_weights_file(prog, weights, buf, sizeof buf);
     if (!path)
         return 0;
     fer_error err = {0};
@@ -131,6 +140,27 @@ static int load_model(const options *o, fer_model **m)
         cli_error(prog, "%s: model takes %dx%dx%d input with %d classes; fer-eval needs 1x48x48 "
                   "grey input and 2..%d classes", path, c, h, w, k, MAX_CLASSES);
         return 0;
+    }
+    return 1;
+}
+
+/* Every --weights file (the default model without one); the models after the
+ * first must have its classes, in its order. */
+static int load_models(const options *o, fer_model **m, int *n)
+{
+    *n = 0;
+    for (int i = 0; i < (o->n_weights ? o->n_weights : 1); i++) {
+        if (!load_model(o, o->n_weights ? o->weights[i] : NULL, &m[i]))
+            return 0;
+        *n = i + 1;
+        int same = fer_model_n_classes(m[i]) == fer_model_n_classes(m[0]);
+        for (int j = 0; same && j < fer_model_n_classes(m[0]); j++)
+            same = !strcmp(fer_model_class_name(m[i], j), fer_model_class_name(m[0], j));
+        if (!same) {
+            cli_error(prog, "%s: its classes differ from %s's: an ensemble needs the same classes "
+                      "in the same order", o->weights[i], o->weights[0]);
+            return 0;
+        }
     }
     return 1;
 }
@@ -253,16 +283,34 @@ static int argmax(const float *p, int k)
     return best;
 }
 
-static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, const options *o,
-                    eval *ev)
+/* The mean of the n models' probabilities, each with test-time augmentation. */
+static fer_status predict_ensemble(fer_model *const *m, int n, const fer_dataset *ds,
+                                   const selection *sel, size_t from, int nb, fer_tta tta,
+                                   uint8_t *crops, float *probs, float *one, fer_error *err)
 {
-    int k = fer_model_n_classes(m), nb_max = (int)o->batch;
+    size_t len = (size_t)nb * (size_t)fer_model_n_classes(m[0]);
+    fer_status s = predict_batch(m[0], ds, sel, from, nb, tta, crops, probs, err);
+    for (int j = 1; !s && j < n; j++) {
+        s = predict_batch(m[j], ds, sel, from, nb, tta, crops, one, err);
+        for (size_t q = 0; !s && q < len; q++)
+            probs[q] += one[q];
+    }
+    for (size_t q = 0; !s && n > 1 && q < len; q++)
+        probs[q] /= (float)n;
+    return s;
+}
+
+static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
+                    const selection *sel, const options *o, eval *ev)
+{
+    int k = fer_model_n_classes(m[0]), nb_max = (int)o->batch;
     size_t px = (size_t)ds->h * (size_t)ds->w;
     uint8_t *crops = malloc((size_t)nb_max * px);
     float *probs = malloc((size_t)nb_max * (size_t)k * sizeof *probs);
+    float *one = malloc((size_t)nb_max * (size_t)k * sizeof *one);
     *ev = (eval){.k = k, .confusion = calloc((size_t)k * (size_t)k, sizeof(long))};
     fer_error err = {0};
-    int ok = crops && probs && ev->confusion;
+    int ok = crops && probs && one && ev->confusion;
     if (!ok)
         cli_error(prog, "out of memory");
     cli_progress p;
@@ -270,7 +318,8 @@ static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, c
     char extra[64] = "";
     for (size_t from = 0; ok && from < sel->n; from += (size_t)nb_max) {
         int nb = sel->n - from < (size_t)nb_max ? (int)(sel->n - from) : nb_max;
-        if (predict_batch(m, ds, sel, from, nb, o->tta, crops, probs, &err) != FER_OK) {
+        if (predict_ensemble(m, n_models, ds, sel, from, nb, o->tta, crops, probs, one, &err) !=
+            FER_OK) {
             cli_error(prog, "%s", err.msg);
             ok = 0;
             break;
@@ -288,6 +337,7 @@ static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, c
         cli_progress_finish(&p, (long)ev->n, extra);
     free(crops);
     free(probs);
+    free(one);
     return ok;
 }
 
@@ -318,9 +368,12 @@ static double accuracy(const eval *ev) { return ev->n ? (double)ev->correct / (d
 
 static void print_text(const eval *ev, const fer_model *m, const options *o, int usage)
 {
-    printf("accuracy %.4f (%zu of %zu correct) on %s, Usage %s%s\n\n", accuracy(ev), ev->correct,
+    printf("accuracy %.4f (%zu of %zu correct) on %s, Usage %s%s", accuracy(ev), ev->correct,
            ev->n, strcmp(o->data, "-") ? o->data : "<stdin>", usage_name(usage),
            o->tta ? ", with flip TTA" : "");
+    if (o->n_weights > 1)
+        printf(", ensemble of %d models", o->n_weights);
+    printf("\n\n");
     printf("%-12s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
     double mp = 0, mr = 0, mf = 0;
     for (int c = 0; c < ev->k; c++) {
@@ -399,22 +452,32 @@ int main(int argc, char **argv)
         return cli_stdout_ok(prog) ? (rc == CLI_DONE ? 0 : rc) : 1;
     if (!cli_threads(prog, &o.threads))
         return 2;
-    fer_model *m = NULL;
+    fer_model *models[MAX_MODELS] = {0}, *m;
     fer_dataset ds = {0};
     selection sel = {0};
     eval ev = {0};
-    int from_dir = 0, usage = o.usage;
-    int ok = load_model(&o, &m) && load_data(&o, m, &ds, &from_dir) &&
-             select_rows(&o, &ds, m, from_dir, &usage, &sel) && run_eval(m, &ds, &sel, &o, &ev) &&
-             (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
+    int from_dir = 0, usage = o.usage, n_models = 0;
+    int ok = load_models(&o, models, &n_models);
+    m = models[0];
+    ok = ok && load_data(&o, m, &ds, &from_dir) &&
+         select_rows(&o, &ds, m, from_dir, &usage, &sel) &&
+         run_eval(models, n_models, &ds, &sel, &o, &ev) &&
+         (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
+    char names[4096] = ""; /* the JSON's "model": the files joined by '+' */
+    for (int i = 0; i < o.n_weights; i++) {
+        const char *slash = strrchr(o.weights[i], '/');
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "+" : "",
+                 slash ? slash + 1 : o.weights[i]);
+    }
     if (ok && o.json)
-        ok = print_json(&ev, m, o.weights ? o.weights : CLI_WEIGHTS);
+        ok = print_json(&ev, m, o.n_weights ? names : CLI_WEIGHTS);
     else if (ok)
         print_text(&ev, m, &o, usage);
     free(ev.confusion);
     free(sel.rows);
     free(sel.truth);
     fer_dataset_free(&ds);
-    fer_model_free(m);
+    for (int i = 0; i < n_models; i++)
+        fer_model_free(models[i]);
     return cli_stdout_ok(prog) && ok ? 0 : 1;
 }
