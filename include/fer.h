@@ -133,6 +133,13 @@ fer_status fer_model_predict(fer_model *m, const float *x, int n, float *probs, 
 fer_status fer_model_train_step(fer_model *m, fer_optim *opt, fer_rng *rng, const float *x,
                                 const int *labels, int n, const float *class_weights,
                                 float *loss, int *correct, fer_error *err);
+/* The same step against soft targets: n rows of n_classes probabilities
+ * (e.g. a teacher's mixed with the labels, for distillation); the loss is
+ * their cross-entropy (no class weights, no label smoothing). labels (may
+ * be NULL) only count the correct argmax. */
+fer_status fer_model_train_step_soft(fer_model *m, fer_optim *opt, fer_rng *rng, const float *x,
+                                     const float *targets, const int *labels, int n, float *loss,
+                                     int *correct, fer_error *err);
 /* Label smoothing of the training loss, in [0, 1) (default 0): the target
  * is 1 - s on the label and s / n_classes spread over all classes. */
 fer_status fer_model_set_label_smoothing(fer_model *m, float s, fer_error *err);

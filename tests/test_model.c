@@ -229,6 +229,87 @@ START_TEST(adam_step_by_hand)
 }
 END_TEST
 
+static const char TINY[] = "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":["
+                           "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,"
+                           "\"activation\":\"softmax\"}]}";
+
+/* ------------------------------------------------- soft targets */
+
+/* One plain SGD step (no momentum) of a model copy against labels or targets. */
+static fer_model *sgd_once(const float *x, const int *labels, const float *targets, int n,
+                           float *loss)
+{
+    fer_model *m = model_from("{\"input\":[1,4,4],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                              "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"activation\":\"relu\"},"
+                              "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":3,"
+                              "\"activation\":\"softmax\"}]}", 7);
+    fer_optim_opts o;
+    fer_optim_opts_default(&o, FER_SGD);
+    o.lr = 0.5f, o.momentum = 0, o.nesterov = 0;
+    fer_optim *opt;
+    fer_rng rng;
+    fer_error err;
+    fer_rng_seed(&rng, 1);
+    ck_assert_int_eq(fer_optim_new(m, &o, &opt, &err), FER_OK);
+    fer_status s = targets ? fer_model_train_step_soft(m, opt, &rng, x, targets, labels, n, loss, NULL, &err)
+                           : fer_model_train_step(m, opt, &rng, x, labels, n, NULL, loss, NULL, &err);
+    ck_assert_msg(s == FER_OK, "%s", err.msg);
+    fer_optim_free(opt);
+    return m;
+}
+
+/* The cross-entropy is linear in the target: one-hot targets are the
+ * labels, bit for bit; half of one label and half of another give the mean
+ * of the two losses and (plain SGD) the mean of the two updated weights. Bad
+ * targets are refused with the sample named. */
+START_TEST(soft_targets_are_labels_mixed)
+{
+    enum { N = 4, C = 3 };
+    float x[N * 16], t1[N * C] = {0}, th[N * C] = {0}, la, lb, l1, lh;
+    int a[N] = {0, 1, 2, 1}, b[N] = {2, 0, 1, 1};
+    for (int i = 0; i < N * 16; i++)
+        x[i] = (float)((i * 37) % 23) / 23.0f;
+    for (int i = 0; i < N; i++) {
+        t1[i * C + a[i]] = 1;
+        th[i * C + a[i]] += 0.5f, th[i * C + b[i]] += 0.5f;
+    }
+    fer_model *ma = sgd_once(x, a, NULL, N, &la), *mb = sgd_once(x, b, NULL, N, &lb);
+    fer_model *m1 = sgd_once(x, NULL, t1, N, &l1), *mh = sgd_once(x, a, th, N, &lh);
+    ck_assert_msg(l1 == la, "one-hot loss %.9g, labels %.9g", l1, la);
+    ck_assert_msg(fabsf(lh - 0.5f * (la + lb)) < 1e-6f, "mixed loss %g, mean %g", lh, 0.5f * (la + lb));
+    for (int p = 0; p < 4; p++) {
+        fer_tensor *wa = fer_model_param(ma, p, NULL, NULL, 0), *wb = fer_model_param(mb, p, NULL, NULL, 0);
+        fer_tensor *w1 = fer_model_param(m1, p, NULL, NULL, 0), *wh = fer_model_param(mh, p, NULL, NULL, 0);
+        ck_assert(memcmp(w1->data, wa->data, wa->size * sizeof(float)) == 0);
+        int moved = 0;
+        for (size_t k = 0; k < wa->size; k++) {
+            float want = 0.5f * (wa->data[k] + wb->data[k]);
+            ck_assert_msg(fabsf(wh->data[k] - want) < 1e-6f, "param %d [%zu]: %g vs %g", p, k,
+                          wh->data[k], want);
+            moved += wa->data[k] != wb->data[k];
+        }
+        ck_assert_msg(moved > 0, "param %d: the two label sets give the same update", p);
+    }
+    fer_model_free(ma), fer_model_free(mb), fer_model_free(m1), fer_model_free(mh);
+    fer_model *m = model_from(TINY, 3);
+    fer_optim *opt;
+    fer_rng rng;
+    fer_error err;
+    fer_rng_seed(&rng, 1);
+    ck_assert_int_eq(tu_adam(m, 1e-3f, 0, &opt, NULL), FER_OK);
+    float tb[2 * 2] = {0.5f, 0.5f, 0.7f, 0.7f}, xb[2 * 16] = {0}, loss;
+    ck_assert_int_eq(fer_model_train_step_soft(m, opt, &rng, xb, tb, NULL, 2, &loss, NULL, &err), FER_EINVAL);
+    ck_assert_msg(strstr(err.msg, "sample 1 sum to 1.4"), "%s", err.msg);
+    tb[2] = -0.2f, tb[3] = 1.2f;
+    ck_assert_int_eq(fer_model_train_step_soft(m, opt, &rng, xb, tb, NULL, 2, &loss, NULL, &err), FER_EINVAL);
+    ck_assert_msg(strstr(err.msg, "of sample 1 is -0.2"), "%s", err.msg);
+    ck_assert_int_eq(fer_model_train_step_soft(m, opt, &rng, xb, NULL, NULL, 2, &loss, NULL, &err), FER_EINVAL);
+    ck_assert_int_eq(fer_model_train_step(m, opt, &rng, xb, NULL, 2, NULL, &loss, NULL, &err), FER_EINVAL);
+    fer_optim_free(opt);
+    fer_model_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------- the paper CNN learns */
 
 static void make_patterns(int n, float *x, int *y, uint64_t seed)
@@ -424,9 +505,6 @@ END_TEST
 
 /* ------------------------------------------- crafted headers and metadata */
 
-static const char TINY[] = "{\"input\":[1,4,4],\"classes\":[\"a\",\"b\"],\"layers\":["
-                           "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,"
-                           "\"activation\":\"softmax\"}]}";
 
 /* A safetensors file: header h (printed here) and len data bytes. */
 static void write_safetensors(const char *path, const cJSON *h, const char *data, size_t len)
@@ -651,6 +729,7 @@ int main(void)
     tcase_add_test(tc, forward_matches_plain_loops);
     tcase_add_test(tc, dropout_masks_and_scales);
     tcase_add_test(tc, adam_step_by_hand);
+    tcase_add_test(tc, soft_targets_are_labels_mixed);
     tcase_add_test(tc, paper_cnn_overfits);
     tcase_add_test(tc, same_seed_same_threads_bit_identical);
     tcase_add_test(tc, save_load_bit_exact);

@@ -13,8 +13,13 @@
 
 static const char *prog = "fer-train";
 
+enum { MAX_TEACHERS = 8 };
+
 typedef struct config {
     const char *data, *out, *ckpt, *resume, *init, *arch, *log, *plot;
+    const char *teacher[MAX_TEACHERS]; /* --teacher: distillation from these models */
+    int n_teachers;
+    double distill; /* the teachers' share of the training targets */
     const char *class_names[FER_N_EMOTIONS];
     char *class_list; /* --classes as given: folder names, or FER2013 names for a CSV */
     fer_model *arch_model; /* --arch: the new model (main owns it, run() trains it) */
@@ -65,6 +70,9 @@ static void usage(FILE *f)
             "  --class-weight balanced  weight classes by inverse frequency\n"
             "  --augment[=LIST]      all of, or the listed ones of: flip,shift,rotate,zoom,brightness\n"
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
+            "  --teacher FILE        distil: train against the mean of these models' probabilities\n"
+            "                        (given 1..8 times; the student's classes) mixed with the labels\n"
+            "  --distill X           the teachers' share of the targets, 0..1 (default 0.5)\n"
             "  --val-tta[=flip|none] validation loss and accuracy, so the best model, with the\n"
             "                        tools' test-time augmentation: each image and its mirror\n"
             "                        averaged (default none)\n"
@@ -143,7 +151,8 @@ static int parse_classes(config *c, char *list, int folders)
 enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED, O_THREADS,
        O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
        O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET, O_OPTIMIZER,
-       O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING, O_VAL_TTA };
+       O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING, O_VAL_TTA, O_TEACHER,
+       O_DISTILL };
 
 static const cli_opt option_list[] = {
     {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
@@ -156,7 +165,8 @@ static const cli_opt option_list[] = {
     {"--plot", CLI_VALUE},        {"--skip-bad", CLI_FLAG},     {"--quiet", CLI_FLAG},
     {"--optimizer", CLI_VALUE},   {"--momentum", CLI_VALUE},    {"--weight-decay", CLI_VALUE},
     {"--schedule", CLI_VALUE},    {"--warmup", CLI_VALUE},      {"--label-smoothing", CLI_VALUE},
-    {"--val-tta", CLI_OPTIONAL},  {NULL, CLI_FLAG}};
+    {"--val-tta", CLI_OPTIONAL},  {"--teacher", CLI_VALUE},     {"--distill", CLI_VALUE},
+    {NULL, CLI_FLAG}};
 
 /* An integer option in lo..hi into *out. */
 static int set_int(const char *name, const char *v, long lo, long hi, int *out)
@@ -224,6 +234,12 @@ static int set_option(void *ctx, int k, const char *v)
     case O_WARMUP: return cli_opt_double(prog, name, v, 0, 1000, &c->warmup);
     case O_SMOOTHING: return cli_opt_double(prog, name, v, 0, 0.5, &c->smoothing);
     case O_VAL_TTA: return cli_parse_tta(prog, name, v, &c->val_tta);
+    case O_DISTILL: return cli_opt_double(prog, name, v, 0, 1, &c->distill);
+    case O_TEACHER:
+        if (c->n_teachers == MAX_TEACHERS)
+            return cli_bad_value(prog, name, v, "at most 8 teachers");
+        c->teacher[c->n_teachers++] = v;
+        return 1;
     }
     return 0;
 }
@@ -252,7 +268,7 @@ static int parse_args(int argc, char **argv, config *c)
     static char default_ckpt[4096];
     *c = (config){.out = "model.safetensors", .epochs = 50, .batch = 64, .seed = 1,
                   .val_split = 0.1, .patience = 10, .lr_patience = 5, .lr_factor = 0.5,
-                  .min_lr = 1e-6, .momentum = 0.9, .n_classes = FER_N_EMOTIONS};
+                  .min_lr = 1e-6, .momentum = 0.9, .n_classes = FER_N_EMOTIONS, .distill = -1};
     for (int i = 0; i < FER_N_EMOTIONS; i++)
         c->class_names[i] = fer_emotion_names[i];
     cli_spec spec = {prog, usage, option_list, 0};
@@ -270,6 +286,13 @@ static int parse_args(int argc, char **argv, config *c)
                CLI_USAGE;
     if (c->class_list && !parse_classes(c, c->class_list, cli_is_dir(c->data)))
         return CLI_USAGE;
+    if (c->distill >= 0 && !c->n_teachers)
+        return cli_error(prog, "--distill needs --teacher FILE"), CLI_USAGE;
+    if (c->n_teachers && c->balanced)
+        return cli_error(prog, "--teacher excludes --class-weight (the soft targets carry no "
+                               "class weights)"), CLI_USAGE;
+    if (c->distill < 0)
+        c->distill = 0.5;
     if (!c->lr)
         c->lr = c->optimizer ? 0.01 : 1e-4;
     if (!c->ckpt) {
@@ -418,8 +441,31 @@ static double scheduled_lr(const config *c, double t, double T, double steps_per
     return lr;
 }
 
+/* The distillation targets of a batch: (1 - distill) x the labels (label
+ * smoothed) + distill x the mean of the teachers' probabilities on the same
+ * (augmented) images. probs: scratch of n x classes. */
+static fer_status soft_targets(const config *c, fer_model *const *teachers, const float *x,
+                               const int *y, int n, float *probs, float *t, fer_error *err)
+{
+    size_t len = (size_t)n * c->n_classes;
+    float share = (float)c->distill / (float)c->n_teachers;
+    float off = (float)c->smoothing / c->n_classes, on = 1 - (float)c->smoothing + off;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c->n_classes; k++)
+            t[(size_t)i * c->n_classes + k] = (1 - (float)c->distill) * (k == y[i] ? on : off);
+    for (int j = 0; j < c->n_teachers; j++) {
+        fer_status s = fer_model_predict(teachers[j], x, n, probs, err);
+        if (s)
+            return s;
+        for (size_t q = 0; q < len; q++)
+            t[q] += share * probs[q];
+    }
+    return FER_OK;
+}
+
 static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_dataset *ds,
-                       split *sp, progress *p, const float *cw, float *x, int *y, epoch_row *row)
+                       split *sp, progress *p, const float *cw, fer_model *const *teachers,
+                       float *soft, float *x, int *y, epoch_row *row)
 {
     char label[64], extra[128];
     int steps = (sp->n_train + c->batch - 1) / c->batch;
@@ -443,7 +489,10 @@ static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
             return 0;
         }
-        if (fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
+        float *probs = soft ? soft + (size_t)c->batch * c->n_classes : NULL;
+        if (soft ? soft_targets(c, teachers, x, y, n, probs, soft, &err) ||
+                       fer_model_train_step_soft(m, opt, &p->rng, x, soft, y, n, &loss, &correct, &err)
+                 : fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
             return 0;
         }
@@ -655,13 +704,33 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
         cli_error(prog, "%s", err.msg);
     if (ok && c->balanced)
         class_weights(c, ds, sp, cw);
+    fer_model *teachers[MAX_TEACHERS] = {0};
+    float *soft = c->n_teachers ? malloc((size_t)c->batch * c->n_classes * 2 * sizeof *soft) : NULL;
+    if (ok && c->n_teachers && !soft)
+        ok = 0, cli_error(prog, "out of memory");
+    for (int j = 0; ok && j < c->n_teachers; j++) {
+        if (fer_model_load(c->teacher[j], &teachers[j], &err) ||
+            fer_model_set_threads(teachers[j], c->threads, &err)) {
+            cli_error(prog, "%s", strstr(err.msg, c->teacher[j]) ? err.msg : c->teacher[j]);
+            ok = 0;
+        } else {
+            int ch, h, w, sc, sh, sw;
+            fer_model_input_shape(teachers[j], &ch, &h, &w);
+            fer_model_input_shape(m, &sc, &sh, &sw);
+            ok = same_classes(c, teachers[j], c->teacher[j]);
+            if (ok && (ch != sc || h != sh || w != sw))
+                ok = 0, cli_error(prog, "%s: takes %dx%dx%d input, the model %dx%dx%d",
+                                  c->teacher[j], ch, h, w, sc, sh, sw);
+        }
+    }
     if (ok)
         fprintf(stderr, "%s: %d training, %d validation images, %d classes, %zu parameters, %d threads\n",
                 prog, sp->n_train, sp->n_val, c->n_classes, fer_model_n_params(m), c->threads ? c->threads : fer_threads_default());
     int stop = 0;
     while (ok && !stop && p.epoch < c->epochs) {
         epoch_row row = {0};
-        ok = train_epoch(c, m, opt, ds, sp, &p, c->balanced ? cw : NULL, x, y, &row) &&
+        ok = train_epoch(c, m, opt, ds, sp, &p, c->balanced ? cw : NULL, teachers, soft, x, y,
+                         &row) &&
              validate(c, m, ds, sp, x, y, &row) && end_epoch(c, m, opt, &p, &row, &stop);
     }
     if (ok)
@@ -670,6 +739,9 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
                 c->out);
     if (m != c->arch_model) /* main owns that one */
         fer_model_free(m);
+    for (int j = 0; j < c->n_teachers; j++)
+        fer_model_free(teachers[j]);
+    free(soft);
     fer_optim_free(opt);
     free(p.rows);
     free(x);

@@ -142,6 +142,9 @@ void fer_relu_backward(size_t n, const float *y, const float *dy, float *dx);
  * (dlogits may be NULL). */
 float fer_softmax_xent(const float *logits, const int *labels, const float *class_w, float smoothing,
                        int n, int c, float *probs, float *dlogits);
+/* The same against n given target rows of c probabilities (no weights, no smoothing). */
+float fer_softmax_xent_soft(const float *logits, const float *targets, int n, int c, float *probs,
+                            float *dlogits);
 void fer_softmax(const float *logits, int n, int c, float *probs);
 
 /* Layout helpers used by conv (exposed for tests). */

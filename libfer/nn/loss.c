@@ -2,7 +2,7 @@
  * the logits is simply (p - target) * weight / n, and log-probabilities are
  * taken as z - max - log(sum exp(z - max)) so nothing overflows. The target
  * is one-hot, or with label smoothing s: 1 - s + s/c on the label and s/c
- * elsewhere. */
+ * elsewhere, or any distribution given row by row (distillation). */
 #include <math.h>
 
 #include "nn/layers.h"
@@ -52,6 +52,23 @@ float fer_softmax_xent(const float *logits, const int *labels, const float *clas
         if (dlogits)
             for (int k = 0; k < c; k++)
                 dlogits[(size_t)i * c + k] = w * (p[k] - (k == y ? 1.0f : 0.0f)) / (float)n;
+    }
+    return (float)(loss / n);
+}
+
+float fer_softmax_xent_soft(const float *logits, const float *targets, int n, int c, float *probs,
+                            float *dlogits)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * c, *t = targets + (size_t)i * c;
+        float *p = probs + (size_t)i * c;
+        float lse = row_softmax(z, c, p);
+        for (int k = 0; k < c; k++) {
+            loss += (double)t[k] * (double)(lse - z[k]);
+            if (dlogits)
+                dlogits[(size_t)i * c + k] = (p[k] - t[k]) / (float)n;
+        }
     }
     return (float)(loss / n);
 }

@@ -260,25 +260,49 @@ static int count_correct(const float *probs, const int *labels, int n, int c)
 
 /* Forward, loss and backward, with batch statistics; dropout is on, and
  * the running statistics move, only when an rng is given. */
+/* Each target row a distribution over the classes (to within float sums). */
+static fer_status check_targets(const fer_model *m, const float *t, int n, fer_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int k = 0; k < m->n_classes; k++) {
+            float v = t[(size_t)i * m->n_classes + k];
+            if (!(v >= 0 && v <= 1))
+                return fer_fail(err, FER_EINVAL, "model: target %d of sample %d is %g, not a "
+                                "probability", k, i, (double)v);
+            sum += v;
+        }
+        if (fabs(sum - 1) > 1e-3)
+            return fer_fail(err, FER_EINVAL, "model: the targets of sample %d sum to %g, not 1",
+                            i, sum);
+    }
+    return FER_OK;
+}
+
 fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x,
-                                      const int *labels, int n, const float *class_weights,
-                                      float *loss, int *correct, fer_error *err)
+                                      const int *labels, const float *targets, int n,
+                                      const float *class_weights, float *loss, int *correct,
+                                      fer_error *err)
 {
     fer_status s = check_batch(m, x, labels, n, err);
+    if (!s && targets)
+        s = check_targets(m, targets, n, err);
     if (!s && m->shared)
         s = fer_fail(err, FER_EINVAL, "model: it shares another model's parameters (inference only)");
     if (s || (s = reserve(m, n, err)))
         return s;
     fer_exec e = make_exec(m, n, 1, rng);
     const float *logits = fer_graph_forward(m, &e, x);
-    float l = fer_softmax_xent(logits, labels, class_weights, m->smoothing, n, m->n_classes,
-                               m->probs, m->dlogits);
+    float l = targets ? fer_softmax_xent_soft(logits, targets, n, m->n_classes, m->probs,
+                                              m->dlogits)
+                      : fer_softmax_xent(logits, labels, class_weights, m->smoothing, n,
+                                         m->n_classes, m->probs, m->dlogits);
     if (!isfinite(l))
         return fer_fail(err, FER_ERANGE, "model: the loss is not finite (learning rate too high?)");
     if (loss)
         *loss = l;
     if (correct)
-        *correct = count_correct(m->probs, labels, n, m->n_classes);
+        *correct = labels ? count_correct(m->probs, labels, n, m->n_classes) : 0;
     fer_graph_backward(m, &e, x, m->dlogits);
     return FER_OK;
 }
@@ -286,7 +310,7 @@ fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x
 fer_status fer_model_gradients(fer_model *m, const float *x, const int *labels, int n, float *loss,
                                fer_error *err)
 {
-    return fer_model_forward_backward(m, NULL, x, labels, n, NULL, loss, NULL, err);
+    return fer_model_forward_backward(m, NULL, x, labels, NULL, n, NULL, loss, NULL, err);
 }
 
 fer_status fer_model_set_label_smoothing(fer_model *m, float s, fer_error *err)

@@ -76,10 +76,13 @@ fer_tensor *fer_model_param(fer_model *m, int i, fer_tensor **grad, char *name, 
 fer_status fer_model_gradients(fer_model *m, const float *x, const int *labels, int n, float *loss,
                                fer_error *err);
 /* Forward, loss and backward of a training step, without the update
- * (train.c adds it): dropout on with rng, running statistics updated. */
+ * (train.c adds it): dropout on with rng, running statistics updated. The
+ * loss is against targets (n rows of class probabilities) when given, else
+ * against labels; labels, when given, count the correct argmax. */
 fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x,
-                                      const int *labels, int n, const float *class_weights,
-                                      float *loss, int *correct, fer_error *err);
+                                      const int *labels, const float *targets, int n,
+                                      const float *class_weights, float *loss, int *correct,
+                                      fer_error *err);
 /* The logits of the last pass (n rows of n_classes). */
 static inline const float *fer_model_logits(const fer_model *m) { return m->act[m->n_layers - 1]; }
 

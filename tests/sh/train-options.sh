@@ -53,6 +53,31 @@ losses=$(for f in "$tmp"/aug*.csv; do awk -F, 'NR == 2 { print $2 }' "$f"; done 
 "$TRAIN" "${ARGS[@]}" --augment=flip,tilt 2>"$tmp/err" && fail "--augment=flip,tilt succeeded"
 grep -q 'flip,tilt' "$tmp/err" || fail "bad --augment message: $(cat "$tmp/err")"
 
+# --teacher/--distill: at --distill 0 the soft targets are the labels, so the
+# model is the plain run's byte for byte; at 0.5 the teacher moves the loss.
+# A teacher of other classes, --distill without a teacher or out of 0..1, and
+# --teacher with --class-weight are refused.
+"$MAKE_MODEL" --write "$tmp/teacher7.safetensors" 7 5 || fail "writing a teacher"
+"$TRAIN" "${ARGS[@]}" --seed 5 --out "$tmp/plain.safetensors" --log "$tmp/plain.csv" 2>"$tmp/err" ||
+    fail "plain run: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 5 --teacher "$tmp/teacher7.safetensors" --distill 0 \
+    --out "$tmp/d0.safetensors" 2>"$tmp/err" || fail "--distill 0: $(tail -n 1 "$tmp/err")"
+cmp -s "$tmp/plain.safetensors" "$tmp/d0.safetensors" || fail "--distill 0 differs from plain training"
+"$TRAIN" "${ARGS[@]}" --seed 5 --teacher "$tmp/teacher7.safetensors" --teacher "$tmp/a.safetensors" \
+    --out "$tmp/d5.safetensors" --log "$tmp/d5.csv" 2>"$tmp/err" || fail "--teacher x2: $(tail -n 1 "$tmp/err")"
+[ "$(awk -F, 'NR == 2 { print $2 }' "$tmp/plain.csv")" != "$(awk -F, 'NR == 2 { print $2 }' "$tmp/d5.csv")" ] ||
+    fail "two teachers at --distill 0.5 leave the training loss as it was"
+"$TRAIN" "${ARGS[@]}" --teacher "$tmp/m5.safetensors" --out "$tmp/dx.safetensors" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "a 5-class teacher for 7 classes: not exit 1"
+grep -q "m5.safetensors: the model's classes differ" "$tmp/err" || fail "teacher class message: $(cat "$tmp/err")"
+for bad in "--distill 0.3" "--teacher $tmp/teacher7.safetensors --distill 1.5" \
+    "--teacher $tmp/teacher7.safetensors --class-weight balanced"; do
+    # shellcheck disable=SC2086 # $bad is several words
+    "$TRAIN" "${ARGS[@]}" $bad --out "$tmp/dx.safetensors" 2>"$tmp/err"
+    [ $? -eq 2 ] || fail "$bad: not a usage error"
+done
+[ ! -e "$tmp/dx.safetensors" ] || fail "a refused run wrote its output"
+
 # --val-tta: the validation accuracy is fer-eval's (which predicts through
 # the tools' call) on the saved model, with the same augmentation; =none is
 # the default; a bad value is a usage error naming it.
