@@ -258,8 +258,6 @@ static int count_correct(const float *probs, const int *labels, int n, int c)
     return correct;
 }
 
-/* Forward, loss and backward, with batch statistics; dropout is on, and
- * the running statistics move, only when an rng is given. */
 /* Each target row a distribution over the classes (to within float sums). */
 static fer_status check_targets(const fer_model *m, const float *t, int n, fer_error *err)
 {
@@ -279,6 +277,8 @@ static fer_status check_targets(const fer_model *m, const float *t, int n, fer_e
     return FER_OK;
 }
 
+/* Forward, loss and backward, with batch statistics; dropout is on, and
+ * the running statistics move, only when an rng is given. */
 fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x,
                                       const int *labels, const float *targets, int n,
                                       const float *class_weights, float *loss, int *correct,
