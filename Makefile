@@ -229,6 +229,7 @@ run-bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench predict
 	$(BUILD)/bench/fer-bench detect --json > $(BUILD)/bench/detect.json
 	/usr/bin/python3 bench/compare-detect.py --ours $(BUILD)/bench/detect.json
+	$(BUILD)/bench/fer-bench detect --paths --iters 10
 	$(BUILD)/bench/fer-bench faces --image /usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg --json > $(BUILD)/bench/faces.json
 	/usr/bin/python3 bench/compare-detect.py --faces $(BUILD)/bench/faces.json
 	$(BUILD)/bench/fer-bench faces --image datasets/demo/face.png --width 1920 --iters 5 --json > $(BUILD)/bench/faces-1920.json

@@ -2,7 +2,10 @@
  * (default: a 640x480 opencv-doc photo with two people), median of N runs
  * in thread CPU time. --json prints the figures for bench/compare-detect.py,
  * which times OpenCV's detectMultiScale on the same photo and settings;
- * --boxes also prints the boxes found (for its --photos mode). */
+ * --boxes also prints the boxes found (for its --photos mode); --paths
+ * times the cascade scan of every pyramid level with each code path of
+ * this CPU (plain C, AVX2), alternating, and prints their ratio. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,83 @@
 
 #include "bench.h"
 #include "fer.h"
+#include "vision/haar.h"
+
+static int count_hit(void *arg, const fer_box *box)
+{
+    (void)box;
+    ++*(size_t *)arg;
+    return 1;
+}
+
+/* The scan of every level (the detector's pyramid at its default 1.1 step)
+ * with each path, median thread CPU time of `iters` rounds. */
+static int time_paths(const fer_cascade *c, const fer_image *img, int iters, int json)
+{
+    enum { MAX_LEVELS = 64 };
+    uint32_t *sum[MAX_LEVELS], *sq[MAX_LEVELS];
+    int lw[MAX_LEVELS], lh[MAX_LEVELS], nl = 0;
+    float sc[MAX_LEVELS];
+    uint8_t *level = malloc((size_t)img->w * img->h);
+    int *ints = malloc(sizeof *ints * (4 * (size_t)img->w + 2 * (size_t)img->h));
+    haar_level_buf *lb = haar_level_buf_new(c);
+    double *t[2] = {malloc(sizeof(double) * (size_t)iters), malloc(sizeof(double) * (size_t)iters)};
+    if (!level || !ints || !lb || !t[0] || !t[1])
+        return 1;
+    haar_resize_buf rb = {ints, ints + img->w, ints + 2 * img->w, ints + 3 * img->w,
+                          ints + 4 * img->w, ints + 4 * img->w + img->h};
+    for (float s = 1.f; nl < MAX_LEVELS; s *= 1.1f) {
+        int w = (int)lrintf((float)img->w / s), h = (int)lrintf((float)img->h / s);
+        if (w < c->win_w + 1 || h < c->win_h + 1)
+            break;
+        size_t cells = ((size_t)w + 1) * ((size_t)h + 1);
+        sum[nl] = calloc((c->has_tilted ? 2 : 1) * cells + HAAR_SCAN_PAD, sizeof **sum);
+        sq[nl] = calloc(cells + HAAR_SCAN_PAD, sizeof **sq);
+        if (!sum[nl] || !sq[nl])
+            return 1;
+        haar_resize_linear(img->px, img->w, img->h, level, w, h, &rb);
+        haar_integral(level, w, h, sum[nl], sq[nl]);
+        if (c->has_tilted)
+            haar_tilted_integral(level, w, h, sum[nl] + cells);
+        lw[nl] = w, lh[nl] = h, sc[nl++] = s;
+    }
+    int paths[2] = {HAAR_PATH_C, HAAR_PATH_AVX2}, np = haar_path_supported(HAAR_PATH_AVX2) ? 2 : 1;
+    size_t hits[2] = {0, 0};
+    for (int i = 0; i <= iters; i++) /* round 0 warms the caches */
+        for (int p = 0; p < np; p++) {
+            haar_level_buf_use(lb, paths[p]);
+            size_t n = 0;
+            double t0 = bench_cpu_now();
+            for (int l = 0; l < nl; l++) {
+                size_t tofs = c->has_tilted ? ((size_t)lw[l] + 1) * ((size_t)lh[l] + 1) : 0;
+                haar_scan_level(c, lb, sum[l], sq[l], (int)tofs, lw[l], lh[l], sc[l],
+                                sc[l] >= 2 ? 1 : 2, count_hit, &n);
+            }
+            if (i)
+                t[p][i - 1] = bench_cpu_now() - t0;
+            hits[p] = n;
+        }
+    double ms[2] = {0, 0};
+    for (int p = 0; p < np; p++) {
+        qsort(t[p], (size_t)iters, sizeof *t[p], bench_by_value);
+        ms[p] = t[p][iters / 2] * 1e3;
+    }
+    if (json)
+        printf("{\"scan_levels\": %d, \"plain_ms\": %.3f, \"avx2_ms\": %.3f, \"hits\": %zu, "
+               "\"same_hits\": %s}\n", nl, ms[0], np > 1 ? ms[1] : 0., hits[0],
+               np < 2 || hits[0] == hits[1] ? "true" : "false");
+    else if (np > 1)
+        printf("scan of %d levels, 1 thread, median of %d: plain C %.2f ms, AVX2 %.2f ms, "
+               "ratio %.3f (%zu raw hits each%s)\n", nl, iters, ms[0], ms[1], ms[1] / ms[0],
+               hits[0], hits[0] == hits[1] ? "" : ", DIFFERENT");
+    else
+        printf("scan of %d levels: plain C %.2f ms (no AVX2 on this CPU)\n", nl, ms[0]);
+    for (int l = 0; l < nl; l++)
+        free(sum[l]), free(sq[l]);
+    haar_level_buf_free(lb);
+    free(t[0]), free(t[1]), free(ints), free(level);
+    return np > 1 && hits[0] != hits[1];
+}
 
 #define DEFAULT_PHOTO "/usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg"
 #define FALLBACK_PHOTO "datasets/demo/face.png"
@@ -17,14 +97,14 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: fer-bench detect [--image PATH] [--cascade XML] [--iters 20] "
-                    "[--json] [--boxes]\n");
+                    "[--json] [--boxes] [--paths]\n");
     return 2;
 }
 
 int bench_detect_main(int argc, char **argv)
 {
     const char *image = NULL, *cascade = FER_DEFAULT_CASCADE;
-    int iters = 20, json = 0, print_boxes = 0;
+    int iters = 20, json = 0, print_boxes = 0, paths = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--image") && i + 1 < argc)
             image = argv[++i];
@@ -36,6 +116,8 @@ int bench_detect_main(int argc, char **argv)
             json = 1;
         else if (!strcmp(argv[i], "--boxes"))
             print_boxes = 1;
+        else if (!strcmp(argv[i], "--paths"))
+            paths = 1;
         else
             return usage();
     }
@@ -87,7 +169,8 @@ int bench_detect_main(int argc, char **argv)
         printf("detect %s (%dx%d): %zu faces, median %.2f ms, best %.2f ms over %d runs "
                "(1 thread, CPU time)\n", image, img.w, img.h, n, median, best, iters);
     free(t);
+    int rc = paths ? time_paths(c, &img, iters, json) : 0;
     fer_image_free(&img);
     fer_cascade_free(c);
-    return 0;
+    return rc;
 }

@@ -404,6 +404,123 @@ START_TEST(grouping)
 }
 END_TEST
 
+/* ---- the AVX2 scan against the plain one: the same hits in the same order
+ * on every level of a pyramid, for both steps, on a photo, on noise and on
+ * the tiny cascade's pattern, with upright and tilted stump cascades */
+
+typedef struct hitlist {
+    fer_box *b;
+    size_t n, cap;
+} hitlist;
+
+static int collect(void *arg, const fer_box *box)
+{
+    hitlist *h = arg;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->b = realloc(h->b, h->cap * sizeof *h->b);
+        ck_assert_ptr_nonnull(h->b);
+    }
+    h->b[h->n++] = *box;
+    return 1;
+}
+
+/* Scans every level (step 1.1) of img with both paths; returns the hits. */
+static size_t scan_paths_on(const fer_cascade *c, const fer_image *img)
+{
+    size_t total = 0, cells = ((size_t)img->w + 1) * ((size_t)img->h + 1);
+    uint32_t *sum = calloc(2 * cells + HAAR_SCAN_PAD, sizeof *sum);
+    uint32_t *sq = calloc(cells + HAAR_SCAN_PAD, sizeof *sq);
+    uint8_t *level = malloc((size_t)img->w * img->h);
+    int *ints = malloc(sizeof *ints * (4 * (size_t)img->w + 2 * (size_t)img->h));
+    haar_level_buf *lb = haar_level_buf_new(c);
+    ck_assert(sum && sq && level && ints && lb);
+    haar_resize_buf rb = {ints, ints + img->w, ints + 2 * img->w, ints + 3 * img->w,
+                          ints + 4 * img->w, ints + 4 * img->w + img->h};
+    hitlist plain = {0}, simd = {0};
+    for (float scale = 1.f;; scale *= 1.1f) {
+        int w = (int)lrintf((float)img->w / scale), h = (int)lrintf((float)img->h / scale);
+        if (w < c->win_w + 1 || h < c->win_h + 1)
+            break;
+        haar_resize_linear(img->px, img->w, img->h, level, w, h, &rb);
+        memset(sum, 0, (2 * cells + HAAR_SCAN_PAD) * sizeof *sum);
+        haar_integral(level, w, h, sum, sq);
+        size_t tofs = c->has_tilted ? ((size_t)w + 1) * ((size_t)h + 1) : 0;
+        if (tofs)
+            haar_tilted_integral(level, w, h, sum + tofs);
+        for (int step = 1; step <= 2; step++) {
+            plain.n = simd.n = 0;
+            ck_assert(haar_level_buf_use(lb, HAAR_PATH_C));
+            size_t n0 = haar_scan_level(c, lb, sum, sq, (int)tofs, w, h, scale, step, collect,
+                                        &plain);
+            ck_assert(haar_level_buf_use(lb, HAAR_PATH_AVX2));
+            size_t n1 = haar_scan_level(c, lb, sum, sq, (int)tofs, w, h, scale, step, collect,
+                                        &simd);
+            ck_assert_uint_eq(n0, plain.n);
+            ck_assert_msg(n1 == n0, "%dx%d step %d: %zu hits, plain %zu", w, h, step, n1, n0);
+            if (n0)
+                ck_assert_mem_eq(simd.b, plain.b, n0 * sizeof *plain.b);
+            total += n0;
+        }
+    }
+    free(plain.b);
+    free(simd.b);
+    haar_level_buf_free(lb);
+    free(ints);
+    free(level);
+    free(sq);
+    free(sum);
+    return total;
+}
+
+START_TEST(scan_paths_agree)
+{
+    if (!haar_path_supported(HAAR_PATH_AVX2)) {
+        printf("scan_paths_agree: skipped, this CPU has no AVX2\n");
+        return;
+    }
+    make_tmpdir();
+    fer_error err;
+    fer_cascade *tiny;
+    ck_assert_int_eq(load_variant("<height>", "<height>", &tiny, &err), FER_OK);
+    fer_image pattern = flat_image(203, 151, 128); /* odd sizes: partial last blocks */
+    paint_square(&pattern, 70, 50, 60, 40, 220);
+    paint_square(&pattern, 150, 20, 30, 90, 200);
+    ck_assert_uint_gt(scan_paths_on(tiny, &pattern), 0);
+    fer_image_free(&pattern);
+    fer_cascade_free(tiny);
+    remove_tmpdir();
+
+    fer_image noise = flat_image(157, 121, 0);
+    fer_rng rng;
+    fer_rng_seed(&rng, 7);
+    for (size_t i = 0; i < (size_t)noise.w * noise.h; i++)
+        noise.px[i] = (uint8_t)(fer_rng_u64(&rng) >> 56);
+    fer_image photo = {0};
+    if (exists("datasets/demo/face.png"))
+        ck_assert_int_eq(fer_image_load("datasets/demo/face.png", 0, &photo, &err), FER_OK);
+    const char *names[] = {FER_DEFAULT_CASCADE, CASCADE_DIR "haarcascade_smile.xml",
+                           CASCADE_DIR "haarcascade_eye.xml"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        fer_cascade *c;
+        if (!exists(names[k])) {
+            printf("scan_paths_agree: %s skipped, opencv-data missing\n", names[k]);
+            continue;
+        }
+        ck_assert_int_eq(fer_cascade_load(names[k], &c, &err), FER_OK);
+        size_t on_noise = scan_paths_on(c, &noise);
+        size_t on_photo = photo.px ? scan_paths_on(c, &photo) : 0;
+        printf("scan_paths_agree: %s: %zu hits on noise, %zu on the demo photo\n", names[k],
+               on_noise, on_photo);
+        if (k == 0 && photo.px)
+            ck_assert_uint_gt(on_photo, 0); /* the face: stages beyond the first agree */
+        fer_cascade_free(c);
+    }
+    fer_image_free(&photo);
+    fer_image_free(&noise);
+}
+END_TEST
+
 /* ---- agreement with OpenCV on real photos */
 
 static double iou(const fer_box *a, const fer_box *b)
@@ -703,6 +820,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tiny_cascade_finds_pattern);
     tcase_add_test(tc, tilted_integral);
     tcase_add_test(tc, grouping);
+    tcase_add_test(tc, scan_paths_agree);
     tcase_add_test(tc, matches_opencv);
     tcase_add_test(tc, matches_opencv_tilted);
     tcase_add_test(tc, composite_recall);

@@ -47,8 +47,9 @@ static void usage_text(FILE *out)
             "                       own state, or face N of the listing\n"
             "  --scale-factor F     detector pyramid step, > 1 (default 1.1)\n"
             "  --min-neighbors N    raw detections a proposal needs (default 1)\n"
-            "  --min-size PX        smallest proposal, in pixels of the working copy (default 24;\n"
-            "                       photos are searched at 1280 px on the long side)\n"
+            "  --min-size PX        smallest proposal, in pixels of the working copy (default 24)\n"
+            "  --max-side PX        the working copy's long side: bigger photos are searched\n"
+            "                       shrunk to it (64..16384, 0 none; default 1280)\n"
             "  --margin M           crop margin around each face, fraction of its size\n"
             "                       (default 0.1)\n"
             "  --tta=flip|none      test-time augmentation of the emotion model: each face\n"
@@ -73,13 +74,14 @@ static void usage_text(FILE *out)
 /* ------------------------------------------------------------ arguments */
 
 enum { O_WEIGHTS, O_VERIFIER, O_CASCADE, O_MINSCORE, O_FACE, O_SCALE, O_NEIGH, O_MINSIZE,
-       O_MARGIN, O_BPM, O_HR, O_AGE, O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS,
+       O_MAXSIDE, O_MARGIN, O_BPM, O_HR, O_AGE, O_RESTING, O_FACEW, O_HEARTW, O_ANNOTATE, O_THREADS,
        O_JSON, O_NO_DETECT, O_TTA };
 
 static const cli_opt option_list[] = {
     {"--weights", CLI_VALUE},      {"--verifier", CLI_VALUE},     {"--cascade", CLI_VALUE},
     {"--min-score", CLI_VALUE},    {"--face", CLI_VALUE},         {"--scale-factor", CLI_VALUE},
-    {"--min-neighbors", CLI_VALUE}, {"--min-size", CLI_VALUE},    {"--margin", CLI_VALUE},
+    {"--min-neighbors", CLI_VALUE}, {"--min-size", CLI_VALUE},    {"--max-side", CLI_VALUE},
+    {"--margin", CLI_VALUE},
     {"--bpm", CLI_VALUE},          {"--hr", CLI_VALUE},           {"--age", CLI_VALUE},
     {"--resting-bpm", CLI_VALUE},  {"--face-weight", CLI_VALUE},  {"--heart-weight", CLI_VALUE},
     {"--annotate", CLI_VALUE},     {"--threads", CLI_VALUE},      {"--json", CLI_FLAG},
@@ -122,6 +124,10 @@ static int set_option(void *ctx, int k, const char *v)
         if (cli_parse_long(v, 1, 100000, &l))
             return o->an.detect.min_size = (int)l, 1;
         return cli_bad_value(prog, name, v, "an integer 1..100000");
+    case O_MAXSIDE:
+        if (cli_parse_long(v, 0, 16384, &l) && (l == 0 || l >= 64))
+            return o->an.max_side = (int)l, 1;
+        return cli_bad_value(prog, name, v, "0 or an integer 64..16384");
     case O_MARGIN:
         return cli_parse_double(v, 0, 1, &o->an.margin) || cli_bad_value(prog, name, v, "a fraction 0..1");
     case O_AGE:

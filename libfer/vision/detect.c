@@ -107,8 +107,8 @@ static int work_alloc(work *w, const fer_cascade *c, int iw, int ih)
     /* The tilted integral, when needed, follows the upright one in the same
      * buffer, so that feature offsets can address both from one pointer. */
     w->tofs = c->has_tilted ? cells : 0;
-    w->sum = malloc((c->has_tilted ? 2 : 1) * cells * sizeof *w->sum);
-    w->sq = malloc(cells * sizeof *w->sq);
+    w->sum = calloc((c->has_tilted ? 2 : 1) * cells + HAAR_SCAN_PAD, sizeof *w->sum);
+    w->sq = calloc(cells + HAAR_SCAN_PAD, sizeof *w->sq);
     w->ints = malloc(sizeof *w->ints * (4 * (size_t)iw + 2 * (size_t)ih));
     w->lb = haar_level_buf_new(c);
     if (!w->level || !w->sum || !w->sq || !w->ints || !w->lb)

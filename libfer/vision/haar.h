@@ -71,10 +71,15 @@ void haar_integral(const uint8_t *px, int w, int h, uint32_t *sum, uint32_t *sq)
  * pixel (X-1, Y-1) (OpenCV's definition, checked against cv2.integral3). */
 void haar_tilted_integral(const uint8_t *px, int w, int h, uint32_t *t);
 
-/* Per-level scratch: the cascade's nodes compiled for one row stride. */
+/* Per-level scratch: the cascade's nodes compiled for one row stride, and
+ * the scan's code path: the fastest this CPU has, unless haar_level_buf_use
+ * (tests) chooses one; 0 when the CPU lacks it. Both give the same hits. */
 typedef struct haar_level_buf haar_level_buf;
+enum { HAAR_PATH_C, HAAR_PATH_AVX2 };
 haar_level_buf *haar_level_buf_new(const fer_cascade *c);
 void haar_level_buf_free(haar_level_buf *b);
+int haar_path_supported(int path);
+int haar_level_buf_use(haar_level_buf *b, int path);
 
 /* Receives each accepted window, in original-image pixels; returns 0 to
  * abort (out of memory). */
@@ -82,7 +87,10 @@ typedef int (*haar_hit_fn)(void *arg, const fer_box *box);
 
 /* Scans a w x h level (its integrals from haar_integral, and for tilted
  * features the tilted integral at sum + tofs) with the given step; returns
- * the count of hits, or (size_t)-1 when hit() aborted. */
+ * the count of hits, or (size_t)-1 when hit() aborted. The SIMD path reads
+ * up to HAAR_SCAN_PAD elements past the end of the integrals (values
+ * unused): allocate them. */
+#define HAAR_SCAN_PAD 16
 size_t haar_scan_level(const fer_cascade *c, haar_level_buf *b, const uint32_t *sum,
                        const uint32_t *sq, int tofs, int w, int h, float scale, int step,
                        haar_hit_fn hit, void *arg);

@@ -129,6 +129,7 @@ for t in fer-train fer-eval fer-predict fer-recommend; do
     expect fail "$t" --no-such-option
 done
 expect fail fer-predict "${W[@]}" --min-size "$tmp/ok.png" # not a number
+expect fail fer-predict "${W[@]}" --max-side 10 "$tmp/ok.png" # below 64
 expect fail fer-predict "$tmp/ok.png" --bpm                  # value missing
 expect fail fer-train --data tests/data/fer2013-sample.csv --epochs
 expect fail fer-eval --data
