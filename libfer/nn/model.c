@@ -24,9 +24,10 @@ fer_tensor *fer_model_param(fer_model *m, int i, fer_tensor **grad, char *name, 
     return m->params[i].value;
 }
 
-/* Every node's tensors, initialised in file order from one generator, and
- * listed: the trainable ones in params, the rest in buffers. */
-static fer_status alloc_params(fer_model *m, uint64_t seed, fer_error *err)
+/* Every node's tensors, initialised in file order from one generator (or
+ * left at zero when !init), and listed: the trainable ones in params, the
+ * rest in buffers. */
+static fer_status alloc_params(fer_model *m, int init, uint64_t seed, fer_error *err)
 {
     fer_rng rng;
     fer_rng_seed(&rng, seed);
@@ -36,7 +37,7 @@ static fer_status alloc_params(fer_model *m, uint64_t seed, fer_error *err)
         fer_status s = l->ops->alloc ? l->ops->alloc(l, err) : FER_OK;
         if (s)
             return s;
-        if (l->ops->init)
+        if (init && l->ops->init)
             l->ops->init(l, &rng);
         total += l->n_p;
     }
@@ -135,7 +136,8 @@ fer_status fer_model_set_threads(fer_model *m, int threads, fer_error *err)
     return FER_OK;
 }
 
-fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err)
+static fer_status build(const char *json, int init, uint64_t seed, fer_model **out,
+                        fer_error *err)
 {
     *out = NULL;
     fer_model *m = calloc(1, sizeof *m);
@@ -144,7 +146,7 @@ fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out,
     fer_status s = json ? fer_arch_parse(json, m, err)
                         : fer_fail(err, FER_EINVAL, "model: no architecture given");
     if (!s)
-        s = alloc_params(m, seed, err);
+        s = alloc_params(m, init, seed, err);
     if (!s)
         s = fer_graph_plan(m, err);
     if (!s)
@@ -157,12 +159,22 @@ fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out,
     return FER_OK;
 }
 
+fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err)
+{
+    return build(json, 1, seed, out, err);
+}
+
+fer_status fer_model_from_json_bare(const char *json, fer_model **out, fer_error *err)
+{
+    return build(json, 0, 0, out, err);
+}
+
 fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err)
 {
     if (!src || !out)
         return fer_fail(err, FER_EINVAL, "fer_model_share: NULL argument");
     fer_model *m;
-    fer_status s = fer_model_from_json(src->arch_json, 0, &m, err);
+    fer_status s = fer_model_from_json_bare(src->arch_json, &m, err);
     if (!s)
         s = fer_model_set_threads(m, src->threads, err);
     if (s) {

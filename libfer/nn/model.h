@@ -56,6 +56,10 @@ struct fer_model {
  * allocates the rest. */
 fer_status fer_arch_parse(const char *json, fer_model *m, fer_error *err);
 
+/* fer_model_from_json without the random initialisation (tensors at zero),
+ * for callers that set every tensor: loading a file, sharing weights. */
+fer_status fer_model_from_json_bare(const char *json, fer_model **out, fer_error *err);
+
 /* The graph (graph.c): plan once the nodes are known, then passes. */
 fer_status fer_graph_plan(fer_model *m, fer_error *err);
 void fer_graph_plan_free(fer_plan *p);

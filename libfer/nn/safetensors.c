@@ -384,7 +384,7 @@ static fer_status parse_file(const char *path, const char *buf, size_t len, fer_
     if (!arch)
         s = fer_fail(err, FER_EFORMAT, "%s: no architecture in __metadata__ (not a libfer model)", path);
     if (!s)
-        s = fer_model_from_json(arch, 0, model, err);
+        s = fer_model_from_json_bare(arch, model, err); /* every tensor is in the file */
     if (s && *model == NULL && arch) /* prefix the architecture error with the file */
         fer_fail_prefix(err, s, path);
     if (!s && opt)
