@@ -154,8 +154,12 @@ void fer_preprocess(const uint8_t *px, size_t n, float *out);
 /* Test-time augmentation: what an emotion prediction averages over. */
 typedef enum fer_tta {
     FER_TTA_NONE, /* the crop as it is */
-    FER_TTA_FLIP  /* the crop and its left-right mirror image (the tools' default) */
+    FER_TTA_FLIP, /* the crop and its left-right mirror image (the tools' default) */
+    FER_TTA_ZOOM  /* FER_TTA_FLIP of the crop and of it zoomed about its centre by
+                     FER_TTA_ZOOM_IN and FER_TTA_ZOOM_OUT: six views, 3x FLIP's cost */
 } fer_tta;
+#define FER_TTA_ZOOM_IN 1.08f
+#define FER_TTA_ZOOM_OUT 0.93f
 /* Probabilities (n x classes) of n 8-bit grey crops of the model's input
  * size, back to back: fer_preprocess, fer_model_predict, averaged over the
  * augmentation. fer_analyze and fer-eval both predict through this. */

@@ -83,6 +83,55 @@ START_TEST(crops_predict_with_and_without_flip)
 }
 END_TEST
 
+/* The 48x48 crop zoomed by z about its centre (23.5, 23.5), bilinear, edges
+ * repeated, preprocessed, mirrored when flip: FER_TTA_ZOOM's views by hand. */
+static void zoom_view(const uint8_t *src, float z, int flip, float *dst)
+{
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++) {
+            double u = ((flip ? 47 - x : x) - 23.5) / z + 23.5, v = (y - 23.5) / z + 23.5;
+            u = u < 0 ? 0 : u > 47 ? 47 : u;
+            v = v < 0 ? 0 : v > 47 ? 47 : v;
+            int x0 = (int)u, y0 = (int)v, x1 = x0 < 47 ? x0 + 1 : 47, y1 = y0 < 47 ? y0 + 1 : 47;
+            double a = u - x0, b = v - y0;
+            double p = (1 - b) * ((1 - a) * src[y0 * 48 + x0] + a * src[y0 * 48 + x1]) +
+                       b * ((1 - a) * src[y1 * 48 + x0] + a * src[y1 * 48 + x1]);
+            dst[y * 48 + x] = (float)(p / 255);
+        }
+}
+
+/* FER_TTA_ZOOM: the mean over the crop and its copies zoomed by
+ * FER_TTA_ZOOM_IN and _OUT, each as it is and mirrored. */
+START_TEST(crops_predict_with_zoom)
+{
+    enum { N = 2, PX = 48 * 48, K = 7 };
+    fer_error e = {0};
+    fer_model *m;
+    ck_assert_int_eq(fer_model_paper_cnn(K, NULL, 5, &m, &e), FER_OK);
+    static uint8_t crops[N * PX];
+    static float x[N * PX];
+    fer_rng r;
+    fer_rng_seed(&r, 3);
+    for (int i = 0; i < N * PX; i++) /* smooth, so that a zoom changes every pixel a little */
+        crops[i] = (uint8_t)(128 + 100 * sin(i % 48 * 0.2 + i / 48 % 48 * 0.13 + i / PX) +
+                             fer_rng_below(&r, 16));
+    const float zooms[3] = {1, FER_TTA_ZOOM_IN, FER_TTA_ZOOM_OUT};
+    float want[N * K] = {0}, p[N * K], got[N * K], flip[N * K];
+    for (int v = 0; v < 6; v++) {
+        for (int i = 0; i < N; i++)
+            zoom_view(crops + i * PX, zooms[v / 2], v & 1, x + i * PX);
+        ck_assert_int_eq(fer_model_predict(m, x, N, p, &e), FER_OK);
+        for (int i = 0; i < N * K; i++)
+            want[i] += p[i] / 6;
+    }
+    ck_assert_msg(fer_model_predict_crops(m, crops, N, FER_TTA_ZOOM, got, &e) == FER_OK, "%s", e.msg);
+    ck_assert_float_eq_tol(tu_max_abs_diff(got, want, N * K), 0, 1e-5);
+    ck_assert_int_eq(fer_model_predict_crops(m, crops, N, FER_TTA_FLIP, flip, &e), FER_OK);
+    ck_assert_float_gt(tu_max_abs_diff(got, flip, N * K), 1e-5); /* the zoomed views mattered */
+    fer_model_free(m);
+}
+END_TEST
+
 /* A model whose classes are the comma-separated names in list. */
 static fer_status write_named(const char *path, char *list, fer_error *err)
 {
@@ -118,6 +167,7 @@ int main(int argc, char **argv)
     TCase *t = tcase_create("model");
     tcase_add_test(t, saved_random_model_predicts_the_same);
     tcase_add_test(t, crops_predict_with_and_without_flip);
+    tcase_add_test(t, crops_predict_with_zoom);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

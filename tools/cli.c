@@ -50,7 +50,9 @@ int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *ou
         return *out = FER_TTA_FLIP, 1;
     if (!strcmp(v, "none"))
         return *out = FER_TTA_NONE, 1;
-    return cli_bad_value(prog, name, v, "flip or none");
+    if (!strcmp(v, "zoom"))
+        return *out = FER_TTA_ZOOM, 1;
+    return cli_bad_value(prog, name, v, "flip, zoom or none");
 }
 
 int cli_threads(const char *prog, long *threads)

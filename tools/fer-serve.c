@@ -55,7 +55,7 @@ static void usage_text(FILE *out)
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
-            "  --tta=flip|none      test-time augmentation of the emotion model (default flip)\n"
+            "  --tta=flip|zoom|none test-time augmentation of the emotion model (default flip)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"
             "  --source S           offline or spotify (default: spotify when SPOTIFY_CLIENT_ID\n"
             "                       and SPOTIFY_CLIENT_SECRET are set, else offline); Spotify\n"

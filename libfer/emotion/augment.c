@@ -1,9 +1,11 @@
 /* Training-time augmentation: one random affine map per image (flip, shift,
  * rotation, zoom about the centre) sampled bilinearly with edge clamping
- * (Keras' fill_mode "nearest"), then a brightness factor. */
+ * (Keras' fill_mode "nearest"), then a brightness factor; the same sampler
+ * gives predict.c its zoomed test-time views. */
 #include <math.h>
 
 #include "core/core.h"
+#include "emotion/emotion.h"
 
 void fer_augment_opts_default(fer_augment_opts *o)
 {
@@ -31,6 +33,21 @@ static float sample(const uint8_t *src, int h, int w, float x, float y)
     return top * (1 - fy) + bot * fy;
 }
 
+void augment_view(const uint8_t *src, int h, int w, int flip, float tx, float ty, float ang,
+                  float zoom, float bright, float *dst)
+{
+    /* Output pixel p maps to source c + R(-ang) (p - c - t) / zoom. */
+    float cx = (float)(w - 1) / 2, cy = (float)(h - 1) / 2;
+    float ca = cosf(ang) / zoom, sa = sinf(ang) / zoom;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float dx = (flip ? (float)(w - 1 - x) : (float)x) - cx - tx, dy = (float)y - cy - ty;
+            float sx = cx + ca * dx + sa * dy, sy = cy - sa * dx + ca * dy;
+            float v = sample(src, h, w, sx, sy) * bright;
+            dst[y * w + x] = (v > 255 ? 255 : v) * (1.0f / 255.0f);
+        }
+}
+
 void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fer_rng *rng,
                  float *dst)
 {
@@ -42,14 +59,5 @@ void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fe
     float ang = uniform_in(rng, -o->rotation, o->rotation) * (float)(M_PI / 180.0);
     float zoom = uniform_in(rng, 1 - o->zoom, 1 + o->zoom);
     float bright = uniform_in(rng, 1 - o->brightness, 1 + o->brightness);
-    /* Output pixel p maps to source c + R(-ang) (p - c - t) / zoom. */
-    float cx = (float)(w - 1) / 2, cy = (float)(h - 1) / 2;
-    float ca = cosf(ang) / zoom, sa = sinf(ang) / zoom;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            float dx = (flip ? (float)(w - 1 - x) : (float)x) - cx - tx, dy = (float)y - cy - ty;
-            float sx = cx + ca * dx + sa * dy, sy = cy - sa * dx + ca * dy;
-            float v = sample(src, h, w, sx, sy) * bright;
-            dst[y * w + x] = (v > 255 ? 255 : v) * (1.0f / 255.0f);
-        }
+    augment_view(src, h, w, flip, tx, ty, ang, zoom, bright, dst);
 }

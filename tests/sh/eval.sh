@@ -130,6 +130,10 @@ EOF
     cmp -s "$tmp/default.json" "$tmp/tta.json" || fail "the default is not --tta=flip"
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=none >"$tmp/none.json" 2>/dev/null &&
     check_json "$tmp/none.json" "$(rows all)" "$ALL7" || fail "--tta=none JSON"
+# zoom: six views, another answer than flip's
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=zoom >"$tmp/zoom.json" 2>/dev/null &&
+    check_json "$tmp/zoom.json" "$(rows all)" "$ALL7" || fail "--tta=zoom JSON"
+cmp -s "$tmp/zoom.json" "$tmp/tta.json" && fail "--tta=zoom gave flip's figures"
 
 # 5. text report and SVG heat map
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --confusion "$tmp/cm.svg" >"$tmp/report.txt" 2>/dev/null ||

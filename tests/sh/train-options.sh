@@ -81,7 +81,7 @@ done
 # --val-tta: the validation accuracy is fer-eval's (which predicts through
 # the tools' call) on the saved model, with the same augmentation; =none is
 # the default; a bad value is a usage error naming it.
-for t in flip none; do
+for t in flip zoom none; do
     "$TRAIN" "${ARGS[@]}" --seed 4 --val-tta=$t --out "$tmp/tta-$t.safetensors" \
         --log "$tmp/tta-$t.csv" 2>"$tmp/err" || fail "--val-tta=$t: $(tail -n 1 "$tmp/err")"
     acc=$("$BUILD/bin/fer-eval" --weights "$tmp/tta-$t.safetensors" --data "$SAMPLE" --tta=$t \

@@ -1,0 +1,14 @@
+/* Private to the emotion domain: shared by augment.c and predict.c. */
+#ifndef FER_EMOTION_H
+#define FER_EMOTION_H
+
+#include <stdint.h>
+
+/* The grey h x w image src through one affine map about its centre (mirror
+ * when flip, shift by tx, ty pixels, turn by ang radians, zoom), sampled
+ * bilinearly with edges clamped, times bright, preprocessed (as
+ * fer_preprocess, clipped at 1) into dst. */
+void augment_view(const uint8_t *src, int h, int w, int flip, float tx, float ty, float ang,
+                  float zoom, float bright, float *dst);
+
+#endif
