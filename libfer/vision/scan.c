@@ -390,10 +390,10 @@ SCAN_AVX2 static size_t scan_row_avx2(const fer_cascade *c, const cnode *nodes,
     return found;
 }
 
-/* Step 2: the integrals copied into split rows (layout), the nodes
- * compiled for them. */
-static int split_integrals(haar_level_buf *b, const fer_cascade *c, const uint32_t *sum,
-                           const uint32_t *sq, int tofs, int w, int h, layout l)
+/* Step 2: the integrals copied into split rows (layout l), the tilted one
+ * after the upright one, then the squares. */
+static int split_integrals(haar_level_buf *b, const uint32_t *sum, const uint32_t *sq, int tofs,
+                           int w, int h, layout l)
 {
     size_t stride = (size_t)w + 1, cells = (size_t)(h + 1) * (size_t)l.stride;
     size_t planes = tofs ? 3 : 2, need = planes * cells + HAAR_SCAN_PAD;
@@ -415,26 +415,22 @@ static int split_integrals(haar_level_buf *b, const fer_cascade *c, const uint32
             if (stride & 1)
                 odd[stride / 2] = 0; /* read by no window of the level */
         }
-    compile(c, l, tofs ? (int)cells : 0, b->nodes);
     return 1;
 }
 
+/* b's nodes and the norm's offsets no are compiled for layout l: split rows
+ * at step 2 (the integrals are copied into them here), else the plain one. */
 SCAN_AVX2 static size_t scan_avx2(const fer_cascade *c, haar_level_buf *b, const uint32_t *sum,
-                                  const uint32_t *sq, int tofs, int w, int h, double area,
-                                  int xs, int ys, int step, float scale, int win_w, int win_h,
-                                  haar_hit_fn hit, void *arg)
+                                  const uint32_t *sq, int tofs, int w, int h, layout l,
+                                  const int *no, double area, int xs, int ys, int step,
+                                  float scale, int win_w, int win_h, haar_hit_fn hit, void *arg)
 {
-    haar_rect nr = {1, 1, c->win_w - 2, c->win_h - 2, 0.f};
-    int no[4];
-    layout l = {w + 1, 0};
-    if (step == 2) {
-        l = (layout){2 * ((w + 2) / 2), (w + 2) / 2};
-        if (!split_integrals(b, c, sum, sq, tofs, w, h, l))
+    if (l.half) {
+        if (!split_integrals(b, sum, sq, tofs, w, h, l))
             return (size_t)-1;
         sum = b->split;
         sq = b->split + (size_t)(tofs ? 2 : 1) * (size_t)(h + 1) * (size_t)l.stride;
     }
-    rect_offsets(&nr, l, no);
     size_t found = 0;
     for (int y = 0; y < ys; y += step) {
         size_t row = (size_t)y * (size_t)l.stride;
@@ -453,19 +449,24 @@ size_t haar_scan_level(const fer_cascade *c, haar_level_buf *b, const uint32_t *
                        haar_hit_fn hit, void *arg)
 {
     int stride = w + 1;
-    layout plain = {stride, 0};
-    compile(c, plain, tofs, b->nodes);
+    int stumps = c->max_nodes_per_tree == 1, simd = 0;
+#ifdef SCAN_X86
+    simd = b->path == HAAR_PATH_AVX2 && stumps && (step == 1 || step == 2);
+#endif
+    /* The nodes, once, for the layout the scan reads: split rows for the
+     * AVX2 scan at step 2 (the tilted integral then after the upright one). */
+    layout l = simd && step == 2 ? (layout){2 * ((w + 2) / 2), (w + 2) / 2} : (layout){stride, 0};
+    compile(c, l, l.half && tofs ? (h + 1) * l.stride : tofs, b->nodes);
     haar_rect nr = {1, 1, c->win_w - 2, c->win_h - 2, 0.f};
     int no[4];
-    rect_offsets(&nr, plain, no);
+    rect_offsets(&nr, l, no);
     double area = (double)nr.w * nr.h;
     int xs = w + 1 - c->win_w, ys = h + 1 - c->win_h; /* OpenCV's working size */
     int win_w = (int)lrintf((float)c->win_w * scale), win_h = (int)lrintf((float)c->win_h * scale);
-    int stumps = c->max_nodes_per_tree == 1;
 #ifdef SCAN_X86
-    if (b->path == HAAR_PATH_AVX2 && stumps && (step == 1 || step == 2))
-        return scan_avx2(c, b, sum, sq, tofs, w, h, area, xs, ys, step, scale, win_w, win_h,
-                         hit, arg);
+    if (simd)
+        return scan_avx2(c, b, sum, sq, tofs, w, h, l, no, area, xs, ys, step, scale, win_w,
+                         win_h, hit, arg);
 #endif
     size_t found = 0;
     for (int y = 0; y < ys; y += step) {
