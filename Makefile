@@ -225,7 +225,7 @@ run-bench: $(BUILD)/bench/fer-bench
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
 	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
 	bench/compare-onnxruntime --fer-bench $(BUILD)/bench/fer-bench --gemm-json $(BUILD)/bench/gemm.json
-	$(BUILD)/bench/fer-bench predict --image datasets/demo/face.png
+	$(BUILD)/bench/fer-bench predict --image datasets/demo/face.png --against paper --against-tta flip
 	$(BUILD)/bench/fer-bench predict
 	$(BUILD)/bench/fer-bench detect --json > $(BUILD)/bench/detect.json
 	/usr/bin/python3 bench/compare-detect.py --ours $(BUILD)/bench/detect.json

@@ -1,6 +1,7 @@
 /* fer-bench: performance measurements of libfer. A dispatcher only: each
  * mode lives in its own file and is listed in `modes` below. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -23,7 +24,8 @@ static const bench_mode modes[] = {
     {"infer", bench_infer_main,
      "[--batch 1] [--threads 1] [--iters 200] [--arch F] [--weights W] [--input X.f32] [--output P.f32] [--json]  latency (median, p95) and images/s"},
     {"predict", bench_predict_main,
-     "[--image PATH] [--weights W] [--iters 50] [--json]  whole photo pipeline, 1 thread"},
+     "[--image PATH] [--weights W] [--tta T] [--against W2 [--against-tta T2]] [--iters 50] [--json]\n"
+     "          whole photo pipeline, 1 thread (with --against: two models side by side)"},
     {"layers", bench_layers_main,
      "[--batch 64] [--threads 1] [--iters 5] [--arch F]  per-layer forward/backward ms and GFLOP/s"},
 };
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
         return usage(stdout);
     if (!strcmp(argv[1], "--version"))
         return printf("fer-bench (libfer) %s\n", FER_VERSION) < 0;
+    /* run from the source tree (as make bench does): shipped files such as
+     * weights/ are found there, unless FER_DATA_DIR says otherwise */
+    if (setenv("FER_DATA_DIR", ".", 0))
+        return perror("fer-bench: setenv"), 1;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (!strcmp(argv[1], modes[i].name))
             return modes[i].run(argc - 2, argv + 2);

@@ -154,10 +154,11 @@ void fer_preprocess(const uint8_t *px, size_t n, float *out);
 /* Test-time augmentation: what an emotion prediction averages over. */
 typedef enum fer_tta {
     FER_TTA_NONE, /* the crop as it is */
-    FER_TTA_FLIP, /* the crop and its left-right mirror image (the tools' default) */
+    FER_TTA_FLIP, /* the crop and its left-right mirror image */
     FER_TTA_ZOOM  /* FER_TTA_FLIP of the crop and of it zoomed about its centre by
                      FER_TTA_ZOOM_IN and FER_TTA_ZOOM_OUT: six views, 3x FLIP's cost */
 } fer_tta;
+#define FER_TTA_DEFAULT FER_TTA_ZOOM /* the analyzer's and the tools' default */
 #define FER_TTA_ZOOM_IN 1.08f
 #define FER_TTA_ZOOM_OUT 0.93f
 /* Probabilities (n x classes) of n 8-bit grey crops of the model's input
@@ -482,7 +483,7 @@ typedef struct fer_analyzer_opts {
     double tilt;                /* also search the copy turned by +-tilt degrees, for tilted
                                    heads (25; 0: upright faces only), at scale step >= 1.2 */
     fer_face_pick pick;         /* which face gives the state (FER_FACE_BEST) */
-    fer_tta tta;                /* the emotion model's test-time augmentation (FER_TTA_FLIP) */
+    fer_tta tta;                /* the emotion model's test-time augmentation (FER_TTA_DEFAULT) */
     fer_fusion_opts fusion;     /* fer_fusion_opts_default */
     int threads;                /* CNN threads (0: fer_threads_default()) */
 } fer_analyzer_opts;

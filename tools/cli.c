@@ -46,13 +46,20 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
 
 int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out)
 {
-    if (!v || !strcmp(v, "flip"))
+    if (!v)
+        return *out = FER_TTA_DEFAULT, 1;
+    if (!strcmp(v, "flip"))
         return *out = FER_TTA_FLIP, 1;
     if (!strcmp(v, "none"))
         return *out = FER_TTA_NONE, 1;
     if (!strcmp(v, "zoom"))
         return *out = FER_TTA_ZOOM, 1;
     return cli_bad_value(prog, name, v, "flip, zoom or none");
+}
+
+const char *cli_tta_name(fer_tta t)
+{
+    return t == FER_TTA_ZOOM ? "zoom" : t == FER_TTA_FLIP ? "flip" : "none";
 }
 
 int cli_threads(const char *prog, long *threads)
@@ -283,12 +290,12 @@ const char *cli_weights_file(const char *prog, const char *given, char *buf, siz
 {
     static const struct {
         const char *name, *file;
-    } shipped[] = {{"paper", CLI_WEIGHTS_7}, {"paper-5class", CLI_WEIGHTS_5}};
+    } shipped[] = {{"fer-vgg", CLI_WEIGHTS_VGG}, {"paper", CLI_WEIGHTS_7}, {"paper-5class", CLI_WEIGHTS_5}};
     if (given && access(given, F_OK) != 0) {
         for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++)
             if (!strcmp(given, shipped[i].name))
                 return cli_data_file(prog, NULL, shipped[i].file, "weights", buf, cap);
-        cli_error(prog, "--weights %s: no such file, nor a shipped model (paper, paper-5class)",
+        cli_error(prog, "--weights %s: no such file, nor a shipped model (fer-vgg, paper, paper-5class)",
                   given);
         return NULL;
     }

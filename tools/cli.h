@@ -16,9 +16,12 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
  * out, so every tool refuses the same impossible rates. Prints the error and
  * returns 0. */
 int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out);
-/* A --tta value (every tool's): "flip" or "none"; NULL (a bare --tta) is
- * "flip". Prints the option error and returns 0. */
+/* A --tta value (every tool's): "flip", "zoom" or "none"; NULL (a bare
+ * --tta) is the default, FER_TTA_DEFAULT. Prints the option error and
+ * returns 0. */
 int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out);
+/* The --tta name of t ("zoom", "flip", "none"). */
+const char *cli_tta_name(fer_tta t);
 /* The thread count: --threads when given (*threads > 0), else FER_THREADS
  * when set, else 0 (the library's default: every CPU). 0 after an error
  * line when FER_THREADS is not a count 1..256. The library reads no
@@ -71,14 +74,26 @@ int cli_is_dir(const char *path);
 const char *cli_data_file(const char *prog, const char *given, const char *rel, const char *what,
                           char *buf, size_t cap);
 /* The emotion model of --weights W: W when it is a file, else the shipped
- * model of that name ("paper": the reference CNN, "paper-5class"); without
- * W the default, CLI_WEIGHTS. NULL after an error line (neither a file nor
- * a name, or the shipped file missing). */
+ * model of that name ("fer-vgg": the default, "paper": the reference CNN,
+ * "paper-5class"); without W the default, CLI_WEIGHTS. NULL after an error
+ * line (neither a file nor a name, or the shipped file missing). */
 const char *cli_weights_file(const char *prog, const char *given, char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"
-#define CLI_WEIGHTS CLI_WEIGHTS_7 /* the default emotion model */
+#define CLI_WEIGHTS_VGG "weights/fer-vgg.safetensors"
+#define CLI_WEIGHTS CLI_WEIGHTS_VGG /* the default emotion model */
+/* The --tta lines of each tool's help. */
+#define CLI_TTA_HELP                                                                             \
+    "  --tta=zoom|flip|none test-time augmentation of the emotion model: the mean over the\n"     \
+    "                       face, two copies zoomed about its centre and the three mirror\n"       \
+    "                       images (zoom, the default), the face and its mirror image\n"           \
+    "                       (flip, 1/3 the CNN's cost) or the face alone (none)\n"
+/* The --weights line of each tool's help (a %s: CLI_WEIGHTS). */
+#define CLI_WEIGHTS_HELP                                                                         \
+    "  --weights W          emotion model file, or a shipped one by name: fer-vgg (the\n"         \
+    "                       default, %s), paper (the\n"                                 \
+    "                       reference CNN) or paper-5class\n"
 #define CLI_VERIFIER "weights/face-verifier.safetensors"
 #define CLI_CATALOG "datasets/catalog.csv"
 

@@ -36,16 +36,16 @@ static void usage_text(FILE *out)
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
             "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
-            "  --weights W        model file, or a shipped one by name: paper (the reference\n"
-            "                     CNN), paper-5class (default: the shipped %s); given\n"
-            "                     2..8 times, an ensemble: the models' probabilities averaged\n"
-            "                     (they must have the same classes)\n"
+            "  --weights W        model file, or a shipped one by name: fer-vgg (the default,\n"
+            "                     %s), paper (the reference CNN) or\n"
+            "                     paper-5class; given 2..8 times, an ensemble: the models'\n"
+            "                     probabilities averaged (they must have the same classes)\n"
             "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
             "                     PublicTest when the data has a Usage column, else all)\n"
             "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
-            "  --tta[=flip|zoom|none]  test-time augmentation, as fer-predict and the other\n"
-            "                     tools (default flip: each image and its mirror averaged;\n"
-            "                     zoom: also two zoomed copies and their mirrors, 3x the cost)\n"
+            "  --tta[=zoom|flip|none]  test-time augmentation, as fer-predict and the other\n"
+            "                     tools (default zoom: each image, two copies zoomed about\n"
+            "                     its centre and their mirrors; flip: each image and its mirror)\n"
             "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
             "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
             "  --batch N          images per forward pass (default 128)\n"
@@ -106,7 +106,7 @@ static int set_option(void *ctx, int k, const char *v)
  * waste a long run (the write itself can still fail later). */
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128, .tta = FER_TTA_FLIP};
+    *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128, .tta = FER_TTA_DEFAULT};
     cli_spec spec = {prog, usage_text, option_list, 0};
     int rc = cli_parse(&spec, argc, argv, set_option, o);
     if (rc != CLI_GO)
@@ -369,9 +369,9 @@ static double accuracy(const eval *ev) { return ev->n ? (double)ev->correct / (d
 
 static void print_text(const eval *ev, const fer_model *m, const options *o, int usage)
 {
-    printf("accuracy %.4f (%zu of %zu correct) on %s, Usage %s%s", accuracy(ev), ev->correct,
+    printf("accuracy %.4f (%zu of %zu correct) on %s, Usage %s, %s TTA", accuracy(ev), ev->correct,
            ev->n, strcmp(o->data, "-") ? o->data : "<stdin>", usage_name(usage),
-           o->tta ? ", with flip TTA" : "");
+           cli_tta_name(o->tta));
     if (o->n_weights > 1)
         printf(", ensemble of %d models", o->n_weights);
     printf("\n\n");
@@ -427,14 +427,14 @@ static int print_json(const eval *ev, const fer_model *m, const char *model_path
 
 /* ------------------------------------------------------------ SVG heat map */
 
-static int write_svg(const eval *ev, const fer_model *m, const char *path, int usage, int tta)
+static int write_svg(const eval *ev, const fer_model *m, const char *path, int usage, fer_tta tta)
 {
     const char *names[MAX_CLASSES];
     for (int c = 0; c < ev->k; c++)
         names[c] = fer_model_class_name(m, c);
     char title[160];
-    snprintf(title, sizeof title, "Confusion matrix: accuracy %.2f%%\n(n = %zu, Usage %s%s)",
-             100 * accuracy(ev), ev->n, usage_name(usage), tta ? ", flip TTA" : "");
+    snprintf(title, sizeof title, "Confusion matrix: accuracy %.2f%%\n(n = %zu, Usage %s, %s TTA)",
+             100 * accuracy(ev), ev->n, usage_name(usage), cli_tta_name(tta));
     fer_error err = {0};
     if (plot_confusion_svg(path, title, ev->k, names, ev->confusion, &err) == FER_OK)
         return 1;

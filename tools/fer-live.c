@@ -62,10 +62,9 @@ static void usage_text(FILE *out)
             "  --hold S             a new state must last S seconds to replace the old (0.7)\n"
             "  --detect-every N     full detection every N frames, tracking between (10)\n"
             "  --tilt D             also search faces turned by +-D degrees (default 0)\n"
-            "  --tta=flip|zoom|none test-time augmentation of the emotion model (default flip)\n"
+            CLI_TTA_HELP
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
-            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
-            "                       reference CNN), paper-5class (default: the shipped %s)\n"
+            CLI_WEIGHTS_HELP
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --catalog FILE       the songs (default: the shipped %s)\n"

@@ -36,8 +36,7 @@ static void usage_text(FILE *out)
             "Finds the faces in each image (Haar proposals scored by a face verifier CNN),\n"
             "classifies their emotion with the CNN and fuses the best face with an optional\n"
             "heart rate into a state such as \"Happy and excited\" (docs/heart-and-fusion.md).\n"
-            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
-            "                       reference CNN), paper-5class (default: the shipped %s)\n"
+            CLI_WEIGHTS_HELP
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --no-detect          the whole image is the face (e.g. a 48x48 crop)\n"
@@ -52,9 +51,8 @@ static void usage_text(FILE *out)
             "                       shrunk to it (64..16384, 0 none; default 1280)\n"
             "  --margin M           crop margin around each face, fraction of its size\n"
             "                       (default 0.1)\n"
-            "  --tta=flip|zoom|none test-time augmentation of the emotion model: each face\n"
-            "                       and its mirror image averaged (default flip); zoom also\n"
-            "                       two zoomed copies and their mirrors (3x the CNN's cost)\n"
+            CLI_TTA_HELP
+
             "  --bpm N              heart rate now, in beats per minute\n"
             "  --hr FILE            heart rate series: CSV 'seconds,bpm' or RR intervals in ms\n"
             "  --age N              years, for the resting range (default adult: 60-100 bpm)\n"

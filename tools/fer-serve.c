@@ -50,12 +50,11 @@ static void usage_text(FILE *out)
             "  --timeout S          seconds a connection may idle, a request may take to\n"
             "                       arrive, and wait for a worker (default 10)\n"
             "  --max-connections N  open connections at most (default 256)\n"
-            "  --weights W          emotion model file, or a shipped one by name: paper (the\n"
-            "                       reference CNN), paper-5class (default: the shipped %s)\n"
+            CLI_WEIGHTS_HELP
             "  --verifier W         face verifier (default: the shipped %s)\n"
             "  --cascade XML        OpenCV Haar cascade (default %s)\n"
             "  --min-score S        faces the verifier scores below S (0..1) are dropped (0.9)\n"
-            "  --tta=flip|zoom|none test-time augmentation of the emotion model (default flip)\n"
+            CLI_TTA_HELP
             "  --catalog FILE       the songs (default: the shipped %s)\n"
             "  --source S           offline or spotify (default: spotify when SPOTIFY_CLIENT_ID\n"
             "                       and SPOTIFY_CLIENT_SECRET are set, else offline); Spotify\n"

@@ -38,7 +38,7 @@ void fer_analyzer_opts_default(fer_analyzer_opts *o)
     o->max_side = 1280;
     o->tilt = 25;
     o->pick = FER_FACE_BEST;
-    o->tta = FER_TTA_FLIP;
+    o->tta = FER_TTA_DEFAULT;
     fer_fusion_opts_default(&o->fusion);
 }
 

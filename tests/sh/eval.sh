@@ -121,19 +121,22 @@ for ln in lines[1:]:
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 EOF
 "$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json --tta=none >"$tmp/sym.json" 2>/dev/null &&
-    "$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json --tta >"$tmp/sym-tta.json" 2>/dev/null &&
-    cmp -s "$tmp/sym.json" "$tmp/sym-tta.json" || fail "TTA changed symmetric images"
-"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta >"$tmp/tta.json" 2>/dev/null &&
-    check_json "$tmp/tta.json" "$(rows all)" "$ALL7" || fail "--tta JSON"
-# The default is the tools' flip TTA.
-"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json >"$tmp/default.json" 2>/dev/null &&
-    cmp -s "$tmp/default.json" "$tmp/tta.json" || fail "the default is not --tta=flip"
+    "$EVAL" "${W7[@]}" --data "$tmp/sym.csv" --usage all --json --tta=flip >"$tmp/sym-tta.json" 2>/dev/null &&
+    cmp -s "$tmp/sym.json" "$tmp/sym-tta.json" || fail "flip TTA changed symmetric images"
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=flip >"$tmp/tta.json" 2>/dev/null &&
+    check_json "$tmp/tta.json" "$(rows all)" "$ALL7" || fail "--tta=flip JSON"
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=none >"$tmp/none.json" 2>/dev/null &&
     check_json "$tmp/none.json" "$(rows all)" "$ALL7" || fail "--tta=none JSON"
+cmp -s "$tmp/none.json" "$tmp/tta.json" && fail "--tta=flip gave the figures without TTA"
 # zoom: six views, another answer than flip's
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=zoom >"$tmp/zoom.json" 2>/dev/null &&
     check_json "$tmp/zoom.json" "$(rows all)" "$ALL7" || fail "--tta=zoom JSON"
 cmp -s "$tmp/zoom.json" "$tmp/tta.json" && fail "--tta=zoom gave flip's figures"
+# The default, and a bare --tta, are the tools' zoom TTA.
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json >"$tmp/default.json" 2>/dev/null &&
+    cmp -s "$tmp/default.json" "$tmp/zoom.json" || fail "the default is not --tta=zoom"
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta >"$tmp/bare.json" 2>/dev/null &&
+    cmp -s "$tmp/bare.json" "$tmp/zoom.json" || fail "a bare --tta is not --tta=zoom"
 
 # 5. text report and SVG heat map
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --confusion "$tmp/cm.svg" >"$tmp/report.txt" 2>/dev/null ||

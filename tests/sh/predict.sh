@@ -267,17 +267,29 @@ for args in "--bpm 80 --hr $tmp/rr.csv $tmp/face48.pgm" "--age 30 $tmp/face48.pg
 done
 # No --weights and no model where FER_DATA_DIR points: say so and how to fix it.
 FER_DATA_DIR="$tmp" run now --no-detect "$tmp/face48.pgm"
-[ $rc -eq 2 ] && grep -q "no weights found: $tmp/weights/fer-7class.safetensors does not exist (pass --weights FILE)" \
+[ $rc -eq 2 ] && grep -q "no weights found: $tmp/weights/fer-vgg.safetensors does not exist (pass --weights FILE)" \
     "$tmp/now.err" || fail "no weights: $rc $(cat "$tmp/now.err")"
-# The shipped model is the default: the same output as naming it.
+# The shipped fer-vgg model is the default: the same output as naming it, by file or by name.
 run dflt --no-detect --json "$tmp/face48.pgm"
-"$bin" --weights weights/fer-7class.safetensors --no-detect --json "$tmp/face48.pgm" >"$tmp/named.out" 2>/dev/null
-[ $rc -eq 0 ] && cmp -s "$tmp/dflt.out" "$tmp/named.out" || fail "default weights differ from weights/fer-7class.safetensors"
-# A shipped model by name: paper is the reference CNN's file; an unknown name is one line.
+"$bin" --weights weights/fer-vgg.safetensors --no-detect --json "$tmp/face48.pgm" >"$tmp/named.out" 2>/dev/null
+[ $rc -eq 0 ] && cmp -s "$tmp/dflt.out" "$tmp/named.out" || fail "default weights differ from weights/fer-vgg.safetensors"
+"$bin" --weights fer-vgg --no-detect --json "$tmp/face48.pgm" >"$tmp/vgg.out" 2>/dev/null &&
+    cmp -s "$tmp/vgg.out" "$tmp/named.out" || fail "--weights fer-vgg is not weights/fer-vgg.safetensors"
+# paper is the reference CNN's file, another answer; an unknown name is one line.
+"$bin" --weights weights/fer-7class.safetensors --no-detect --json "$tmp/face48.pgm" >"$tmp/named7.out" 2>/dev/null
 "$bin" --weights paper --no-detect --json "$tmp/face48.pgm" >"$tmp/paper.out" 2>/dev/null &&
-    cmp -s "$tmp/paper.out" "$tmp/named.out" || fail "--weights paper is not weights/fer-7class.safetensors"
+    cmp -s "$tmp/paper.out" "$tmp/named7.out" || fail "--weights paper is not weights/fer-7class.safetensors"
+cmp -s "$tmp/paper.out" "$tmp/named.out" && fail "--weights paper gave the default model's output"
+# The default test-time augmentation is zoom: the same output as naming it, not flip's
+# (on a picture that is neither flat nor symmetric, a diagonal ramp).
+"$py" -c 'import sys; sys.stdout.buffer.write(b"P5\n48 48\n255\n" + bytes((3 * x + y * y // 9) % 256 for y in range(48) for x in range(48)))' >"$tmp/ramp.pgm"
+"$bin" --no-detect --json "$tmp/ramp.pgm" >"$tmp/ramp.out" 2>/dev/null
+"$bin" --tta=zoom --no-detect --json "$tmp/ramp.pgm" >"$tmp/zoom.out" 2>/dev/null &&
+    cmp -s "$tmp/zoom.out" "$tmp/ramp.out" || fail "the default TTA is not zoom"
+"$bin" --tta=flip --no-detect --json "$tmp/ramp.pgm" >"$tmp/flip.out" 2>/dev/null &&
+    ! cmp -s "$tmp/flip.out" "$tmp/ramp.out" || fail "--tta=flip gave the default's output"
 run noname --weights vgg-9000 --no-detect "$tmp/face48.pgm"
-[ $rc -eq 2 ] && grep -q "^fer-predict: --weights vgg-9000: no such file, nor a shipped model (paper, paper-5class)$" \
+[ $rc -eq 2 ] && grep -q "^fer-predict: --weights vgg-9000: no such file, nor a shipped model (fer-vgg, paper, paper-5class)$" \
     "$tmp/noname.err" || fail "unknown model name: $rc $(cat "$tmp/noname.err")"
 run help --help
 [ $rc -eq 0 ] && grep -q -- '--heart-weight' "$tmp/help.out" || fail "--help"
