@@ -27,44 +27,32 @@ static int count_hit(void *arg, const fer_box *box)
 static int time_paths(const fer_cascade *c, const fer_image *img, int iters, int json)
 {
     enum { MAX_LEVELS = 64 };
-    uint32_t *sum[MAX_LEVELS], *sq[MAX_LEVELS];
+    haar_work wk[MAX_LEVELS]; /* every level prepared once: only the scans are timed */
     int lw[MAX_LEVELS], lh[MAX_LEVELS], nl = 0;
     float sc[MAX_LEVELS];
-    uint8_t *level = malloc((size_t)img->w * img->h);
-    int *ints = malloc(sizeof *ints * (4 * (size_t)img->w + 2 * (size_t)img->h));
-    haar_level_buf *lb = haar_level_buf_new(c);
     double *t[2] = {malloc(sizeof(double) * (size_t)iters), malloc(sizeof(double) * (size_t)iters)};
-    if (!level || !ints || !lb || !t[0] || !t[1])
+    if (!t[0] || !t[1])
         return 1;
-    haar_resize_buf rb = {ints, ints + img->w, ints + 2 * img->w, ints + 3 * img->w,
-                          ints + 4 * img->w, ints + 4 * img->w + img->h};
     for (float s = 1.f; nl < MAX_LEVELS; s *= 1.1f) {
         int w = (int)lrintf((float)img->w / s), h = (int)lrintf((float)img->h / s);
         if (w < c->win_w + 1 || h < c->win_h + 1)
             break;
-        size_t cells = ((size_t)w + 1) * ((size_t)h + 1);
-        sum[nl] = calloc((c->has_tilted ? 2 : 1) * cells + HAAR_SCAN_PAD, sizeof **sum);
-        sq[nl] = calloc(cells + HAAR_SCAN_PAD, sizeof **sq);
-        if (!sum[nl] || !sq[nl])
+        if (!haar_work_alloc(&wk[nl], c, w, h))
             return 1;
-        haar_resize_linear(img->px, img->w, img->h, level, w, h, &rb);
-        haar_integral(level, w, h, sum[nl], sq[nl]);
-        if (c->has_tilted)
-            haar_tilted_integral(level, w, h, sum[nl] + cells);
+        haar_work_level(&wk[nl], img->px, img->w, img->h, w, h);
         lw[nl] = w, lh[nl] = h, sc[nl++] = s;
     }
     int paths[2] = {HAAR_PATH_C, HAAR_PATH_AVX2}, np = haar_path_supported(HAAR_PATH_AVX2) ? 2 : 1;
     size_t hits[2] = {0, 0};
     for (int i = 0; i <= iters; i++) /* round 0 warms the caches */
         for (int p = 0; p < np; p++) {
-            haar_level_buf_use(lb, paths[p]);
+            for (int l = 0; l < nl; l++)
+                haar_level_buf_use(wk[l].lb, paths[p]);
             size_t n = 0;
             double t0 = bench_cpu_now();
-            for (int l = 0; l < nl; l++) {
-                size_t tofs = c->has_tilted ? ((size_t)lw[l] + 1) * ((size_t)lh[l] + 1) : 0;
-                haar_scan_level(c, lb, sum[l], sq[l], (int)tofs, lw[l], lh[l], sc[l],
-                                sc[l] >= 2 ? 1 : 2, count_hit, &n);
-            }
+            for (int l = 0; l < nl; l++)
+                haar_scan_level(c, wk[l].lb, wk[l].sum, wk[l].sq, (int)wk[l].tofs, lw[l], lh[l],
+                                sc[l], sc[l] >= 2 ? 1 : 2, count_hit, &n);
             if (i)
                 t[p][i - 1] = bench_cpu_now() - t0;
             hits[p] = n;
@@ -85,9 +73,8 @@ static int time_paths(const fer_cascade *c, const fer_image *img, int iters, int
     else
         printf("scan of %d levels: plain C %.2f ms (no AVX2 on this CPU)\n", nl, ms[0]);
     for (int l = 0; l < nl; l++)
-        free(sum[l]), free(sq[l]);
-    haar_level_buf_free(lb);
-    free(t[0]), free(t[1]), free(ints), free(level);
+        haar_work_free(&wk[l]);
+    free(t[0]), free(t[1]);
     return np > 1 && hits[0] != hits[1];
 }
 

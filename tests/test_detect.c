@@ -425,35 +425,24 @@ static int collect(void *arg, const fer_box *box)
 /* Scans every level (step 1.1) of img with both paths; returns the hits. */
 static size_t scan_paths_on(const fer_cascade *c, const fer_image *img)
 {
-    size_t total = 0, cells = ((size_t)img->w + 1) * ((size_t)img->h + 1);
-    uint32_t *sum = calloc(2 * cells + HAAR_SCAN_PAD, sizeof *sum);
-    uint32_t *sq = calloc(cells + HAAR_SCAN_PAD, sizeof *sq);
-    uint8_t *level = malloc((size_t)img->w * img->h);
-    int *ints = malloc(sizeof *ints * (4 * (size_t)img->w + 2 * (size_t)img->h));
-    haar_level_buf *lb = haar_level_buf_new(c);
-    ck_assert(sum && sq && level && ints && lb);
-    haar_resize_buf rb = {ints, ints + img->w, ints + 2 * img->w, ints + 3 * img->w,
-                          ints + 4 * img->w, ints + 4 * img->w + img->h};
+    size_t total = 0;
+    haar_work wk;
+    ck_assert(haar_work_alloc(&wk, c, img->w, img->h));
     hitlist *plain = malloc(sizeof *plain), *simd = malloc(sizeof *simd);
     ck_assert(plain && simd);
     for (float scale = 1.f;; scale *= 1.1f) {
         int w = (int)lrintf((float)img->w / scale), h = (int)lrintf((float)img->h / scale);
         if (w < c->win_w + 1 || h < c->win_h + 1)
             break;
-        haar_resize_linear(img->px, img->w, img->h, level, w, h, &rb);
-        memset(sum, 0, (2 * cells + HAAR_SCAN_PAD) * sizeof *sum);
-        haar_integral(level, w, h, sum, sq);
-        size_t tofs = c->has_tilted ? ((size_t)w + 1) * ((size_t)h + 1) : 0;
-        if (tofs)
-            haar_tilted_integral(level, w, h, sum + tofs);
+        haar_work_level(&wk, img->px, img->w, img->h, w, h);
         for (int step = 1; step <= 2; step++) {
             plain->n = simd->n = 0;
-            ck_assert(haar_level_buf_use(lb, HAAR_PATH_C));
-            size_t n0 = haar_scan_level(c, lb, sum, sq, (int)tofs, w, h, scale, step, collect,
-                                        plain);
-            ck_assert(haar_level_buf_use(lb, HAAR_PATH_AVX2));
-            size_t n1 = haar_scan_level(c, lb, sum, sq, (int)tofs, w, h, scale, step, collect,
-                                        simd);
+            ck_assert(haar_level_buf_use(wk.lb, HAAR_PATH_C));
+            size_t n0 = haar_scan_level(c, wk.lb, wk.sum, wk.sq, (int)wk.tofs, w, h, scale, step,
+                                        collect, plain);
+            ck_assert(haar_level_buf_use(wk.lb, HAAR_PATH_AVX2));
+            size_t n1 = haar_scan_level(c, wk.lb, wk.sum, wk.sq, (int)wk.tofs, w, h, scale, step,
+                                        collect, simd);
             ck_assert_uint_eq(n0, plain->n);
             ck_assert_msg(n1 == n0, "%dx%d step %d: %zu hits, plain %zu", w, h, step, n1, n0);
             if (n0)
@@ -463,11 +452,7 @@ static size_t scan_paths_on(const fer_cascade *c, const fer_image *img)
     }
     free(plain);
     free(simd);
-    haar_level_buf_free(lb);
-    free(ints);
-    free(level);
-    free(sq);
-    free(sum);
+    haar_work_free(&wk);
     return total;
 }
 

@@ -80,17 +80,7 @@ static int add_hit(void *arg, const fer_box *box)
     return 1;
 }
 
-/* Buffers for the largest level scanned, reused by every level. */
-typedef struct work {
-    uint8_t *level;
-    uint32_t *sum, *sq;
-    haar_resize_buf rb;
-    haar_level_buf *lb;
-    int *ints;
-    size_t tofs; /* tilted integral at sum + tofs (0: none) */
-} work;
-
-static void work_free(work *w)
+void haar_work_free(haar_work *w)
 {
     free(w->level);
     free(w->sum);
@@ -99,13 +89,11 @@ static void work_free(work *w)
     haar_level_buf_free(w->lb);
 }
 
-static int work_alloc(work *w, const fer_cascade *c, int iw, int ih)
+int haar_work_alloc(haar_work *w, const fer_cascade *c, int iw, int ih)
 {
     memset(w, 0, sizeof *w);
     size_t cells = ((size_t)iw + 1) * ((size_t)ih + 1);
     w->level = malloc((size_t)iw * ih);
-    /* The tilted integral, when needed, follows the upright one in the same
-     * buffer, so that feature offsets can address both from one pointer. */
     w->tofs = c->has_tilted ? cells : 0;
     w->sum = calloc((c->has_tilted ? 2 : 1) * cells + HAAR_SCAN_PAD, sizeof *w->sum);
     w->sq = calloc(cells + HAAR_SCAN_PAD, sizeof *w->sq);
@@ -131,14 +119,20 @@ static void level_size(const fer_image *img, float scale, int *lw, int *lh)
     *lh = *lh > img->h ? img->h : *lh;
 }
 
-static int scan_scale(const fer_cascade *c, const fer_image *img, work *w, float scale, hits *h)
+void haar_work_level(haar_work *w, const uint8_t *px, int iw, int ih, int lw, int lh)
 {
-    int lw, lh;
-    level_size(img, scale, &lw, &lh);
-    haar_resize_linear(img->px, img->w, img->h, w->level, lw, lh, &w->rb);
+    haar_resize_linear(px, iw, ih, w->level, lw, lh, &w->rb);
     haar_integral(w->level, lw, lh, w->sum, w->sq);
     if (w->tofs)
         haar_tilted_integral(w->level, lw, lh, w->sum + w->tofs);
+}
+
+static int scan_scale(const fer_cascade *c, const fer_image *img, haar_work *w, float scale,
+                      hits *h)
+{
+    int lw, lh;
+    level_size(img, scale, &lw, &lh);
+    haar_work_level(w, img->px, img->w, img->h, lw, lh);
     int step = scale >= 2 ? 1 : 2;
     return haar_scan_level(c, w->lb, w->sum, w->sq, (int)w->tofs, lw, lh, scale, step, add_hit,
                            h) != (size_t)-1;
@@ -183,18 +177,18 @@ fer_status fer_detect_faces(const fer_cascade *c, const fer_image *img, const fe
     *boxes = NULL;
     *n = 0;
     float *scales = malloc(sizeof *scales * MAX_LEVELS);
-    work w;
+    haar_work w;
     hits h = {NULL, 0, 0};
     int n_scales = scales ? pyramid_scales(c, img, o, scales) : 0;
     /* Levels only shrink: buffers sized for the first one serve all. */
     int lw = 1, lh = 1;
     if (n_scales)
         level_size(img, scales[0], &lw, &lh);
-    int ok = scales && work_alloc(&w, c, lw, lh);
+    int ok = scales && haar_work_alloc(&w, c, lw, lh);
     for (int i = 0; ok && i < n_scales; i++)
         ok = scan_scale(c, img, &w, scales[i], &h);
     if (scales)
-        work_free(&w);
+        haar_work_free(&w);
     free(scales);
     if (!ok) {
         free(h.b);

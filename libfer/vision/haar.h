@@ -95,6 +95,27 @@ size_t haar_scan_level(const fer_cascade *c, haar_level_buf *b, const uint32_t *
                        const uint32_t *sq, int tofs, int w, int h, float scale, int step,
                        haar_hit_fn hit, void *arg);
 
+/* The buffers of a pyramid's levels, sized for the largest (iw x ih) and
+ * reused by each smaller one: the level's pixels, its integrals (padded for
+ * the SIMD scan; with tilted features the tilted integral follows the
+ * upright one, at sum + tofs, so that feature offsets address both from one
+ * pointer), the resize scratch and the scan's per-level buffer. */
+typedef struct haar_work {
+    uint8_t *level;
+    uint32_t *sum, *sq;
+    size_t tofs; /* 0: no tilted integral */
+    haar_resize_buf rb;
+    haar_level_buf *lb;
+    int *ints;
+} haar_work;
+/* 0 when out of memory; haar_work_free releases w either way. */
+int haar_work_alloc(haar_work *w, const fer_cascade *c, int iw, int ih);
+void haar_work_free(haar_work *w);
+/* One level: px (iw x ih) shrunk to lw x lh (at most the allocated size)
+ * and its integrals, ready for haar_scan_level(c, w->lb, w->sum, w->sq,
+ * w->tofs, lw, lh, ...). */
+void haar_work_level(haar_work *w, const uint8_t *px, int iw, int ih, int lw, int lh);
+
 /* OpenCV's groupRectangles in place: *n_out boxes remain in b. */
 fer_status haar_group(fer_box *b, size_t n, int min_neighbors, double eps, size_t *n_out,
                       fer_error *err);
