@@ -80,6 +80,7 @@ LIB_SRC += libfer/emotion/classes.c \
 	libfer/emotion/fusion.c \
 	libfer/emotion/augment.c \
 	libfer/emotion/dataset.c \
+	libfer/emotion/probs.c \
 	libfer/emotion/dataset_dir.c \
 	libfer/emotion/live.c
 LIB_SRC += libfer/heart/heart.c \

@@ -290,6 +290,21 @@ fer_status fer_dataset_load_dir(const char *dir, int n_classes, const char *cons
                                 fer_dataset *ds, fer_error *err);
 void fer_dataset_free(fer_dataset *ds);
 
+/* Probability files (docs/dataset.md): a CSV with the header
+ * "row,hash,<m's class names>" and one line per image: its index in ds, the
+ * FNV-1a hash of its pixels (8 hex digits) and its probabilities. Written
+ * atomically for the n images rows[] (probs: n x classes); fer-eval --probs
+ * writes them. */
+fer_status fer_probs_write(const char *path, const fer_dataset *ds, const size_t *rows, size_t n,
+                           const float *probs, const fer_model *m, fer_error *err);
+/* Reads such a file against ds: *out gets ds->n x classes floats in m's class
+ * order (columns found by name), NAN for the images it does not list. A line
+ * naming no image of ds, a hash that differs from the image's, a row twice,
+ * a value outside 0..1 or probabilities not summing to 1 is an error
+ * "path:LINE: what". fer-train --soft-targets trains against them. */
+fer_status fer_probs_read(const char *path, const fer_dataset *ds, const fer_model *m, float **out,
+                          fer_error *err);
+
 /* ------------------------------------------------------------------ images */
 
 /* Grey 8-bit image. */

@@ -20,7 +20,7 @@ static const char *prog = "fer-eval";
 enum { MAX_CLASSES = 64, MAX_MODELS = 8, USAGE_ALL = -1, USAGE_AUTO = -2 };
 
 typedef struct options {
-    const char *weights[MAX_MODELS], *data, *confusion_svg;
+    const char *weights[MAX_MODELS], *data, *confusion_svg, *probs;
     int n_weights;
     int usage; /* FER_USAGE_*, USAGE_ALL or USAGE_AUTO */
     int json, skip_bad;
@@ -32,7 +32,8 @@ static void usage_text(FILE *out)
 {
     fprintf(out,
             "usage: fer-eval [--weights W]... --data FILE|-|DIR [--usage U] [--json] [--tta[=T]]\n"
-            "                [--confusion out.svg] [--threads N] [--batch N] [--skip-bad]\n"
+            "                [--confusion out.svg] [--probs out.csv] [--threads N] [--batch N]\n"
+            "                [--skip-bad]\n"
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
             "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
@@ -47,6 +48,8 @@ static void usage_text(FILE *out)
             "                     tools (default zoom: each image, two copies zoomed about\n"
             "                     its centre and their mirrors; flip: each image and its mirror)\n"
             "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
+            "  --probs F.csv      also write each image's probabilities (row,hash,<classes>;\n"
+            "                     fer-train --soft-targets trains against them)\n"
             "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
             "  --batch N          images per forward pass (default 128)\n"
             "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n"
@@ -68,12 +71,14 @@ static int parse_usage_name(const char *s, int *out)
     return 0;
 }
 
-enum { O_WEIGHTS, O_DATA, O_USAGE, O_CONFUSION, O_THREADS, O_BATCH, O_JSON, O_TTA, O_SKIP_BAD };
+enum { O_WEIGHTS, O_DATA, O_USAGE, O_CONFUSION, O_THREADS, O_BATCH, O_JSON, O_TTA, O_SKIP_BAD,
+       O_PROBS };
 
 static const cli_opt option_list[] = {
     {"--weights", CLI_VALUE}, {"--data", CLI_VALUE}, {"--usage", CLI_VALUE},
     {"--confusion", CLI_VALUE}, {"--threads", CLI_VALUE}, {"--batch", CLI_VALUE},
-    {"--json", CLI_FLAG},     {"--tta", CLI_OPTIONAL},   {"--skip-bad", CLI_FLAG}, {NULL, CLI_FLAG}};
+    {"--json", CLI_FLAG},     {"--tta", CLI_OPTIONAL},   {"--skip-bad", CLI_FLAG},
+    {"--probs", CLI_VALUE},   {NULL, CLI_FLAG}};
 
 static int set_option(void *ctx, int k, const char *v)
 {
@@ -97,13 +102,14 @@ static int set_option(void *ctx, int k, const char *v)
     case O_JSON: o->json = 1; return 1;
     case O_TTA: return cli_parse_tta(prog, name, v, &o->tta);
     case O_SKIP_BAD: o->skip_bad = 1; return 1;
+    case O_PROBS: o->probs = v; return 1;
     }
     return 0;
 }
 
 /* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. The
- * --confusion path is checked before the evaluation, so that a typo does not
- * waste a long run (the write itself can still fail later). */
+ * --confusion and --probs paths are checked before the evaluation, so that a
+ * typo does not waste a long run (the write itself can still fail later). */
 static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128, .tta = FER_TTA_DEFAULT};
@@ -116,7 +122,8 @@ static int parse_args(int argc, char **argv, options *o)
     const char *inputs[1 + MAX_MODELS] = {o->data};
     for (int i = 0; i < o->n_weights; i++)
         inputs[1 + i] = o->weights[i];
-    if (o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 1 + o->n_weights))
+    if ((o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 1 + o->n_weights)) ||
+        (o->probs && !cli_output_ok(prog, o->probs, inputs, 1 + o->n_weights)))
         return 1; /* a file error, not a usage one */
     return CLI_GO;
 }
@@ -301,8 +308,9 @@ static fer_status predict_ensemble(fer_model *const *m, int n, const fer_dataset
     return s;
 }
 
+/* keep, when not NULL, receives the probabilities (sel->n x classes). */
 static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
-                    const selection *sel, const options *o, eval *ev)
+                    const selection *sel, const options *o, eval *ev, float *keep)
 {
     int k = fer_model_n_classes(m[0]), nb_max = (int)o->batch;
     size_t px = (size_t)ds->h * (size_t)ds->w;
@@ -325,6 +333,8 @@ static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
             ok = 0;
             break;
         }
+        if (keep)
+            memcpy(keep + from * (size_t)k, probs, (size_t)nb * (size_t)k * sizeof *probs);
         for (int i = 0; i < nb; i++) {
             int t = sel->truth[from + (size_t)i], pr = argmax(probs + (size_t)i * (size_t)k, k);
             ev->confusion[t * k + pr]++;
@@ -442,6 +452,26 @@ static int write_svg(const eval *ev, const fer_model *m, const char *path, int u
     return 0;
 }
 
+/* ------------------------------------------------------------ --probs */
+
+static int alloc_probs(const options *o, const selection *sel, const fer_model *m, float **keep)
+{
+    size_t len = (sel->n ? sel->n : 1) * (size_t)fer_model_n_classes(m);
+    if (o->probs && !(*keep = malloc(len * sizeof **keep)))
+        return cli_error(prog, "out of memory for %zu images' probabilities", sel->n), 0;
+    return 1;
+}
+
+static int write_probs(const options *o, const fer_dataset *ds, const selection *sel,
+                       const float *keep, const fer_model *m)
+{
+    fer_error err;
+    if (fer_probs_write(o->probs, ds, sel->rows, sel->n, keep, m, &err) == FER_OK)
+        return 1;
+    cli_error(prog, "%s", err.msg);
+    return 0;
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -458,12 +488,15 @@ int main(int argc, char **argv)
     selection sel = {0};
     eval ev = {0};
     int from_dir = 0, usage = o.usage, n_models = 0;
+    float *keep = NULL;
     int ok = load_models(&o, models, &n_models);
     m = models[0];
     ok = ok && load_data(&o, m, &ds, &from_dir) &&
-         select_rows(&o, &ds, m, from_dir, &usage, &sel) &&
-         run_eval(models, n_models, &ds, &sel, &o, &ev) &&
-         (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta));
+         select_rows(&o, &ds, m, from_dir, &usage, &sel) && alloc_probs(&o, &sel, m, &keep) &&
+         run_eval(models, n_models, &ds, &sel, &o, &ev, keep) &&
+         (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta)) &&
+         (!o.probs || write_probs(&o, &ds, &sel, keep, m));
+    free(keep);
     char names[4096] = ""; /* the JSON's "model": the files joined by '+' */
     for (int i = 0; i < o.n_weights; i++) {
         const char *slash = strrchr(o.weights[i], '/');

@@ -19,6 +19,7 @@ typedef struct config {
     const char *data, *out, *ckpt, *resume, *init, *arch, *log, *plot;
     const char *teacher[MAX_TEACHERS]; /* --teacher: distillation from these models */
     int n_teachers;
+    const char *soft_targets; /* --soft-targets: distillation from their probabilities */
     double distill; /* the teachers' share of the training targets */
     const char *class_names[FER_N_EMOTIONS];
     char *class_list; /* --classes as given: folder names, or FER2013 names for a CSV */
@@ -72,6 +73,8 @@ static void usage(FILE *f)
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
             "  --teacher FILE        distil: train against the mean of these models' probabilities\n"
             "                        (given 1..8 times; the student's classes) mixed with the labels\n"
+            "  --soft-targets F.csv  distil from probabilities computed once (fer-eval --probs:\n"
+            "                        teachers run on each image unaugmented, not at every step)\n"
             "  --distill X           the teachers' share of the targets, 0..1 (default 0.5)\n"
             "  --val-tta[=flip|zoom|none] validation loss and accuracy, so the best model,\n"
             "                        with a test-time augmentation (bare: the tools' default,\n"
@@ -152,7 +155,7 @@ enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED
        O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
        O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET, O_OPTIMIZER,
        O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING, O_VAL_TTA, O_TEACHER,
-       O_DISTILL };
+       O_DISTILL, O_SOFT_TARGETS };
 
 static const cli_opt option_list[] = {
     {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
@@ -166,6 +169,7 @@ static const cli_opt option_list[] = {
     {"--optimizer", CLI_VALUE},   {"--momentum", CLI_VALUE},    {"--weight-decay", CLI_VALUE},
     {"--schedule", CLI_VALUE},    {"--warmup", CLI_VALUE},      {"--label-smoothing", CLI_VALUE},
     {"--val-tta", CLI_OPTIONAL},  {"--teacher", CLI_VALUE},     {"--distill", CLI_VALUE},
+    {"--soft-targets", CLI_VALUE},
     {NULL, CLI_FLAG}};
 
 /* An integer option in lo..hi into *out. */
@@ -235,6 +239,7 @@ static int set_option(void *ctx, int k, const char *v)
     case O_SMOOTHING: return cli_opt_double(prog, name, v, 0, 0.5, &c->smoothing);
     case O_VAL_TTA: return cli_parse_tta(prog, name, v, &c->val_tta);
     case O_DISTILL: return cli_opt_double(prog, name, v, 0, 1, &c->distill);
+    case O_SOFT_TARGETS: c->soft_targets = v; return 1;
     case O_TEACHER:
         if (c->n_teachers == MAX_TEACHERS)
             return cli_bad_value(prog, name, v, "at most 8 teachers");
@@ -286,11 +291,14 @@ static int parse_args(int argc, char **argv, config *c)
                CLI_USAGE;
     if (c->class_list && !parse_classes(c, c->class_list, cli_is_dir(c->data)))
         return CLI_USAGE;
-    if (c->distill >= 0 && !c->n_teachers)
-        return cli_error(prog, "--distill needs --teacher FILE"), CLI_USAGE;
-    if (c->n_teachers && c->balanced)
-        return cli_error(prog, "--teacher excludes --class-weight (the soft targets carry no "
-                               "class weights)"), CLI_USAGE;
+    if (c->distill >= 0 && !c->n_teachers && !c->soft_targets)
+        return cli_error(prog, "--distill needs --teacher FILE or --soft-targets FILE"), CLI_USAGE;
+    if (c->n_teachers && c->soft_targets)
+        return cli_error(prog, "--teacher and --soft-targets exclude each other"), CLI_USAGE;
+    if ((c->n_teachers || c->soft_targets) && c->balanced)
+        return cli_error(prog, "%s excludes --class-weight (the soft targets carry no class "
+                               "weights)", c->n_teachers ? "--teacher" : "--soft-targets"),
+               CLI_USAGE;
     if (c->distill < 0)
         c->distill = 0.5;
     if (!c->lr)
@@ -441,10 +449,20 @@ static double scheduled_lr(const config *c, double t, double T, double steps_per
     return lr;
 }
 
+/* What distillation trains against: teacher models run on every batch, or
+ * their probabilities for each training image (read once); the batch's
+ * targets and scratch. */
+typedef struct distill {
+    fer_model *teachers[MAX_TEACHERS];
+    float *table; /* --soft-targets: images x classes, in the data set's order */
+    float *soft;  /* the batch's targets, then scratch for a teacher's probabilities */
+} distill;
+
 /* The distillation targets of a batch: (1 - distill) x the labels (label
  * smoothed) + distill x the mean of the teachers' probabilities on the same
- * (augmented) images. probs: scratch of n x classes. */
-static fer_status soft_targets(const config *c, fer_model *const *teachers, const float *x,
+ * (augmented) images, or their probabilities for the images of idx read
+ * from --soft-targets. probs: scratch of n x classes. */
+static fer_status soft_targets(const config *c, const distill *d, const int *idx, const float *x,
                                const int *y, int n, float *probs, float *t, fer_error *err)
 {
     size_t len = (size_t)n * c->n_classes;
@@ -453,8 +471,15 @@ static fer_status soft_targets(const config *c, fer_model *const *teachers, cons
     for (int i = 0; i < n; i++)
         for (int k = 0; k < c->n_classes; k++)
             t[(size_t)i * c->n_classes + k] = (1 - (float)c->distill) * (k == y[i] ? on : off);
+    if (d->table) {
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < c->n_classes; k++)
+                t[(size_t)i * c->n_classes + k] +=
+                    (float)c->distill * d->table[(size_t)idx[i] * c->n_classes + k];
+        return FER_OK;
+    }
     for (int j = 0; j < c->n_teachers; j++) {
-        fer_status s = fer_model_predict(teachers[j], x, n, probs, err);
+        fer_status s = fer_model_predict(d->teachers[j], x, n, probs, err);
         if (s)
             return s;
         for (size_t q = 0; q < len; q++)
@@ -464,8 +489,8 @@ static fer_status soft_targets(const config *c, fer_model *const *teachers, cons
 }
 
 static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_dataset *ds,
-                       split *sp, progress *p, const float *cw, fer_model *const *teachers,
-                       float *soft, float *x, int *y, epoch_row *row)
+                       split *sp, progress *p, const float *cw, const distill *d, float *x,
+                       int *y, epoch_row *row)
 {
     char label[64], extra[128];
     int steps = (sp->n_train + c->batch - 1) / c->batch;
@@ -480,7 +505,8 @@ static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_
     long correct_sum = 0, seen = 0;
     for (int s = 0; s < steps; s++) {
         int n = sp->n_train - s * c->batch < c->batch ? sp->n_train - s * c->batch : c->batch;
-        fill_batch(c, ds, sp, sp->order + s * c->batch, n, &p->rng, x, y);
+        const int *idx = sp->order + s * c->batch;
+        fill_batch(c, ds, sp, idx, n, &p->rng, x, y);
         float loss;
         int correct;
         fer_error err;
@@ -489,8 +515,8 @@ static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
             return 0;
         }
-        float *probs = soft ? soft + (size_t)c->batch * c->n_classes : NULL;
-        if (soft ? soft_targets(c, teachers, x, y, n, probs, soft, &err) ||
+        float *soft = d->soft, *probs = soft ? soft + (size_t)c->batch * c->n_classes : NULL;
+        if (soft ? soft_targets(c, d, idx, x, y, n, probs, soft, &err) ||
                        fer_model_train_step_soft(m, opt, &p->rng, x, soft, y, n, &loss, &correct, &err)
                  : fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
@@ -668,6 +694,49 @@ static int end_epoch(const config *c, fer_model *m, fer_optim *opt, progress *p,
     return (!c->log || write_log(c, p)) && (!c->plot || write_plot(c, p));
 }
 
+/* The teachers (checked against the student m), or the --soft-targets
+ * table (every training image in it), and the batch buffers. */
+static int distill_open(const config *c, const fer_model *m, const fer_dataset *ds,
+                        const split *sp, distill *d)
+{
+    fer_error err;
+    if (!c->n_teachers && !c->soft_targets)
+        return 1;
+    if (!(d->soft = malloc((size_t)c->batch * c->n_classes * 2 * sizeof *d->soft)))
+        return cli_error(prog, "out of memory"), 0;
+    if (c->soft_targets) {
+        if (fer_probs_read(c->soft_targets, ds, m, &d->table, &err))
+            return cli_error(prog, "%s", err.msg), 0;
+        for (int i = 0; i < sp->n_train; i++)
+            if (isnan(d->table[(size_t)sp->train[i] * c->n_classes]))
+                return cli_error(prog, "%s: no probabilities for training image %d (of %zu)",
+                                 c->soft_targets, sp->train[i], ds->n), 0;
+        return 1;
+    }
+    for (int j = 0; j < c->n_teachers; j++) {
+        if (fer_model_load(c->teacher[j], &d->teachers[j], &err) ||
+            fer_model_set_threads(d->teachers[j], c->threads, &err))
+            return cli_error(prog, "%s", strstr(err.msg, c->teacher[j]) ? err.msg : c->teacher[j]), 0;
+        int ch, h, w, sc, sh, sw;
+        fer_model_input_shape(d->teachers[j], &ch, &h, &w);
+        fer_model_input_shape(m, &sc, &sh, &sw);
+        if (!same_classes(c, d->teachers[j], c->teacher[j]))
+            return 0;
+        if (ch != sc || h != sh || w != sw)
+            return cli_error(prog, "%s: takes %dx%dx%d input, the model %dx%dx%d", c->teacher[j],
+                             ch, h, w, sc, sh, sw), 0;
+    }
+    return 1;
+}
+
+static void distill_close(const config *c, distill *d)
+{
+    for (int j = 0; j < c->n_teachers; j++)
+        fer_model_free(d->teachers[j]);
+    free(d->table);
+    free(d->soft);
+}
+
 static int run(const config *c, const fer_dataset *ds, split *sp)
 {
     progress p = {.best_val_acc = -1, .best_val_loss = INFINITY};
@@ -704,33 +773,15 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
         cli_error(prog, "%s", err.msg);
     if (ok && c->balanced)
         class_weights(c, ds, sp, cw);
-    fer_model *teachers[MAX_TEACHERS] = {0};
-    float *soft = c->n_teachers ? malloc((size_t)c->batch * c->n_classes * 2 * sizeof *soft) : NULL;
-    if (ok && c->n_teachers && !soft)
-        ok = 0, cli_error(prog, "out of memory");
-    for (int j = 0; ok && j < c->n_teachers; j++) {
-        if (fer_model_load(c->teacher[j], &teachers[j], &err) ||
-            fer_model_set_threads(teachers[j], c->threads, &err)) {
-            cli_error(prog, "%s", strstr(err.msg, c->teacher[j]) ? err.msg : c->teacher[j]);
-            ok = 0;
-        } else {
-            int ch, h, w, sc, sh, sw;
-            fer_model_input_shape(teachers[j], &ch, &h, &w);
-            fer_model_input_shape(m, &sc, &sh, &sw);
-            ok = same_classes(c, teachers[j], c->teacher[j]);
-            if (ok && (ch != sc || h != sh || w != sw))
-                ok = 0, cli_error(prog, "%s: takes %dx%dx%d input, the model %dx%dx%d",
-                                  c->teacher[j], ch, h, w, sc, sh, sw);
-        }
-    }
+    distill d = {.table = NULL};
+    ok = ok && distill_open(c, m, ds, sp, &d);
     if (ok)
         fprintf(stderr, "%s: %d training, %d validation images, %d classes, %zu parameters, %d threads\n",
                 prog, sp->n_train, sp->n_val, c->n_classes, fer_model_n_params(m), c->threads ? c->threads : fer_threads_default());
     int stop = 0;
     while (ok && !stop && p.epoch < c->epochs) {
         epoch_row row = {0};
-        ok = train_epoch(c, m, opt, ds, sp, &p, c->balanced ? cw : NULL, teachers, soft, x, y,
-                         &row) &&
+        ok = train_epoch(c, m, opt, ds, sp, &p, c->balanced ? cw : NULL, &d, x, y, &row) &&
              validate(c, m, ds, sp, x, y, &row) && end_epoch(c, m, opt, &p, &row, &stop);
     }
     if (ok)
@@ -739,9 +790,7 @@ static int run(const config *c, const fer_dataset *ds, split *sp)
                 c->out);
     if (m != c->arch_model) /* main owns that one */
         fer_model_free(m);
-    for (int j = 0; j < c->n_teachers; j++)
-        fer_model_free(teachers[j]);
-    free(soft);
+    distill_close(c, &d);
     fer_optim_free(opt);
     free(p.rows);
     free(x);

@@ -78,6 +78,50 @@ for bad in "--distill 0.3" "--teacher $tmp/teacher7.safetensors --distill 1.5" \
 done
 [ ! -e "$tmp/dx.safetensors" ] || fail "a refused run wrote its output"
 
+# --soft-targets: the teacher's probabilities written once by fer-eval --probs
+# (no augmentation, as these runs have none) train the model as the live
+# teacher does, to the file's six digits; a file of other images (a changed
+# hash), one lacking a training image or with an impossible value or a row
+# twice, and --soft-targets with --teacher are refused, naming the file.
+EVAL="$BUILD/bin/fer-eval"
+"$EVAL" --weights "$tmp/teacher7.safetensors" --data "$SAMPLE" --usage all --tta=none \
+    --probs "$tmp/t7.csv" >/dev/null 2>"$tmp/err" || fail "fer-eval --probs: $(tail -n 1 "$tmp/err")"
+[ "$(head -n 1 "$tmp/t7.csv")" = "row,hash,angry,disgust,fear,happy,sad,surprise,neutral" ] ||
+    fail "--probs header: $(head -n 1 "$tmp/t7.csv")"
+[ "$(wc -l <"$tmp/t7.csv")" -eq 22 ] || fail "--probs: not 21 images and a header"
+"$TRAIN" "${ARGS[@]}" --seed 5 --teacher "$tmp/teacher7.safetensors" --out "$tmp/dt.safetensors" \
+    --log "$tmp/dt.csv" 2>"$tmp/err" || fail "--teacher: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 5 --soft-targets "$tmp/t7.csv" --out "$tmp/ds.safetensors" \
+    --log "$tmp/ds.csv" 2>"$tmp/err" || fail "--soft-targets: $(tail -n 1 "$tmp/err")"
+lt=$(awk -F, 'NR == 2 { print $2 }' "$tmp/dt.csv") ls=$(awk -F, 'NR == 2 { print $2 }' "$tmp/ds.csv")
+lp=$(awk -F, 'NR == 2 { print $2 }' "$tmp/plain.csv")
+awk -v a="$lt" -v b="$ls" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||
+    fail "--soft-targets training loss $ls, the live teacher's $lt"
+awk -v a="$lp" -v b="$ls" 'BEGIN { d = a - b; exit !(d > 1e-4 || d < -1e-4) }' ||
+    fail "--soft-targets gave the plain run's loss ($lp): the check cannot tell"
+/usr/bin/python3 - "$tmp/t7.csv" "$tmp" <<'EOF'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+def put(name, ls):
+    open(f"{sys.argv[2]}/{name}.csv", "w").write("\n".join(ls) + "\n")
+f = lines[1].split(",")
+put("s-hash", [lines[0], ",".join(f[:1] + ["%08x" % (int(f[1], 16) ^ 1)] + f[2:])] + lines[2:])
+put("s-missing", lines[:1] + lines[2:])
+put("s-value", [lines[0], ",".join(f[:2] + ["1.5"] + f[3:])] + lines[2:])
+put("s-twice", lines + lines[1:2])
+EOF
+for bad in hash missing value twice; do
+    "$TRAIN" "${ARGS[@]}" --soft-targets "$tmp/s-$bad.csv" --out "$tmp/dx.safetensors" 2>"$tmp/err"
+    [ $? -eq 1 ] || fail "--soft-targets s-$bad.csv: not exit 1"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "s-$bad.csv" "$tmp/err" ||
+        fail "--soft-targets s-$bad.csv message: $(cat "$tmp/err")"
+done
+grep -q "s-twice.csv:23: row 0 a second time" "$tmp/err" || fail "a row twice: $(cat "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --soft-targets "$tmp/t7.csv" --teacher "$tmp/teacher7.safetensors" \
+    --out "$tmp/dx.safetensors" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--soft-targets with --teacher: not a usage error"
+[ ! -e "$tmp/dx.safetensors" ] || fail "a refused --soft-targets run wrote its output"
+
 # --val-tta: the validation accuracy is fer-eval's (which predicts through
 # the tools' call) on the saved model, with the same augmentation; =none is
 # the default; a bad value is a usage error naming it.
