@@ -293,7 +293,7 @@ $(BUILD)/tests/mock-spotify: tests/mock-spotify.c
 # ASan+UBSan in $(FUZZ_BUILD), run for FUZZ_SECONDS each (crashes are copied to
 # tests/fuzz/regress/<target>/).
 FUZZ_TARGETS := fer2013_csv image model arch_json cascade spotify heart catalog \
-	spotify_retry checkpoint
+	spotify_retry checkpoint probs
 FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 # FUZZ_SEED and FUZZ_RUNS (a number of executions) make a run repeatable: CI.

@@ -251,7 +251,25 @@ def checkpoint():
         put("checkpoint", name, "\n".join([it, lr, decay, json.dumps(ex)]))
 
 
-MAKERS = {"fer2013_csv": fer2013, "heart": heart, "catalog": catalog, "image": images,
+def probs():
+    """Probability files for fuzz_probs.c's three images (pixel j of image i:
+    (i * 37 + j * 7) mod 256), hashed as libfer/emotion/probs.c does."""
+    def fnv(i):
+        h = 2166136261
+        for j in range(48 * 48):
+            h = ((h ^ ((i * 37 + j * 7) % 256)) * 16777619) & 0xFFFFFFFF
+        return "%08x" % h
+    names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    p = ["0.1", "0.05", "0.05", "0.5", "0.1", "0.1", "0.1"]
+    rows = ["%d,%s,%s" % (i, fnv(i), ",".join(p)) for i in range(3)]
+    put("probs", "three.csv", "\n".join(["row,hash," + ",".join(names)] + rows) + "\n")
+    shuffled = ["neutral", "row"] + names[:6] + ["hash"]
+    put("probs", "columns-shuffled.csv", "\n".join([",".join(shuffled)] + [
+        ",".join([p[6], str(i)] + p[:6] + [fnv(i)]) for i in (2, 0)]) + "\n")
+    put("probs", "bad-hash.csv", "row,hash," + ",".join(names) + "\n1,00000000," + ",".join(p) + "\n")
+
+
+MAKERS = {"probs": probs, "fer2013_csv": fer2013, "heart": heart, "catalog": catalog, "image": images,
           "image_headers": image_headers, "model": models, "cascade": cascade, "spotify": spotify,
           "spotify_retry": spotify_retry, "checkpoint": checkpoint}
 
