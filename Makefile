@@ -225,6 +225,7 @@ run-bench: $(BUILD)/bench/fer-bench
 	$(BUILD)/bench/fer-bench gemm --json > $(BUILD)/bench/gemm.json
 	/usr/bin/python3 bench/compare-gemm.py --ours $(BUILD)/bench/gemm.json
 	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench
+	bench/compare-pytorch --fer-bench $(BUILD)/bench/fer-bench --arch models/fer-vgg.json
 	bench/compare-onnxruntime --fer-bench $(BUILD)/bench/fer-bench --gemm-json $(BUILD)/bench/gemm.json
 	$(BUILD)/bench/fer-bench predict --image datasets/demo/face.png --against paper --against-tta flip
 	$(BUILD)/bench/fer-bench predict

@@ -6,6 +6,11 @@ the same keys as fer-bench. Training holds a uint8 stand-in for FER2013 and
 converts each batch to float, as fer-train does; `--format best` times a few
 steps (inference: a few batches) in NCHW and in channels-last (NHWC) and
 measures the faster one. Inference uses a frozen TorchScript module (oneDNN on).
+`--arch FILE` measures a sequential architecture JSON (docs/weights-format.md)
+instead of the paper CNN, as `fer-bench --arch FILE` does: the same layers, the
+last dense layer's "softmax" meaning logits (the loss and inference apply it),
+FLOPs counted as fer-bench counts them; graph layers ("add", "inputs" other
+than the previous layer) are refused.
 """
 import argparse
 import json
@@ -36,6 +41,115 @@ def flops_per_image():
     return sum(layers), sum(f * (3 if i else 2) for i, f in enumerate(layers))
 
 
+def arch_layer(o, c, h, w, flat):
+    """One layer of an architecture JSON on a (c, h, w) input: its modules as
+    (class, args, kwargs), the output shape, whether the tensor is then flat
+    ((N, features) rather than (N, C, H, W)), and its forward FLOPs. Shapes as
+    libfer/nn/arch.c gives them; raises ValueError or KeyError when bad."""
+    kind, act, mods, f = o["type"], o.get("activation"), [], 0.0
+    if act not in (None, "linear", "none", "relu", "softmax"):
+        raise ValueError(f"unknown activation {act!r}")
+    if kind in ("conv2d", "depthwise_conv2d", "maxpool2d", "globalavgpool") and flat:
+        mods.append((nn.Unflatten, (1, (c, 1, 1)), {}))  # arch.c sees (c, 1, 1)
+        flat = False
+    if kind in ("conv2d", "depthwise_conv2d"):
+        k, padding = int(o["kernel"]), o.get("padding", "valid")
+        if padding not in ("valid", "same"):
+            raise ValueError('padding must be "valid" or "same"')
+        oc, groups = (int(o["filters"]), 1) if kind == "conv2d" else (c, c)
+        # "same": (k - 1) // 2 before, the rest after, as torch's own "same" for even k
+        pad = 0 if padding == "valid" else (k - 1) // 2 if k % 2 else "same"
+        mods.append((nn.Conv2d, (c, oc, k), {"padding": pad, "groups": groups}))
+        if padding == "valid":
+            h, w = h - k + 1, w - k + 1
+        f = 2.0 * oc * (c // groups) * k * k * h * w
+        c = oc
+    elif kind == "dense":
+        if (h, w) != (1, 1):
+            raise ValueError("dense needs a flat input (add a flatten layer)")
+        if not flat:  # after globalavgpool: (N, C, 1, 1)
+            mods.append((nn.Flatten, (), {}))
+            flat = True
+        mods.append((nn.Linear, (c, int(o["units"])), {}))
+        f = 2.0 * c * int(o["units"])
+        c = int(o["units"])
+    elif kind == "batchnorm":
+        mods.append((nn.BatchNorm1d if flat else nn.BatchNorm2d, (c,),
+                     {"eps": float(o.get("eps", 1e-5)), "momentum": float(o.get("momentum", 0.1))}))
+    elif kind == "maxpool2d":
+        size = int(o.get("size", 2))
+        stride = int(o.get("stride", size))
+        mods.append((nn.MaxPool2d, (size, stride), {}))
+        h, w = [(n - size) // stride + 1 if n >= size else 0 for n in (h, w)]
+    elif kind == "globalavgpool":
+        mods.append((nn.AdaptiveAvgPool2d, (1,), {}))
+        h = w = 1
+    elif kind == "dropout":
+        mods.append((nn.Dropout, (float(o["rate"]),), {}))
+    elif kind == "flatten":
+        if not flat:
+            mods.append((nn.Flatten, (), {}))
+        c, h, w, flat = c * h * w, 1, 1, True
+    elif kind == "relu":
+        mods.append((nn.ReLU, (), {}))
+    else:
+        raise ValueError("unknown layer type")
+    if h < 1 or w < 1:
+        raise ValueError("input too small")
+    if act == "relu":  # fused into the layer in libfer, a module here
+        mods.append((nn.ReLU, (), {}))
+    # "softmax" (the last dense layer's) adds nothing: the outputs are logits,
+    # which CrossEntropyLoss and inference's torch.softmax turn into probabilities
+    return mods, (c, h, w), flat, f
+
+
+def arch_net(path):
+    """A sequential architecture JSON (docs/weights-format.md) as a constructor
+    of its torch.nn.Sequential, and its forward and training FLOPs per image,
+    counted as bench_net.c counts them: 2 x multiply-adds of conv2d,
+    depthwise_conv2d and dense; in training 3 times that (forward, dW, dX),
+    but 2 times for layer 0 (no dX). Exits with a message on what libfer
+    would refuse, on what fer-bench cannot run (not 1x48x48 and 7 classes)
+    and on graph layers ("add", "inputs" other than the previous layer)."""
+    def fail(msg):
+        raise SystemExit(f"torch_cnn.py: {path}: {msg}")
+
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+        shape, n_classes, layers = tuple(spec["input"]), len(spec["classes"]), list(spec["layers"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        fail(f"not an architecture JSON ({e})")
+    if shape != (1, 48, 48) or n_classes != 7:
+        fail("needs a 1x48x48 input and 7 classes (as fer-bench)")
+    steps, flat, fwd, train = [], False, 0.0, 0.0
+    for i, o in enumerate(layers):
+        kind = o.get("type") if isinstance(o, dict) else None
+        where = f"layer {i} ({kind})"
+        if kind is None:
+            fail(f"{where}: needs a \"type\"")
+        refs = {"input": -1}  # what "inputs" may name, as arch.c resolves it
+        refs.update((str(l.get("name", j)), j) for j, l in enumerate(layers[:i]))
+        ins = o.get("inputs")
+        if kind == "add" or (ins is not None and
+                             [refs.get(r) if isinstance(r, str) else None for r in ins] != [i - 1]):
+            fail(f"{where}: a graph layer (a residual \"add\", or \"inputs\" other than the "
+                 "previous layer): --arch builds sequential networks only")
+        if o.get("activation") == "softmax" and (kind != "dense" or i != len(layers) - 1):
+            fail(f"{where}: softmax only on the last dense layer")
+        try:
+            mods, shape, flat, f = arch_layer(o, *shape, flat)
+        except (KeyError, ValueError, TypeError) as e:
+            fail(f"{where}: {e if isinstance(e, ValueError) else f'bad or missing key {e}'}")
+        steps += mods
+        fwd += f
+        train += f * (3 if i else 2)
+    last = layers[-1] if layers else {}
+    if last.get("type") != "dense" or last.get("activation") != "softmax" or shape[0] != n_classes:
+        fail(f"the last layer must be dense with softmax and {n_classes} units")
+    return lambda: nn.Sequential(*(cls(*args, **kw) for cls, args, kw in steps)), (fwd, train)
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -54,9 +168,9 @@ def train_steps(model, opt, data, labels, batch, steps, fmt, gen):
         opt.step()
 
 
-def make_trainer(fmt):
+def make_trainer(fmt, net):
     torch.manual_seed(1)
-    model = paper_cnn()
+    model = net()
     if fmt == "nhwc":
         model = model.to(memory_format=torch.channels_last)
     model.train()
@@ -70,7 +184,7 @@ def bench_train(a):
     fmts = ["nchw", "nhwc"] if a.format == "best" else [a.format]
     best = None
     for fmt in fmts:
-        model, opt = make_trainer(fmt)
+        model, opt = make_trainer(fmt, a.net)
         train_steps(model, opt, data, labels, a.batch, a.warmup, fmt, gen)
         if len(fmts) > 1:  # short trial to pick the faster layout
             t = time.perf_counter()
@@ -86,14 +200,14 @@ def bench_train(a):
     secs = time.perf_counter() - t0
     ips = a.batch * a.steps / secs
     return {"batch": a.batch, "threads": torch.get_num_threads(), "steps": a.steps,
-            "images_per_s": round(ips, 1), "gflops": round(ips * flops_per_image()[1] * 1e-9, 1),
+            "images_per_s": round(ips, 1), "gflops": round(ips * a.flops[1] * 1e-9, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "format": fmt, "dataset_images": data.shape[0]}
 
 
-def frozen_infer(fmt, batch):
+def frozen_infer(fmt, batch, net):
     """The frozen TorchScript module for one memory layout, and its input."""
     torch.manual_seed(1)
-    model = paper_cnn().eval()
+    model = net().eval()
     x = torch.rand(batch, 1, 48, 48)
     if fmt == "nhwc":
         model = model.to(memory_format=torch.channels_last)
@@ -107,7 +221,7 @@ def bench_infer(a):
     best = None
     with torch.no_grad():
         for fmt in fmts:
-            sm, x = frozen_infer(fmt, a.batch)
+            sm, x = frozen_infer(fmt, a.batch, a.net)
             for _ in range(a.warmup):
                 torch.softmax(sm(x), 1)
             t = time.perf_counter()  # short trial to pick the faster layout
@@ -140,7 +254,10 @@ def main():
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--dataset", type=int, default=35887)
     p.add_argument("--format", choices=["nchw", "nhwc", "best"], default="best")
+    p.add_argument("--arch", metavar="FILE", help="a sequential architecture JSON instead of "
+                   "the paper CNN (as fer-bench --arch)")
     a = p.parse_args()
+    a.net, a.flops = arch_net(a.arch) if a.arch else (paper_cnn, flops_per_image())
     torch.set_num_threads(a.threads)
     train = a.mode == "train"
     a.batch = a.batch or (64 if train else 1)
