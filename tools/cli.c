@@ -44,22 +44,23 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
     return 1;
 }
 
+/* The --tta names, by fer_tta value. */
+static const char *const tta_names[] = {[FER_TTA_NONE] = "none", [FER_TTA_FLIP] = "flip",
+                                        [FER_TTA_ZOOM] = "zoom"};
+
 int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out)
 {
     if (!v)
         return *out = FER_TTA_DEFAULT, 1;
-    if (!strcmp(v, "flip"))
-        return *out = FER_TTA_FLIP, 1;
-    if (!strcmp(v, "none"))
-        return *out = FER_TTA_NONE, 1;
-    if (!strcmp(v, "zoom"))
-        return *out = FER_TTA_ZOOM, 1;
+    for (size_t t = 0; t < sizeof tta_names / sizeof *tta_names; t++)
+        if (!strcmp(v, tta_names[t]))
+            return *out = (fer_tta)t, 1;
     return cli_bad_value(prog, name, v, "flip, zoom or none");
 }
 
 const char *cli_tta_name(fer_tta t)
 {
-    return t == FER_TTA_ZOOM ? "zoom" : t == FER_TTA_FLIP ? "flip" : "none";
+    return (size_t)t < sizeof tta_names / sizeof *tta_names ? tta_names[t] : "none";
 }
 
 int cli_threads(const char *prog, long *threads)

@@ -152,18 +152,17 @@ fer_status fer_probs_read(const char *path, const fer_dataset *ds, const fer_mod
     fer_csv_opts o = {.max_fields = (size_t)k + 3};
     fer_csv_init(&c, data, len, &o);
     char msg[MSG_CAP];
-    int r = fer_csv_next(&c, msg, sizeof msg);
-    if (r != FER_CSV_RECORD)
-        s = r == FER_CSV_END     ? fer_fail(err, FER_EFORMAT, "%s: empty (no header)", path)
-            : r == FER_CSV_NOMEM ? fer_fail(err, FER_ENOMEM, "%s: out of memory", path)
-                                 : fer_fail(err, FER_EFORMAT, "%s:%zu: %s", path, c.line, msg);
-    else
-        s = map_header(path, &c, m, col, &row_col, &hash_col, err);
-    while (!s && (r = fer_csv_next(&c, msg, sizeof msg)) == FER_CSV_RECORD)
-        s = read_line(path, &c, ds, m, col, row_col, hash_col, t, err);
+    int r = FER_CSV_END, header = 1;
+    while (!s && (r = fer_csv_next(&c, msg, sizeof msg)) == FER_CSV_RECORD) {
+        s = header ? map_header(path, &c, m, col, &row_col, &hash_col, err)
+                   : read_line(path, &c, ds, m, col, row_col, hash_col, t, err);
+        header = 0;
+    }
     if (!s && r != FER_CSV_END)
         s = r == FER_CSV_NOMEM ? fer_fail(err, FER_ENOMEM, "%s: out of memory", path)
                                : fer_fail(err, FER_EFORMAT, "%s:%zu: %s", path, c.line, msg);
+    else if (!s && header)
+        s = fer_fail(err, FER_EFORMAT, "%s: empty (no header)", path);
     fer_csv_free(&c);
     free(data);
     if (s) {
