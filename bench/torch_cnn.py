@@ -21,24 +21,23 @@ import torch
 import torch.nn as nn
 
 
-def paper_cnn(classes=7):
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(),
-        nn.Conv2d(32, 64, 3), nn.ReLU(),
-        nn.MaxPool2d(2, 2), nn.Dropout(0.25),
-        nn.Conv2d(64, 128, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(128, 128, 3), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Dropout(0.25),
-        nn.Flatten(),
-        nn.Linear(2048, 1024), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(1024, classes))
-
-
-def flops_per_image():
-    """Forward and training FLOPs (2 x multiply-adds), as fer-bench counts them."""
-    convs = [(32, 1, 46), (64, 32, 44), (128, 64, 20), (128, 128, 8)]
-    dense = [(2048, 1024), (1024, 7)]
-    layers = [2.0 * oc * ic * 9 * hw * hw for oc, ic, hw in convs] + [2.0 * i * o for i, o in dense]
-    return sum(layers), sum(f * (3 if i else 2) for i, f in enumerate(layers))
+# The paper CNN as an architecture JSON would give it (libfer builds it in
+# libfer/emotion/presets.c): measured when no --arch is given, and the network
+# bench/compare-onnxruntime exports (paper_cnn).
+PAPER_CNN = {
+    "input": [1, 48, 48],
+    "classes": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+    "layers": [
+        {"type": "conv2d", "filters": 32, "kernel": 3, "activation": "relu"},
+        {"type": "conv2d", "filters": 64, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2}, {"type": "dropout", "rate": 0.25},
+        {"type": "conv2d", "filters": 128, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2},
+        {"type": "conv2d", "filters": 128, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2}, {"type": "dropout", "rate": 0.25},
+        {"type": "flatten"},
+        {"type": "dense", "units": 1024, "activation": "relu"}, {"type": "dropout", "rate": 0.5},
+        {"type": "dense", "units": 7, "activation": "softmax"}]}
 
 
 def arch_layer(o, c, h, w, flat):
@@ -103,25 +102,36 @@ def arch_layer(o, c, h, w, flat):
     return mods, (c, h, w), flat, f
 
 
-def arch_net(path):
-    """A sequential architecture JSON (docs/weights-format.md) as a constructor
+def paper_cnn(classes=7):
+    """The paper CNN with `classes` outputs, as a torch.nn.Sequential."""
+    last = dict(PAPER_CNN["layers"][-1], units=classes)
+    spec = dict(PAPER_CNN, classes=[str(k) for k in range(classes)],
+                layers=PAPER_CNN["layers"][:-1] + [last])
+    return arch_net(spec, "the paper CNN")[0]()
+
+
+def arch_net(spec, path, classes=None):
+    """A sequential architecture (docs/weights-format.md; spec: the parsed JSON
+    of the file path, named in messages) as a constructor
     of its torch.nn.Sequential, and its forward and training FLOPs per image,
     counted as bench_net.c counts them: 2 x multiply-adds of conv2d,
     depthwise_conv2d and dense; in training 3 times that (forward, dW, dX),
     but 2 times for layer 0 (no dX). Exits with a message on what libfer
-    would refuse, on what fer-bench cannot run (not 1x48x48 and 7 classes)
+    would refuse, on what fer-bench cannot run (not a 1x48x48 input, or not
+    `classes` classes when given)
     and on graph layers ("add", "inputs" other than the previous layer)."""
     def fail(msg):
         raise SystemExit(f"torch_cnn.py: {path}: {msg}")
 
     try:
-        with open(path) as f:
-            spec = json.load(f)
+        if spec is None:
+            with open(path) as f:
+                spec = json.load(f)
         shape, n_classes, layers = tuple(spec["input"]), len(spec["classes"]), list(spec["layers"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         fail(f"not an architecture JSON ({e})")
-    if shape != (1, 48, 48) or n_classes != 7:
-        fail("needs a 1x48x48 input and 7 classes (as fer-bench)")
+    if shape != (1, 48, 48) or classes not in (None, n_classes):
+        fail(f"needs a 1x48x48 input{f' and {classes} classes' if classes else ''} (as fer-bench)")
     steps, flat, fwd, train = [], False, 0.0, 0.0
     for i, o in enumerate(layers):
         kind = o.get("type") if isinstance(o, dict) else None
@@ -257,7 +267,8 @@ def main():
     p.add_argument("--arch", metavar="FILE", help="a sequential architecture JSON instead of "
                    "the paper CNN (as fer-bench --arch)")
     a = p.parse_args()
-    a.net, a.flops = arch_net(a.arch) if a.arch else (paper_cnn, flops_per_image())
+    a.net, a.flops = (arch_net(None, a.arch, classes=7) if a.arch else
+                      arch_net(PAPER_CNN, "the paper CNN", classes=7))
     torch.set_num_threads(a.threads)
     train = a.mode == "train"
     a.batch = a.batch or (64 if train else 1)
