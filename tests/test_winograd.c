@@ -3,8 +3,9 @@
  * (portable C, AVX2, AVX-512, each forced), on odd shapes: H and W odd and
  * not multiples of the tile, 'valid' and 'same' padding, small channel
  * counts, one and several images, tile blocks crossing images; then as the
- * conv layer's inference path (predict) of models, the paper CNN included,
- * against the direct path that training keeps. */
+ * conv layer's forward pass (predict) of models, the paper CNN included, and
+ * in training (forward and input gradient) against the direct path (im2col
+ * and the "ref" GEMM, under which the layers keep it). */
 #include "testutil.h"
 
 #include "nn/model.h"
@@ -179,14 +180,21 @@ static fer_model *model_from(const char *json, uint64_t seed)
     return m;
 }
 
-/* The logits of the direct path: fer_model_gradients' forward (train 1,
- * no dropout) is the same network without Winograd. */
+/* Runs the direct path: the "ref" GEMM, which Winograd does not run on,
+ * then the fastest path again (no thread runs a GEMM in between). */
+static void use_direct(int on)
+{
+    static int fastest = -1;
+    if (fastest < 0)
+        fastest = fer_gemm_kernel_active();
+    ck_assert(fer_gemm_force(on ? "ref" : fer_gemm_kernel_name(fastest)));
+}
+
 static void direct_probs(fer_model *m, const float *x, int n, float *probs)
 {
-    int *labels = calloc((size_t)n, sizeof *labels);
-    ck_assert(fer_model_gradients(m, x, labels, n, NULL, NULL) == FER_OK);
-    fer_softmax(fer_model_logits(m), n, m->n_classes, probs);
-    free(labels);
+    use_direct(1);
+    ck_assert(fer_model_predict(m, x, n, probs, NULL) == FER_OK);
+    use_direct(0);
 }
 
 static const char *const small_net =
@@ -253,6 +261,84 @@ START_TEST(predict_matches_direct)
             ck_assert(tu_max_abs_diff(one, first + 3 * i, 3) < 1e-5f);
         }
     }
+    free(x);
+    fer_model_free(m);
+}
+END_TEST
+
+/* Training: the loss and every parameter's gradient of a step with
+ * Winograd (forward; the input gradient of the 'same' layers: written to
+ * dx after a batch norm, over the input after a ReLU conv and after a max
+ * pool, chunks of images cut by the threads' shares) against the direct
+ * path, within 2e-5 of each tensor's largest gradient (seen: 3e-6) plus
+ * 1e-6 (the first conv's bias, which the batch norm after it makes ~0:
+ * 5e-8, its noise 1e-7); 1 and 2 threads, batches of 1, 5 and 9. */
+static const char *const train_net =
+    "{\"input\":[4,13,11],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+    "{\"type\":\"conv2d\",\"filters\":10,\"kernel\":3,\"padding\":\"same\"},"
+    "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+    "{\"type\":\"conv2d\",\"filters\":12,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
+    "{\"type\":\"conv2d\",\"filters\":9,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
+    "{\"type\":\"maxpool2d\",\"size\":2,\"stride\":2},"
+    "{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"padding\":\"same\"},"
+    "{\"type\":\"flatten\"},"
+    "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}";
+
+static void gradients(fer_model *m, const float *x, const int *y, int n, float *loss,
+                      float **grads)
+{
+    ck_assert(fer_model_gradients(m, x, y, n, loss, NULL) == FER_OK);
+    for (int p = 0; p < fer_model_param_count(m); p++) {
+        fer_tensor *g;
+        fer_model_param(m, p, &g, NULL, 0);
+        memcpy(grads[p], g->data, g->size * sizeof(float));
+    }
+}
+
+START_TEST(training_matches_direct)
+{
+    fer_model *m = model_from(train_net, 7);
+    enum { N = 9 };
+    size_t in = 4 * 13 * 11;
+    fer_rng r;
+    fer_rng_seed(&r, 8);
+    float *x = malloc(N * in * sizeof *x);
+    tu_fill_uniform(&r, x, N * in, -1, 1);
+    int y[N] = {0, 1, 2, 2, 1, 0, 1, 1, 2};
+    int np = fer_model_param_count(m);
+    float *want[16], *got[16];
+    ck_assert(np <= 16);
+    for (int p = 0; p < np; p++) {
+        fer_tensor *t = fer_model_param(m, p, NULL, NULL, 0);
+        want[p] = malloc(t->size * sizeof(float));
+        got[p] = malloc(t->size * sizeof(float));
+    }
+    ck_assert_int_eq(fer_winograd_tile(&m->layers[2], 9), 4); /* the layers it runs */
+    ck_assert_int_eq(fer_winograd_tile(&m->layers[5], 9), 2);
+    static const int batches[] = {1, 5, N};
+    for (int threads = 1; threads <= 2; threads++)
+        for (int b = 0; b < 3; b++) {
+            int n = batches[b];
+            ck_assert(fer_model_set_threads(m, threads, NULL) == FER_OK);
+            float lw, lg;
+            use_direct(1);
+            gradients(m, x, y, n, &lw, want);
+            use_direct(0);
+            gradients(m, x, y, n, &lg, got);
+            ck_assert_msg(fabsf(lw - lg) < 1e-5f, "loss %g vs %g", lg, lw);
+            for (int p = 0; p < np; p++) {
+                fer_tensor *t = fer_model_param(m, p, NULL, NULL, 0);
+                float big = 0;
+                for (size_t i = 0; i < t->size; i++)
+                    big = fabsf(want[p][i]) > big ? fabsf(want[p][i]) : big;
+                float d = tu_max_abs_diff(want[p], got[p], t->size);
+                ck_assert_msg(big > 0 && d <= 2e-5f * big + 1e-6f,
+                              "threads %d, batch %d, parameter %d: %g of %g", threads, n, p, d,
+                              big);
+            }
+        }
+    for (int p = 0; p < np; p++)
+        free(want[p]), free(got[p]);
     free(x);
     fer_model_free(m);
 }
@@ -358,6 +444,7 @@ int main(void)
     tcase_add_test(tc, cnn_shapes);
     tcase_add_test(tc, layer_choice);
     tcase_add_test(tc, predict_matches_direct);
+    tcase_add_test(tc, training_matches_direct);
     tcase_add_test(tc, weights_change_is_seen);
     tcase_add_test(tc, paper_cnn_close_to_direct);
     suite_add_tcase(s, tc);

@@ -3,7 +3,10 @@
  * fused. Backward recomputes im2col rather than storing it (it would be the
  * largest buffer of the whole network), applies the ReLU mask while summing
  * the bias gradient, and reuses col for dcol. A layer with one input channel
- * (the first) uses a direct kernel instead: its GEMM would have K = k*k. */
+ * (the first) uses a direct kernel instead: its GEMM would have K = k*k.
+ * The 3x3 layers Winograd suits take it instead (winograd.c): the forward
+ * pass, and for 'same' padding the input gradient, a chunk of images at a
+ * time after their weight gradients. */
 #include <cJSON.h>
 #include <math.h>
 #include <string.h>
@@ -104,16 +107,33 @@ static size_t col_region(const fer_layer *l)
     return col_floats(l) > plane ? col_floats(l) : plane;
 }
 
+/* Images whose input gradient backward computes at once: a Winograd
+ * chunk, or one. */
+static int dx_images(const fer_layer *l)
+{
+    if (!fer_winograd_dx_scratch(l))
+        return 1;
+    int c2 = fer_winograd_dx_chunk(l, 2), c4 = fer_winograd_dx_chunk(l, 4);
+    return c2 > c4 ? c2 : c4;
+}
+
 /* Per-thread scratch: col (im2col, then reused for dcol once dW has been
- * taken from it; the direct path's tap sums), the zero-padded plane of the
- * one-channel path, a partial dW and db, then one image's input gradient
- * (fer_conv_backward_into). */
+ * taken from it; the direct path's tap sums) and the zero-padded plane of
+ * the one-channel path, or Winograd's scratch for the input gradient; a
+ * partial dW and db; then the input gradient of dx_images images
+ * (fer_conv_backward_into). The forward pass by Winograd takes it all. */
+static size_t region_floats(const fer_layer *l)
+{
+    size_t direct = col_region(l) + padded_floats(l), wino = fer_winograd_dx_scratch(l);
+    return direct > wino ? direct : wino;
+}
+
 static size_t conv_scratch(const fer_layer *l)
 {
-    size_t direct = col_region(l) + padded_floats(l) + w_floats(l) + (size_t)l->oc +
-                    fer_layer_in_size(l);
-    size_t wino = fer_winograd_scratch(l); /* inference (winograd.c) */
-    return direct > wino ? direct : wino;
+    size_t back = region_floats(l) + w_floats(l) + (size_t)l->oc +
+                  (size_t)dx_images(l) * fer_layer_in_size(l);
+    size_t wino = fer_winograd_scratch(l);
+    return back > wino ? back : wino;
 }
 
 static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }
@@ -123,7 +143,7 @@ static float *scratch_plane(const fer_layer *l, const fer_exec *e, int t)
 }
 static float *scratch_dw(const fer_layer *l, const fer_exec *e, int t)
 {
-    return scratch_plane(l, e, t) + padded_floats(l);
+    return e->scratch[t] + region_floats(l);
 }
 
 typedef struct conv_job {
@@ -133,6 +153,7 @@ typedef struct conv_job {
     float *out, *dy, *dx;
     float *x_dx;  /* backward_into: the input, overwritten by its gradient */
     int relu_in;  /* backward_into: mask with the input's sign (a ReLU output) */
+    int wino;     /* backward: the input gradient's Winograd tile size (0: GEMM) */
 } conv_job;
 
 /* Sum of n floats in 16 independent lanes: vectorises without reassociation
@@ -336,36 +357,50 @@ static void mask_into(size_t n, const float *restrict g, int relu, float *restri
         memcpy(x_dx, g, n * sizeof *x_dx);
 }
 
+/* Per chunk of images: each one's bias and weight gradients (im2col
+ * again), then the chunk's input gradients (Winograd, or each image's
+ * dcol = W^T dy and col2im), written to dx, or over the inputs once their
+ * dW is done (backward_into). */
 static void conv_backward_range(void *arg, int begin, int end, int t)
 {
     const conv_job *j = arg;
     const fer_layer *l = j->l;
     int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    size_t in = fer_layer_in_size(l), out = fer_layer_out_size(l);
     float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t), *db = dw + w_floats(l);
-    for (int i = begin; i < end; i++) {
-        const float *x = j->x + i * fer_layer_in_size(l);
-        float *dy = j->dy + i * fer_layer_out_size(l);
-        mask_and_db(l, j->y ? j->y + i * fer_layer_out_size(l) : NULL, dy, db, i > begin);
-        if (l->ic == 1) {
-            float *xp = scratch_plane(l, j->e, t);
-            pad_plane(l, x, xp);
-            conv1ch_dw(l, xp, dy, dw, i > begin, col);
-        } else {
-            fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
-            fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
+    float *buf = db + l->oc; /* the input gradients backward_into masks into x_dx */
+    int chunk = j->wino ? fer_winograd_dx_chunk(l, j->wino) : 1;
+    for (int i0 = begin; i0 < end; i0 += chunk) {
+        int n = end - i0 < chunk ? end - i0 : chunk;
+        for (int i = i0; i < i0 + n; i++) {
+            const float *x = j->x + i * in;
+            float *dy = j->dy + i * out;
+            mask_and_db(l, j->y ? j->y + i * out : NULL, dy, db, i > begin);
+            if (l->ic == 1) {
+                float *xp = scratch_plane(l, j->e, t);
+                pad_plane(l, x, xp);
+                conv1ch_dw(l, xp, dy, dw, i > begin, col);
+            } else {
+                fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+                fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
+            }
+            if (!j->wino && (j->dx || j->x_dx)) { /* col is free again: it takes dcol */
+                fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
+                fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
+                           j->dx ? j->dx + i * in : buf);
+            }
         }
-        if (j->dx || j->x_dx) { /* col is free again: it takes dcol */
-            fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
-            float *dx = j->dx ? j->dx + i * fer_layer_in_size(l) : db + l->oc;
-            fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, dx);
-            if (j->x_dx) /* this image's dW is done: its input can take the gradient */
-                mask_into(fer_layer_in_size(l), dx, j->relu_in, j->x_dx + i * fer_layer_in_size(l));
-        }
+        if (j->wino) /* col and the plane are free again: Winograd's scratch */
+            fer_winograd_dx(l, j->wino, j->dy + i0 * out, j->dx ? j->dx + i0 * in : buf, n, col);
+        for (int i = 0; j->x_dx && i < n; i++)
+            mask_into(in, buf + i * in, j->relu_in, j->x_dx + (i0 + i) * in);
     }
 }
 
 static void conv_backward_job(fer_layer *l, const fer_exec *e, conv_job *j)
 {
+    if (j->dx || j->x_dx)
+        j->wino = fer_winograd_dx_prepare(l, e);
     fer_pool_for(e->pool, e->n, conv_backward_range, j);
     /* Sum the per-thread partials in thread order: the same thread count
      * gives the same shares and so bit-identical gradients. */
@@ -421,12 +456,10 @@ static void conv_init(fer_layer *l, fer_rng *rng)
     fer_layer_glorot(l, (double)l->ic * l->k * l->k, (double)l->oc * l->k * l->k, rng);
 }
 
-/* Inference (train 0: predict, evaluate) takes Winograd where it pays
- * (winograd.c); training, and whatever Winograd does not cover, the direct
- * path above, so training results do not change. */
+/* Winograd where it pays (winograd.c), the direct path above for the rest. */
 static void conv_fwd(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
 {
-    if (e->train || !fer_winograd_forward(l, e, x[0], y))
+    if (!fer_winograd_forward(l, e, x[0], y))
         conv_forward(l, e, x[0], y);
 }
 

@@ -87,8 +87,7 @@ struct fer_exec {
     int threads;
     float **scratch;  /* per thread, as much as the largest layer's scratch op asks */
     int n;            /* samples in the batch */
-    int train;        /* batch statistics (batch norm); 0: inference, where convolutions
-                       * may take Winograd (winograd.c), which rounds differently */
+    int train;        /* batch statistics (batch norm); 0: inference */
     int update_stats; /* and fold them into the running statistics */
     fer_rng *rng;     /* dropout active when set */
 };

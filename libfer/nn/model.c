@@ -239,6 +239,15 @@ size_t fer_model_n_params(const fer_model *m)
     return n;
 }
 
+/* The layers' caches derived from the weights (Winograd's) follow this;
+ * a shared model's parameters move with its source's. */
+static void hand_gen(fer_model *m)
+{
+    unsigned gen = m->weights_gen + (m->src ? m->src->weights_gen : 0);
+    for (int i = 0; i < m->n_layers; i++)
+        m->layers[i].weights_gen = gen;
+}
+
 static fer_exec make_exec(fer_model *m, int n, int train, fer_rng *rng)
 {
     fer_exec e = {m->pool, m->threads, m->scratch, n, train, rng != NULL, rng};
@@ -303,6 +312,7 @@ fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x
         s = fer_fail(err, FER_EINVAL, "model: it shares another model's parameters (inference only)");
     if (s || (s = reserve(m, n, err)))
         return s;
+    hand_gen(m);
     fer_exec e = make_exec(m, n, 1, rng);
     const float *logits = fer_graph_forward(m, &e, x);
     float l = targets ? fer_softmax_xent_soft(logits, targets, n, m->n_classes, m->probs,
@@ -342,10 +352,7 @@ fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, i
     size_t in_sz = (size_t)m->in_c * m->in_h * m->in_w;
     double total = 0;
     int right = 0;
-    /* a shared model's parameters move with its source's */
-    unsigned gen = m->weights_gen + (m->src ? m->src->weights_gen : 0);
-    for (int i = 0; i < m->n_layers; i++)
-        m->layers[i].weights_gen = gen;
+    hand_gen(m);
     for (int i0 = 0; i0 < n; i0 += PREDICT_CHUNK) {
         int b = n - i0 < PREDICT_CHUNK ? n - i0 : PREDICT_CHUNK;
         if ((s = reserve(m, b, err)))

@@ -1,8 +1,8 @@
-/* Winograd F(m x m, 3 x 3) convolution for inference (winograd.h): the
- * weight transform, the block driver (input transform, alpha^2 GEMMs on the
+/* Winograd F(m x m, 3 x 3) convolution (winograd.h): the weight
+ * transform, the block driver (input transform, alpha^2 GEMMs on the
  * micro-kernels of gemm_*.c, output transform), the portable transforms,
  * and the conv layer's use of it (the transformed weights kept in the
- * layer, the tiles split across threads). */
+ * layer, the tiles split across threads; the input gradient in training). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,7 +120,9 @@ static void weights_group(int m, int mr, const fer_wino_conv *c, const float *w,
         double g[9][GL], tmp[6 * 3][GL], ut[6 * 6][GL];
         for (int k = 0; k < 9; k++)
             for (int i = 0; i < GL; i++)
-                g[k][i] = o0 + i < c->oc ? w[((size_t)(o0 + i) * ic + ch) * 9 + k] : 0;
+                g[k][i] = o0 + i >= c->oc ? 0
+                        : c->turned ? w[((size_t)ch * c->oc + o0 + i) * 9 + 8 - k]
+                                    : w[((size_t)(o0 + i) * ic + ch) * 9 + k];
         for (int kx = 0; kx < 3; kx++) { /* columns: G g, alpha x 3 */
             if (m == 2)
                 g2(g + kx, tmp + kx, 3);
@@ -355,7 +357,7 @@ static inline void output_c_m(const int m, const fer_wino_conv *c, const fer_win
             else
                 at4_lanes(z[0][s], 4 * CL, yv[0][s], 4 * CL);
         }
-        float b = bias[o];
+        float b = bias ? bias[o] : 0;
         for (int r = 0; r < m; r++)
             for (int s = 0; s < m; s++)
                 for (int i = 0; i < CL; i++) {
@@ -421,6 +423,22 @@ static int layer_conv(const fer_layer *l, int m, fer_wino_conv *c)
     return m && fer_wino_setup(c, m, l->ic, l->ih, l->iw, l->oc, l->pad, l->act == FER_ACT_RELU);
 }
 
+/* The input gradient of a 'same' layer: a 'same' convolution of dy (oc
+ * channels) into ic channels with the filters transposed and turned. */
+static int dx_ok(const fer_layer *l)
+{
+    return l->k == 3 && l->pad == 1 && l->oh == l->ih && l->ow == l->iw && l->oc >= WINO_MIN_IC &&
+           l->ic >= WINO_MIN_OC && l->ih >= 2 && l->iw >= 2;
+}
+
+static int dx_conv(const fer_layer *l, int m, fer_wino_conv *c)
+{
+    if (!m || !fer_wino_setup(c, m, l->oc, l->oh, l->ow, l->ic, 1, 0))
+        return 0;
+    c->turned = 1;
+    return 1;
+}
+
 size_t fer_winograd_scratch(const fer_layer *l)
 {
     fer_wino_conv c2, c4;
@@ -430,22 +448,22 @@ size_t fer_winograd_scratch(const fer_layer *l)
     return s2 > s4 ? s2 : s4;
 }
 
-/* The layer's transformed weights for F(2x2) and F(4x4), each made when
- * first needed, for the weights generation they were made at
- * (fer_layer.weights_gen, which the model moves whenever its parameters
- * may have changed: model.h). */
+/* The layer's transformed weights, each made when first needed, for the
+ * weights generation they were made at (fer_layer.weights_gen, which the
+ * model moves whenever its parameters may have changed: model.h). */
+enum { U_F2, U_F4, U_DX_F2, U_DX_F4, U_SLOTS };
 struct fer_wino_cache {
     unsigned gen;
-    int kernel[2];  /* GEMM path each U was made for (its MR); -1: none yet */
-    float *u[2];    /* [0]: F(2x2), [1]: F(4x4) */
+    int kernel[U_SLOTS];  /* GEMM path each U was made for (its MR); -1: none yet */
+    float *u[U_SLOTS];    /* forward F(2x2), F(4x4); input gradient F(2x2), F(4x4) */
 };
 
 void fer_winograd_release(fer_layer *l)
 {
     if (!l->wino)
         return;
-    fer_aligned_free(l->wino->u[0]);
-    fer_aligned_free(l->wino->u[1]);
+    for (int i = 0; i < U_SLOTS; i++)
+        fer_aligned_free(l->wino->u[i]);
     free(l->wino);
     l->wino = NULL;
 }
@@ -474,21 +492,33 @@ static void tiles_range(void *arg, int begin, int end, int t)
         fer_wino_run(j->kernel, j->c, j->u, j->bias, j->x, j->y, t0, t1, j->e->scratch[t]);
 }
 
-/* The cache, emptied when the weights generation moved; NULL without memory. */
-static struct fer_wino_cache *cache_of(fer_layer *l)
+/* The layer's U in `slot` for conv c on path `kernel`, made (across the
+ * pool) when missing or made for other weights or another path; NULL
+ * without memory. */
+static const float *transformed(fer_layer *l, const fer_exec *e, int slot, const fer_wino_conv *c,
+                                int kernel)
 {
     struct fer_wino_cache *wc = l->wino;
     if (!wc) {
         if (!(wc = calloc(1, sizeof *wc)))
             return NULL;
         l->wino = wc;
-        wc->kernel[0] = wc->kernel[1] = -1;
+        for (int i = 0; i < U_SLOTS; i++)
+            wc->kernel[i] = -1;
         wc->gen = l->weights_gen;
     } else if (wc->gen != l->weights_gen) {
-        wc->kernel[0] = wc->kernel[1] = -1;
+        for (int i = 0; i < U_SLOTS; i++)
+            wc->kernel[i] = -1;
         wc->gen = l->weights_gen;
     }
-    return wc;
+    if (!wc->u[slot] && !(wc->u[slot] = fer_aligned_alloc(fer_wino_u_floats(c) * sizeof(float))))
+        return NULL;
+    if (wc->kernel[slot] != kernel) {
+        wino_job j = {.c = c, .kernel = kernel, .w = l->w.data, .uw = wc->u[slot]};
+        fer_pool_for(e->pool, round_up(c->oc, WINO_OCP) / WINO_OCP, weights_range, &j);
+        wc->kernel[slot] = kernel;
+    }
+    return wc->u[slot];
 }
 
 int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
@@ -497,22 +527,54 @@ int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float 
     int kernel = fer_gemm_kernel_active(), m = fer_winograd_tile(l, e->n);
     if (!layer_conv(l, m, &c) || !fer_wino_supported(kernel))
         return 0;
-    struct fer_wino_cache *wc = cache_of(l);
-    int k = m == 4;
-    if (!wc || (!wc->u[k] && !(wc->u[k] = fer_aligned_alloc(fer_wino_u_floats(&c) * sizeof(float)))))
+    wino_job j = {.c = &c, .e = e, .kernel = kernel, .bias = l->b.data, .x = x, .y = y};
+    if (!(j.u = transformed(l, e, m == 4 ? U_F4 : U_F2, &c, kernel)))
         return 0;
-    wino_job j = {.c = &c, .e = e, .kernel = kernel, .w = l->w.data, .u = wc->u[k],
-                  .bias = l->b.data, .x = x, .uw = wc->u[k], .y = y};
-    if (wc->kernel[k] != kernel) {
-        fer_pool_for(e->pool, round_up(c.oc, WINO_OCP) / WINO_OCP, weights_range, &j);
-        wc->kernel[k] = kernel;
-    }
     /* Each thread an equal share of the tiles, in whole groups of 8 (a
      * batch-1 call too), cut into blocks by fer_wino_run. */
     j.tiles = (long)e->n * c.tiles_y * c.tiles_x;
     j.per = 8;
     fer_pool_for(e->pool, (int)((j.tiles + j.per - 1) / j.per), tiles_range, &j);
     return 1;
+}
+
+/* ---- the input gradient (training) */
+
+enum { DX_CHUNK_MAX = 8 };
+
+/* Images a chunk: about two blocks of tiles, so that a small image's
+ * GEMMs still have wide panels (6x6 with F(2x2): 9 tiles an image). */
+int fer_winograd_dx_chunk(const fer_layer *l, int m)
+{
+    long tiles = (long)((l->ih + m - 1) / m) * ((l->iw + m - 1) / m);
+    long n = 2 * WINO_NB / tiles;
+    return n < 1 ? 1 : n > DX_CHUNK_MAX ? DX_CHUNK_MAX : (int)n;
+}
+
+size_t fer_winograd_dx_scratch(const fer_layer *l)
+{
+    fer_wino_conv c;
+    return dx_ok(l) && dx_conv(l, 4, &c) ? fer_wino_scratch_floats(&c) : 0;
+}
+
+/* The tile by the forward's rule, on the gradient's channels: the layer's
+ * outputs and inputs have the same size, so only the tile counts matter. */
+int fer_winograd_dx_prepare(fer_layer *l, const fer_exec *e)
+{
+    fer_wino_conv c;
+    int kernel = fer_gemm_kernel_active(), m = dx_ok(l) ? fer_winograd_tile(l, e->n) : 0;
+    if (!dx_conv(l, m, &c) || !fer_wino_supported(kernel))
+        return 0;
+    return transformed(l, e, m == 4 ? U_DX_F4 : U_DX_F2, &c, kernel) ? m : 0;
+}
+
+void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int n, float *scratch)
+{
+    fer_wino_conv c;
+    dx_conv(l, m, &c);
+    int slot = m == 4 ? U_DX_F4 : U_DX_F2;
+    fer_wino_run(l->wino->kernel[slot], &c, l->wino->u[slot], NULL, dy, dx, 0,
+                 (long)n * c.tiles_y * c.tiles_x, scratch);
 }
 
 /* ---- for tests */

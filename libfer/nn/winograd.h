@@ -1,6 +1,7 @@
-/* Winograd F(m x m, 3 x 3) convolution (m = 2 or 4), stride 1, for
- * inference: conv.c hands it the 3x3 layers it suits (fer_winograd_tile)
- * when the pass is an inference one (fer_exec.train 0). Internal to libfer;
+/* Winograd F(m x m, 3 x 3) convolution (m = 2 or 4), stride 1: conv.c
+ * hands it the forward pass of the 3x3 layers it suits (fer_winograd_tile),
+ * and in training the input gradient of the 'same' ones (fer_winograd_dx_*:
+ * the gradient is itself a 'same' 3x3 convolution). Internal to libfer;
  * docs/gemm.md, "Winograd convolution".
  *
  * Each m x m output tile comes from an alpha x alpha input patch (alpha =
@@ -36,6 +37,8 @@ typedef struct fer_wino_conv {
     int m;                   /* output tile, 2 or 4 */
     int ic, ih, iw, oc, oh, ow, pad;
     int relu;
+    int turned;              /* the weights are read as w[ic][oc][3][3] turned by 180 degrees
+                              * (a layer's input gradient: its filters transposed) */
     int tiles_y, tiles_x;    /* tiles an image */
     int nb;                  /* tiles a block, at most WINO_NB */
 } fer_wino_conv;
@@ -75,20 +78,21 @@ void fer_wino_patch(const fer_wino_conv *c, const fer_wino_group *g, int lane, i
 void fer_wino_store_edge(const fer_wino_conv *c, const fer_wino_group *g, int lane, int o,
                          const float *tile);
 
-/* Fills c for a convolution and a tile size; 0 when the shape is not one
- * Winograd handles (kernel 3, stride 1, pad 0 or 1). */
+/* Fills c for a convolution and a tile size (turned 0); 0 when the shape
+ * is not one Winograd handles (kernel 3, stride 1, pad 0 or 1). */
 int fer_wino_setup(fer_wino_conv *c, int m, int ic, int ih, int iw, int oc, int pad, int relu);
 /* Floats of U (for any GEMM path), and U itself for the GEMM path `kernel`
  * (its MR) and the output channels [o0, o1) (o0 and o1 multiples of
- * WINO_OCP; rows past oc are zero) from w [oc][ic][3][3]. */
+ * WINO_OCP; rows past oc are zero) from w [oc][ic][3][3] (c->turned:
+ * w [ic][oc][3][3], each filter turned by 180 degrees). */
 size_t fer_wino_u_floats(const fer_wino_conv *c);
 void fer_wino_weights(int kernel, const fer_wino_conv *c, const float *w, float *u, int o0, int o1);
 /* Per-thread scratch floats of fer_wino_run. */
 size_t fer_wino_scratch_floats(const fer_wino_conv *c);
 /* Tiles [t0, t1) of the n images x (NCHW) into y, on GEMM path `kernel`
  * (c, avx2 or avx512; not ref): block by block, input transform, alpha^2
- * GEMMs, output transform with bias and activation. Each tile's result does
- * not depend on which block or thread computed it. */
+ * GEMMs, output transform with bias (NULL: none) and activation. Each
+ * tile's result does not depend on which block or thread computed it. */
 void fer_wino_run(int kernel, const fer_wino_conv *c, const float *u, const float *bias,
                   const float *x, float *y, long t0, long t1, float *scratch);
 /* 1 when path `kernel` can run Winograd on this CPU (c, avx2, avx512). */
@@ -102,12 +106,25 @@ int fer_wino_supported(int kernel);
 int fer_winograd_tile(const fer_layer *l, int n);
 /* Per-thread scratch floats the layer's Winograd forward needs (0 if none). */
 size_t fer_winograd_scratch(const fer_layer *l);
-/* Inference forward of a conv layer by Winograd on the active GEMM path;
- * 0 (nothing done) when the layer or path does not use it, or memory for
- * the transformed weights cannot be had. The transformed weights are kept
- * in the layer (l->wino) and made again when l->weights_gen moves. */
+/* Forward of a conv layer by Winograd on the active GEMM path; 0 (nothing
+ * done) when the layer or path does not use it, or memory for the
+ * transformed weights cannot be had. The transformed weights are kept in
+ * the layer (l->wino) and made again when l->weights_gen moves. */
 int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
 void fer_winograd_release(fer_layer *l);
+
+/* The input gradient dx = dy (x) W^T turned, for a 'same' 3x3 layer (pad 1,
+ * output as large as the input), in chunks of images on each thread:
+ * fer_winograd_dx_prepare makes the transformed weights for a backward
+ * pass over e->n images and returns its tile size (0: the layer keeps the
+ * GEMM path); fer_winograd_dx then computes n images (at most
+ * fer_winograd_dx_chunk of them) on one thread with `scratch` (at least
+ * fer_winograd_dx_scratch floats). */
+int fer_winograd_dx_prepare(fer_layer *l, const fer_exec *e);
+int fer_winograd_dx_chunk(const fer_layer *l, int m);
+size_t fer_winograd_dx_scratch(const fer_layer *l);
+void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int n,
+                     float *scratch);
 
 /* For tests: the same convolution on a given path and tile size, with its
  * own memory and threads = 1; 0 when not supported (or out of memory). */

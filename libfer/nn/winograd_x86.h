@@ -307,10 +307,11 @@ WINO_INLINE void output_group(const int m, const fer_wino_conv *c, const fer_win
     for (int o = o0; o < o1; o++) {
         __m256 rows[4][4];
         const float *mo = mm + o * cs;
+        __m256 b = _mm256_set1_ps(bias ? bias[o] : 0);
         if (m == 2)
-            output2_tiles(mo, _mm256_set1_ps(bias[o]), relu, rows);
+            output2_tiles(mo, b, relu, rows);
         else
-            output4_tiles(mo, _mm256_set1_ps(bias[o]), relu, rows);
+            output4_tiles(mo, b, relu, rows);
         if (n == 8 && !edge) {
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
