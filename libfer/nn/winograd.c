@@ -151,8 +151,11 @@ void fer_wino_weights(int kernel, const fer_wino_conv *c, const float *w, float 
 
 /* ---- tiles and edges */
 
-void fer_wino_patch(const fer_wino_conv *c, const fer_wino_group *g, int lane, int ch,
-                    float *patch)
+/* The padded patch of an edge tile, channel ch, for the portable path:
+ * alpha rows of 8 floats (zeros outside the input and in the last 8 - alpha
+ * columns). */
+static void wino_patch(const fer_wino_conv *c, const fer_wino_group *g, int lane, int ch,
+                       float *patch)
 {
     int alpha = c->m + 2, py = g->py[lane], px = g->px[lane];
     int r0 = py < 0 ? -py : 0, r1 = c->ih - py < alpha ? c->ih - py : alpha;
@@ -307,7 +310,7 @@ static inline void input_c_m(const int m, const fer_wino_conv *c, const fer_wino
             const float *p = base[i] + ch * plane;
             size_t st = iw;
             if (g->in_edge >> i & 1) {
-                fer_wino_patch(c, g, i, ch, patch);
+                wino_patch(c, g, i, ch, patch);
                 p = patch, st = 8;
             }
             for (int r = 0; r < alpha; r++)

@@ -69,10 +69,6 @@ typedef struct fer_wino_isa {
 } fer_wino_isa;
 extern const fer_wino_isa fer_wino_isa_c, fer_wino_isa_avx2, fer_wino_isa_avx512;
 
-/* The padded patch of an edge tile, channel ch: alpha rows of 8 floats
- * (zeros outside the input and in the last 8 - alpha columns). */
-void fer_wino_patch(const fer_wino_conv *c, const fer_wino_group *g, int lane, int ch,
-                    float *patch);
 /* Copies the valid part of an edge tile's result, m rows of 4 floats in
  * tile (bias and activation applied), to output channel o. */
 void fer_wino_store_edge(const fer_wino_conv *c, const fer_wino_group *g, int lane, int o,

@@ -5,5 +5,7 @@
  * 256-bit passes, so wider vectors would not be faster there. */
 #define WINO_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define WINO_LOAD6(p) _mm256_maskz_loadu_ps((__mmask8)0x3f, (p))
+#define WINO_LOADM8(p, bits) _mm256_maskz_loadu_ps((__mmask8)(bits), (p))
+#define WINO_LOADM4(p, bits) _mm_maskz_loadu_ps((__mmask8)(bits), (p))
 #define WINO_ISA fer_wino_isa_avx512
 #include "nn/winograd_x86.h"

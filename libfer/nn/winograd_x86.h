@@ -5,6 +5,8 @@
  *                 registers, so the 36 vectors of a 6x6 patch spill less)
  *   WINO_LOAD6    a load of 6 floats (the rest of the vector zero) that
  *                 does not touch memory past them
+ *   WINO_LOADM8, WINO_LOADM4  loads of 8 and 4 floats, only the lanes of a
+ *                 bit mask read (the others zero), and nothing past them
  *   WINO_ISA      the name of the fer_wino_isa to define.
  *
  * Input, per channel: each tile's patch row is loaded (one vector per
@@ -12,8 +14,9 @@
  * the row transform (B^T along the row) runs on those, and after all rows
  * the column transform; the alpha^2 results go to V, one vector of 8 tiles
  * each. Output, per output channel: the reverse, ReLU before the transpose
- * back into tile rows. Edge tiles (zero padding, partial output) go through
- * a padded copy (fer_wino_patch, fer_wino_store_edge).
+ * back into tile rows. Edge tiles read their patch rows with masked loads
+ * (the rows and columns outside the input read as zeros: 'same' padding);
+ * partial output tiles store through a tile-sized copy (fer_wino_store_edge).
  *
  * Pointers and sizes are copied into locals first: the intrinsics' stores
  * may alias anything, so whatever is read through c or g would be read
@@ -69,10 +72,15 @@ WINO_INLINE void vat4(const __m256 *m, __m256 *y)
 
 /* ---- input */
 
-/* Patch row r of lane i: p[i] + r * st[i]. F(2x2): rows of 4 floats; lanes
- * i and i + 4 share a register (low and high 128 bits), so 4x4 transposes
- * within the halves give the columns. */
-WINO_INLINE void input2_channel(const float *const *p, const size_t *st, float *vc)
+/* Patch row r of lane i: p[i] + r * iw, all of it (mk NULL) or the floats of
+ * the bits mk[r][i] (edge tiles). F(2x2): rows of 4 floats; lanes i and i + 4
+ * share a register (low and high 128 bits), so 4x4 transposes within the
+ * halves give the columns. */
+#define ROW4(p, r, i) ((mk) ? WINO_LOADM4((p)[i] + (r) * iw, (mk)[r][i]) : _mm_loadu_ps((p)[i] + (r) * iw))
+#define ROW6(p, r, i) ((mk) ? WINO_LOADM8((p)[i] + (r) * iw, (mk)[r][i]) : WINO_LOAD6((p)[i] + (r) * iw))
+
+WINO_INLINE void input2_channel(const float *const *p, size_t iw, const unsigned char (*mk)[8],
+                                float *vc)
 {
     __m256 w[4][4];
 #pragma GCC unroll 4
@@ -80,8 +88,7 @@ WINO_INLINE void input2_channel(const float *const *p, const size_t *st, float *
         __m256 q[4], t[4], d[4];
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
-            q[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[i] + r * st[i])),
-                                        _mm_loadu_ps(p[i + 4] + r * st[i + 4]), 1);
+            q[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(ROW4(p, r, i)), ROW4(p, r, i + 4), 1);
         t[0] = _mm256_unpacklo_ps(q[0], q[1]), t[1] = _mm256_unpackhi_ps(q[0], q[1]);
         t[2] = _mm256_unpacklo_ps(q[2], q[3]), t[3] = _mm256_unpackhi_ps(q[2], q[3]);
         d[0] = _mm256_shuffle_ps(t[0], t[2], 0x44), d[1] = _mm256_shuffle_ps(t[0], t[2], 0xee);
@@ -100,7 +107,8 @@ WINO_INLINE void input2_channel(const float *const *p, const size_t *st, float *
 
 /* F(4x4): rows of 6 floats, one lane a register, 8x8 transposes (the last
  * two columns are not needed). */
-WINO_INLINE void input4_channel(const float *const *p, const size_t *st, float *vc)
+WINO_INLINE void input4_channel(const float *const *p, size_t iw, const unsigned char (*mk)[8],
+                                float *vc)
 {
     __m256 w[6][6];
 #pragma GCC unroll 6
@@ -108,7 +116,7 @@ WINO_INLINE void input4_channel(const float *const *p, const size_t *st, float *
         __m256 q[8], t[8], u[8], d[6];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
-            q[i] = WINO_LOAD6(p[i] + r * st[i]);
+            q[i] = ROW6(p, r, i);
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i += 2) {
             t[i] = _mm256_unpacklo_ps(q[i], q[i + 1]);
@@ -139,50 +147,49 @@ WINO_INLINE void input4_channel(const float *const *p, const size_t *st, float *
     }
 }
 
-/* Every channel of one group. Without edge tiles the rows of every lane
- * are iw apart; edge tiles read a zero-padded copy of their patch (rows 8
- * floats apart), made for each channel. */
+/* Which floats of each patch row a lane reads: its columns and rows inside
+ * the input (every one for a tile inside). */
+WINO_INLINE void edge_masks(const int m, const fer_wino_conv *c, const fer_wino_group *g,
+                            unsigned char (*mk)[8])
+{
+    const int alpha = m + 2;
+    for (int i = 0; i < 8; i++) {
+        int py = g->py[i], px = g->px[i];
+        unsigned cols = 0;
+        for (int s = 0; s < alpha; s++)
+            cols |= (unsigned)(px + s >= 0 && px + s < c->iw) << s;
+        for (int r = 0; r < alpha; r++)
+            mk[r][i] = (unsigned char)(py + r >= 0 && py + r < c->ih ? cols : 0);
+    }
+}
+
+/* Every channel of one group: the rows of every lane are iw apart, read
+ * whole without edge tiles, else through the masks (a lane's pointer may
+ * then lie before its image: the masks keep every read inside). */
 WINO_INLINE void input_group(const int m, const fer_wino_conv *c, const fer_wino_group *g,
                              float *v, size_t cs)
 {
     const int ic = c->ic;
     const size_t plane = (size_t)c->ih * c->iw, iw = (size_t)c->iw;
-    const unsigned edge = g->in_edge;
-    const float *base[8];
-    size_t st[8];
+    const float *p[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        base[i] = g->x[i] + (size_t)g->py[i] * c->iw + g->px[i];
-        st[i] = edge >> i & 1 ? 8 : iw;
-    }
-    if (!edge) {
-        for (int ch = 0; ch < ic; ch++, v += cs) {
-            const float *p[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                p[i] = base[i] + ch * plane;
-            if (m == 2)
-                input2_channel(p, st, v);
-            else
-                input4_channel(p, st, v);
-        }
-        return;
-    }
-    float pad[8][6 * 8];
+    for (int i = 0; i < 8; i++)
+        p[i] = g->x[i] + ((ptrdiff_t)g->py[i] * c->iw + g->px[i]);
+    unsigned char mk[6][8];
+    if (g->in_edge)
+        edge_masks(m, c, g, mk);
     for (int ch = 0; ch < ic; ch++, v += cs) {
-        const float *p[8];
-        for (int i = 0; i < 8; i++) {
-            if (edge >> i & 1) {
-                fer_wino_patch(c, g, i, ch, pad[i]);
-                p[i] = pad[i];
-            } else {
-                p[i] = base[i] + ch * plane;
-            }
-        }
-        if (m == 2)
-            input2_channel(p, st, v);
+        if (m == 2 && !g->in_edge)
+            input2_channel(p, iw, NULL, v);
+        else if (m == 2)
+            input2_channel(p, iw, mk, v);
+        else if (!g->in_edge)
+            input4_channel(p, iw, NULL, v);
         else
-            input4_channel(p, st, v);
+            input4_channel(p, iw, mk, v);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            p[i] += plane;
     }
 }
 
