@@ -180,6 +180,17 @@ static fer_model *model_from(const char *json, uint64_t seed)
     return m;
 }
 
+/* n floats uniform in [lo, hi), from seed (the caller frees them). */
+static float *uniform_batch(uint64_t seed, size_t n, float lo, float hi)
+{
+    fer_rng r;
+    fer_rng_seed(&r, seed);
+    float *x = malloc(n * sizeof *x);
+    ck_assert(x);
+    tu_fill_uniform(&r, x, n, lo, hi);
+    return x;
+}
+
 /* Runs the direct path: the "ref" GEMM, which Winograd does not run on,
  * then the fastest path again (no thread runs a GEMM in between). */
 static void use_direct(int on)
@@ -242,10 +253,7 @@ START_TEST(predict_matches_direct)
     fer_model *m = model_from(small_net, 2);
     enum { N = 6 };
     size_t in = 3 * 15 * 13;
-    fer_rng r;
-    fer_rng_seed(&r, 3);
-    float *x = malloc(N * in * sizeof *x);
-    tu_fill_uniform(&r, x, N * in, -1, 1);
+    float *x = uniform_batch(3, N * in, -1, 1);
     float want[N * 3], first[N * 3], got[N * 3];
     direct_probs(m, x, N, want);
     for (int threads = 1; threads <= 3; threads++) {
@@ -300,10 +308,7 @@ START_TEST(training_matches_direct)
     fer_model *m = model_from(train_net, 7);
     enum { N = 9 };
     size_t in = 4 * 13 * 11;
-    fer_rng r;
-    fer_rng_seed(&r, 8);
-    float *x = malloc(N * in * sizeof *x);
-    tu_fill_uniform(&r, x, N * in, -1, 1);
+    float *x = uniform_batch(8, N * in, -1, 1);
     int y[N] = {0, 1, 2, 2, 1, 0, 1, 1, 2};
     int np = fer_model_param_count(m);
     float *want[16], *got[16];
@@ -412,10 +417,7 @@ START_TEST(paper_cnn_close_to_direct)
     if (access(path, R_OK) != 0 || fer_model_load(path, &m, NULL) != FER_OK)
         ck_assert(fer_model_paper_cnn(7, NULL, 8, &m, NULL) == FER_OK);
     enum { N = 9 };
-    fer_rng r;
-    fer_rng_seed(&r, 6);
-    float *x = malloc((size_t)N * 48 * 48 * sizeof *x);
-    tu_fill_uniform(&r, x, (size_t)N * 48 * 48, 0, 1);
+    float *x = uniform_batch(6, (size_t)N * 48 * 48, 0, 1);
     float want[N * 7], got[N * 7], one[7];
     for (int threads = 1; threads <= 2; threads++) {
         ck_assert(fer_model_set_threads(m, threads, NULL) == FER_OK);
