@@ -188,6 +188,10 @@ START_TEST(conv_multi_channel_gemm)
         check_conv(2, 9, 14, 3, 4, 1, 9, 14, FER_ACT_NONE, 3, threads);
         check_conv(7, 6, 5, 9, 3, 1, 6, 5, FER_ACT_RELU, 1, threads);
         check_conv(2, 6, 6, 2, 15, 7, 6, 6, FER_ACT_RELU, 2, threads);
+        /* a larger plane (272 pixels), and 21 small images (the input
+         * gradient by Winograd in several chunks, split across threads) */
+        check_conv(4, 17, 16, 6, 3, 1, 17, 16, FER_ACT_RELU, 3, threads);
+        check_conv(5, 4, 4, 8, 3, 1, 4, 4, FER_ACT_RELU, 21, threads);
     }
 }
 END_TEST
