@@ -275,12 +275,14 @@ START_TEST(predict_matches_direct)
 END_TEST
 
 /* Training: the loss and every parameter's gradient of a step with
- * Winograd (forward; the input gradient of the 'same' layers: written to
- * dx after a batch norm, over the input after a ReLU conv and after a max
- * pool, chunks of images cut by the threads' shares) against the direct
- * path, within 2e-5 of each tensor's largest gradient (seen: 3e-6) plus
- * 1e-6 (the first conv's bias, which the batch norm after it makes ~0:
- * 5e-8, its noise 1e-7); 1 and 2 threads, batches of 1, 5 and 9. */
+ * Winograd (forward; the weight gradient of the layers with at least 8
+ * inputs, 'same' and 'valid'; the input gradient of the 'same' ones:
+ * written to dx after a batch norm, over the input after a ReLU conv and
+ * after a max pool, chunks of images cut by the threads' shares) against
+ * the direct path, within 2e-5 of each tensor's largest gradient (seen:
+ * 3.5e-6) plus 1e-6 (the first conv's bias, which the batch norm after it
+ * makes ~0: 5e-8, its noise 1e-7); every GEMM path this CPU has, 1 and 2
+ * threads, batches of 1, 5 and 9. */
 static const char *const train_net =
     "{\"input\":[4,13,11],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
     "{\"type\":\"conv2d\",\"filters\":10,\"kernel\":3,\"padding\":\"same\"},"
@@ -289,6 +291,7 @@ static const char *const train_net =
     "{\"type\":\"conv2d\",\"filters\":9,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
     "{\"type\":\"maxpool2d\",\"size\":2,\"stride\":2},"
     "{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"padding\":\"same\"},"
+    "{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"relu\"},"
     "{\"type\":\"flatten\"},"
     "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}";
 
@@ -320,28 +323,31 @@ START_TEST(training_matches_direct)
     }
     ck_assert_int_eq(fer_winograd_tile(&m->layers[2], 9), 4); /* the layers it runs */
     ck_assert_int_eq(fer_winograd_tile(&m->layers[5], 9), 2);
+    ck_assert_int_eq(fer_winograd_tile(&m->layers[6], 9), 2);
     static const int batches[] = {1, 5, N};
-    for (int threads = 1; threads <= 2; threads++)
-        for (int b = 0; b < 3; b++) {
-            int n = batches[b];
-            ck_assert(fer_model_set_threads(m, threads, NULL) == FER_OK);
-            float lw, lg;
-            use_direct(1);
-            gradients(m, x, y, n, &lw, want);
-            use_direct(0);
-            gradients(m, x, y, n, &lg, got);
-            ck_assert_msg(fabsf(lw - lg) < 1e-5f, "loss %g vs %g", lg, lw);
-            for (int p = 0; p < np; p++) {
-                fer_tensor *t = fer_model_param(m, p, NULL, NULL, 0);
-                float big = 0;
-                for (size_t i = 0; i < t->size; i++)
-                    big = fabsf(want[p][i]) > big ? fabsf(want[p][i]) : big;
-                float d = tu_max_abs_diff(want[p], got[p], t->size);
-                ck_assert_msg(big > 0 && d <= 2e-5f * big + 1e-6f,
-                              "threads %d, batch %d, parameter %d: %g of %g", threads, n, p, d,
-                              big);
+    for (int k = 1; k < fer_gemm_kernel_count(); k++)
+        for (int threads = 1; fer_gemm_kernel_supported(k) && threads <= 2; threads++)
+            for (int b = 0; b < 3; b++) {
+                int n = batches[b];
+                ck_assert(fer_model_set_threads(m, threads, NULL) == FER_OK);
+                float lw, lg;
+                use_direct(1);
+                gradients(m, x, y, n, &lw, want);
+                ck_assert(fer_gemm_force(fer_gemm_kernel_name(k)));
+                gradients(m, x, y, n, &lg, got);
+                use_direct(0);
+                ck_assert_msg(fabsf(lw - lg) < 1e-5f, "loss %g vs %g", lg, lw);
+                for (int p = 0; p < np; p++) {
+                    fer_tensor *t = fer_model_param(m, p, NULL, NULL, 0);
+                    float big = 0;
+                    for (size_t i = 0; i < t->size; i++)
+                        big = fabsf(want[p][i]) > big ? fabsf(want[p][i]) : big;
+                    float d = tu_max_abs_diff(want[p], got[p], t->size);
+                    ck_assert_msg(big > 0 && d <= 2e-5f * big + 1e-6f,
+                                  "%s, threads %d, batch %d, parameter %d: %g of %g",
+                                  fer_gemm_kernel_name(k), threads, n, p, d, big);
+                }
             }
-        }
     for (int p = 0; p < np; p++)
         free(want[p]), free(got[p]);
     free(x);

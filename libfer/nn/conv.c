@@ -125,13 +125,15 @@ static int dx_images(const fer_layer *l)
 static size_t region_floats(const fer_layer *l)
 {
     size_t direct = col_region(l) + padded_floats(l), wino = fer_winograd_dx_scratch(l);
-    return direct > wino ? direct : wino;
+    size_t dw = fer_winograd_dw_scratch(l), r = direct > wino ? direct : wino;
+    return r > dw ? r : dw;
 }
 
+/* ... then the sums of the weight gradient by Winograd. */
 static size_t conv_scratch(const fer_layer *l)
 {
     size_t back = region_floats(l) + w_floats(l) + (size_t)l->oc +
-                  (size_t)dx_images(l) * fer_layer_in_size(l);
+                  (size_t)dx_images(l) * fer_layer_in_size(l) + fer_winograd_dw_acc_floats(l);
     size_t wino = fer_winograd_scratch(l);
     return back > wino ? back : wino;
 }
@@ -154,6 +156,7 @@ typedef struct conv_job {
     float *x_dx;  /* backward_into: the input, overwritten by its gradient */
     int relu_in;  /* backward_into: mask with the input's sign (a ReLU output) */
     int wino;     /* backward: the input gradient's Winograd tile size (0: GEMM) */
+    int wdw;      /* backward: the weight gradient's (0: im2col and GEMM) */
 } conv_job;
 
 /* Sum of n floats in 16 independent lanes: vectorises without reassociation
@@ -357,10 +360,28 @@ static void mask_into(size_t n, const float *restrict g, int relu, float *restri
         memcpy(x_dx, g, n * sizeof *x_dx);
 }
 
-/* Per chunk of images: each one's bias and weight gradients (im2col
- * again), then the chunk's input gradients (Winograd, or each image's
- * dcol = W^T dy and col2im), written to dx, or over the inputs once their
- * dW is done (backward_into). */
+/* The weight gradient of one image, added to thread t's unless first:
+ * the direct one-channel path, or im2col and a GEMM. */
+static void image_dw(const conv_job *j, const float *x, const float *dy, int t, int add)
+{
+    const fer_layer *l = j->l;
+    int kk = l->ic * l->k * l->k, hw = l->oh * l->ow;
+    float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t);
+    if (l->ic == 1) {
+        float *xp = scratch_plane(l, j->e, t);
+        pad_plane(l, x, xp);
+        conv1ch_dw(l, xp, dy, dw, add, col);
+    } else {
+        fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
+        fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, add, dw, kk);
+    }
+}
+
+/* Per chunk of images: each one's bias gradient, the weight gradient
+ * (by Winograd, summed over the thread's images and turned into dW at the
+ * end; or each image's im2col again and a GEMM), then the chunk's input
+ * gradients (Winograd, or each image's dcol = W^T dy and col2im), written
+ * to dx, or over the inputs once their dW is done (backward_into). */
 static void conv_backward_range(void *arg, int begin, int end, int t)
 {
     const conv_job *j = arg;
@@ -369,38 +390,40 @@ static void conv_backward_range(void *arg, int begin, int end, int t)
     size_t in = fer_layer_in_size(l), out = fer_layer_out_size(l);
     float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t), *db = dw + w_floats(l);
     float *buf = db + l->oc; /* the input gradients backward_into masks into x_dx */
+    float *acc = buf + (size_t)dx_images(l) * in; /* Winograd's dW sums */
     int chunk = j->wino ? fer_winograd_dx_chunk(l, j->wino) : 1;
+    if (j->wdw && begin < end)
+        memset(acc, 0, fer_winograd_dw_acc_floats(l) * sizeof *acc);
     for (int i0 = begin; i0 < end; i0 += chunk) {
         int n = end - i0 < chunk ? end - i0 : chunk;
         for (int i = i0; i < i0 + n; i++) {
             const float *x = j->x + i * in;
             float *dy = j->dy + i * out;
             mask_and_db(l, j->y ? j->y + i * out : NULL, dy, db, i > begin);
-            if (l->ic == 1) {
-                float *xp = scratch_plane(l, j->e, t);
-                pad_plane(l, x, xp);
-                conv1ch_dw(l, xp, dy, dw, i > begin, col);
-            } else {
-                fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
-                fer_gemm(0, 1, l->oc, kk, hw, dy, hw, col, hw, i > begin, dw, kk);
-            }
+            if (!j->wdw) /* else the chunk's, below */
+                image_dw(j, x, dy, t, i > begin);
             if (!j->wino && (j->dx || j->x_dx)) { /* col is free again: it takes dcol */
                 fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
                 fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
                            j->dx ? j->dx + i * in : buf);
             }
         }
+        if (j->wdw)
+            fer_winograd_dw(l, j->wdw, j->x + i0 * in, j->dy + i0 * out, n, acc, col);
         if (j->wino) /* col and the plane are free again: Winograd's scratch */
             fer_winograd_dx(l, j->wino, j->dy + i0 * out, j->dx ? j->dx + i0 * in : buf, n, col);
         for (int i = 0; j->x_dx && i < n; i++)
             mask_into(in, buf + i * in, j->relu_in, j->x_dx + (i0 + i) * in);
     }
+    if (j->wdw && begin < end)
+        fer_winograd_dw_finish(l, j->wdw, acc, dw);
 }
 
 static void conv_backward_job(fer_layer *l, const fer_exec *e, conv_job *j)
 {
     if (j->dx || j->x_dx)
         j->wino = fer_winograd_dx_prepare(l, e);
+    j->wdw = fer_winograd_dw_tile(l, e->n);
     fer_pool_for(e->pool, e->n, conv_backward_range, j);
     /* Sum the per-thread partials in thread order: the same thread count
      * gives the same shares and so bit-identical gradients. */

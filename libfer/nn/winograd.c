@@ -2,7 +2,8 @@
  * transform, the block driver (input transform, alpha^2 GEMMs on the
  * micro-kernels of gemm_*.c, output transform), the portable transforms,
  * and the conv layer's use of it (the transformed weights kept in the
- * layer, the tiles split across threads; the input gradient in training). */
+ * layer, the tiles split across threads; the weight and input gradients in
+ * training). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -578,6 +579,166 @@ void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int 
     int slot = m == 4 ? U_DX_F4 : U_DX_F2;
     fer_wino_run(l->wino->kernel[slot], &c, l->wino->u[slot], NULL, dy, dx, 0,
                  (long)n * c.tiles_y * c.tiles_x, scratch);
+}
+
+/* ---- the weight gradient (training) */
+
+/* A d: m values d[0], d[ds], ... -> alpha values q[0], q[qs], ..., with A
+ * the transpose of the output transform's A^T (comment at the top). */
+static inline void a2_lanes(const float *restrict d, size_t ds, float *restrict q, size_t qs)
+{
+    for (int i = 0; i < CL; i++) {
+        float d0 = d[i], d1 = d[ds + i];
+        q[i] = d0, q[qs + i] = d0 + d1, q[2 * qs + i] = d0 - d1, q[3 * qs + i] = -d1;
+    }
+}
+
+static inline void a4_lanes(const float *restrict d, size_t ds, float *restrict q, size_t qs)
+{
+    for (int i = 0; i < CL; i++) {
+        float d0 = d[i], d1 = d[ds + i], d2 = d[2 * ds + i], d3 = d[3 * ds + i];
+        float e = d0 + d2, o = d1 + d3, e4 = d0 + 4 * d2, o8 = 2 * d1 + 8 * d3;
+        q[i] = d0, q[qs + i] = e + o, q[2 * qs + i] = e - o;
+        q[3 * qs + i] = e4 + o8, q[4 * qs + i] = e4 - o8, q[5 * qs + i] = d3;
+    }
+}
+
+/* Q = A dy A^T of each of g's CL tiles, every output channel, into
+ * q[o*cs + t*WINO_NB + i] (the layout of M); dy outside the output is 0.
+ * Inlined into each of dy_c's vector copies. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void dy_c_m(const int m, const fer_wino_conv *c, const fer_wino_group *g,
+                          float *q, size_t cs)
+{
+    const int alpha = m + 2;
+    const size_t plane = (size_t)c->oh * c->ow;
+    for (int o = 0; o < c->oc; o++) {
+        float d[4][4][CL], w[4][6][CL];
+        for (int i = 0; i < CL; i++) {
+            const float *p = g->y[i] + o * plane + (size_t)g->oy[i] * c->ow + g->ox[i];
+            int rows = m, cols = m;
+            if (g->out_edge >> i & 1) {
+                rows = c->oh - g->oy[i] < m ? c->oh - g->oy[i] : m;
+                cols = c->ow - g->ox[i] < m ? c->ow - g->ox[i] : m;
+                for (int r = 0; r < m; r++)
+                    for (int s = 0; s < m; s++)
+                        d[r][s][i] = 0;
+            }
+            for (int r = 0; r < rows; r++)
+                for (int s = 0; s < cols; s++)
+                    d[r][s][i] = p[(size_t)r * c->ow + s];
+        }
+        for (int r = 0; r < m; r++) { /* rows: w[r][.] = A d[r][.] */
+            if (m == 2)
+                a2_lanes(d[r][0], CL, w[r][0], CL);
+            else
+                a4_lanes(d[r][0], CL, w[r][0], CL);
+        }
+        float *qo = q + o * cs;
+        for (int s = 0; s < alpha; s++) { /* columns: Q[.][s] = A w[.][s] */
+            if (m == 2)
+                a2_lanes(w[0][s], 6 * CL, qo + (size_t)s * WINO_NB, (size_t)alpha * WINO_NB);
+            else
+                a4_lanes(w[0][s], 6 * CL, qo + (size_t)s * WINO_NB, (size_t)alpha * WINO_NB);
+        }
+    }
+}
+
+FER_VECTOR_CLONES
+static void dy_c(const fer_wino_conv *c, const fer_wino_group *g, float *q, size_t cs)
+{
+    if (c->m == 2)
+        dy_c_m(2, c, g, q, cs);
+    else
+        dy_c_m(4, c, g, q, cs);
+}
+
+int fer_winograd_dw_tile(const fer_layer *l, int n)
+{
+    return fer_wino_supported(fer_gemm_kernel_active()) ? fer_winograd_tile(l, n) : 0;
+}
+
+size_t fer_winograd_dw_acc_floats(const fer_layer *l)
+{
+    return layer_ok(l) ? (size_t)36 * l->oc * l->ic : 0;
+}
+
+size_t fer_winograd_dw_scratch(const fer_layer *l) { return fer_winograd_scratch(l); }
+
+void fer_winograd_dw(const fer_layer *l, int m, const float *x, float *dy, int n, float *acc,
+                     float *scratch)
+{
+    fer_wino_conv c;
+    layer_conv(l, m, &c);
+    int kernel = fer_gemm_kernel_active();
+    const fer_wino_isa *wi = wino_isa(kernel);
+    int T = (m + 2) * (m + 2), lanes = wi->lanes;
+    size_t cs = chan_stride(&c), oi = (size_t)c.oc * c.ic;
+    float *v = scratch, *q = scratch + (size_t)c.ic * cs;
+    long tiles = (long)n * c.tiles_y * c.tiles_x;
+    fer_wino_group g;
+    for (long b0 = 0; b0 < tiles; b0 += c.nb) {
+        int nb = tiles - b0 < c.nb ? (int)(tiles - b0) : c.nb;
+        for (int j0 = 0; j0 < nb; j0 += lanes) {
+            make_group(&c, x, dy, b0 + j0, nb - j0 < lanes ? nb - j0 : lanes, lanes, &g);
+            wi->input(&c, &g, v + j0, cs);
+        }
+        for (int j0 = 0; j0 < nb; j0 += CL) {
+            make_group(&c, x, dy, b0 + j0, nb - j0 < CL ? nb - j0 : CL, CL, &g);
+            dy_c(&c, &g, q + j0, cs);
+        }
+        /* acc_t (oc x ic) += Q_t (oc x tiles) V_t^T (tiles x ic) */
+        for (int t = 0; t < T; t++)
+            fer_gemm_with(kernel, 0, 1, c.oc, c.ic, nb, q + (size_t)t * WINO_NB, (int)cs,
+                          v + (size_t)t * WINO_NB, (int)cs, 1, acc + t * oi, c.ic);
+    }
+}
+
+/* dW = G^T acc G for each (o, c), CL of them at once (lanes innermost).
+ * Static: clang resolves vector copies only for calls from this file. */
+FER_VECTOR_CLONES
+static void dw_finish(const fer_layer *l, int m, const float *acc, float *dw)
+{
+    static const float g2t[3][6] = {{1, .5f, .5f, 0}, {0, .5f, -.5f, 0}, {0, .5f, .5f, 1}};
+    static const float g4t[3][6] = {{1 / 4.f, -1 / 6.f, -1 / 6.f, 1 / 24.f, 1 / 24.f, 0},
+                                    {0, -1 / 6.f, 1 / 6.f, 1 / 12.f, -1 / 12.f, 0},
+                                    {0, -1 / 6.f, -1 / 6.f, 1 / 6.f, 1 / 6.f, 1}};
+    const float(*gt)[6] = m == 2 ? g2t : g4t;
+    int alpha = m + 2;
+    size_t oi = (size_t)l->oc * l->ic;
+    for (size_t p0 = 0; p0 < oi; p0 += CL) {
+        int n = oi - p0 < CL ? (int)(oi - p0) : CL;
+        float a[36][CL], z[3][6][CL], y[9][CL];
+        for (int t = 0; t < alpha * alpha; t++)
+            for (int i = 0; i < CL; i++)
+                a[t][i] = i < n ? acc[(size_t)t * oi + p0 + i] : 0;
+        for (int u = 0; u < 3; u++)
+            for (int s = 0; s < alpha; s++)
+                for (int i = 0; i < CL; i++) {
+                    float sum = 0;
+                    for (int r = 0; r < alpha; r++)
+                        sum += gt[u][r] * a[r * alpha + s][i];
+                    z[u][s][i] = sum;
+                }
+        for (int u = 0; u < 3; u++)
+            for (int v = 0; v < 3; v++)
+                for (int i = 0; i < CL; i++) {
+                    float sum = 0;
+                    for (int s = 0; s < alpha; s++)
+                        sum += z[u][s][i] * gt[v][s];
+                    y[u * 3 + v][i] = sum;
+                }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 9; k++)
+                dw[(p0 + i) * 9 + k] = y[k][i];
+    }
+}
+
+void fer_winograd_dw_finish(const fer_layer *l, int m, const float *acc, float *dw)
+{
+    dw_finish(l, m, acc, dw);
 }
 
 /* ---- for tests */

@@ -1,6 +1,7 @@
 /* Winograd F(m x m, 3 x 3) convolution (m = 2 or 4), stride 1: conv.c
  * hands it the forward pass of the 3x3 layers it suits (fer_winograd_tile),
- * and in training the input gradient of the 'same' ones (fer_winograd_dx_*:
+ * and in training their weight gradient (fer_winograd_dw*: the transposed
+ * algorithm) and the input gradient of the 'same' ones (fer_winograd_dx_*:
  * the gradient is itself a 'same' 3x3 convolution). Internal to libfer;
  * docs/gemm.md, "Winograd convolution".
  *
@@ -121,6 +122,22 @@ int fer_winograd_dx_chunk(const fer_layer *l, int m);
 size_t fer_winograd_dx_scratch(const fer_layer *l);
 void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int n,
                      float *scratch);
+
+/* The weight gradient of a layer whose forward Winograd takes (any pad), by
+ * Winograd's transposed algorithm: per output tile, the input transform of
+ * the forward and A dy A^T (A and G swap roles), and over all tiles
+ *   dW[o][c] = G^T [ sum of (A dy A^T)[o] .* (B^T d B)[c] ] G,
+ * the alpha^2 sums GEMMs over the tiles. fer_winograd_dw_tile: the tile size
+ * for a backward pass over n images (0: the GEMM path); fer_winograd_dw adds
+ * n images' sums into acc (fer_winograd_dw_acc_floats, zeroed first) with
+ * `scratch` (fer_winograd_dw_scratch floats); fer_winograd_dw_finish turns
+ * acc into dw [oc][ic][3][3]. */
+int fer_winograd_dw_tile(const fer_layer *l, int n);
+size_t fer_winograd_dw_acc_floats(const fer_layer *l);
+size_t fer_winograd_dw_scratch(const fer_layer *l);
+void fer_winograd_dw(const fer_layer *l, int m, const float *x, float *dy, int n, float *acc,
+                     float *scratch);
+void fer_winograd_dw_finish(const fer_layer *l, int m, const float *acc, float *dw);
 
 /* For tests: the same convolution on a given path and tile size, with its
  * own memory and threads = 1; 0 when not supported (or out of memory). */
