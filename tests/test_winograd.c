@@ -276,7 +276,8 @@ END_TEST
 
 /* Training: the loss and every parameter's gradient of a step with
  * Winograd (forward; the weight gradient of the layers with at least 8
- * inputs, 'same' and 'valid'; the input gradient of the 'same' ones:
+ * inputs, 'same' and 'valid', the last over its ReLU input in chunks of
+ * images; the input gradient of the 'same' ones:
  * written to dx after a batch norm, over the input after a ReLU conv and
  * after a max pool, chunks of images cut by the threads' shares) against
  * the direct path, within 2e-5 of each tensor's largest gradient (seen:
@@ -290,7 +291,7 @@ static const char *const train_net =
     "{\"type\":\"conv2d\",\"filters\":12,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
     "{\"type\":\"conv2d\",\"filters\":9,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
     "{\"type\":\"maxpool2d\",\"size\":2,\"stride\":2},"
-    "{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"padding\":\"same\"},"
+    "{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"padding\":\"same\",\"activation\":\"relu\"},"
     "{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"relu\"},"
     "{\"type\":\"flatten\"},"
     "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}";

@@ -107,13 +107,13 @@ static size_t col_region(const fer_layer *l)
     return col_floats(l) > plane ? col_floats(l) : plane;
 }
 
-/* Images whose input gradient backward computes at once: a Winograd
- * chunk, or one. */
+/* Images whose gradients backward computes at once: a Winograd chunk, or
+ * one. */
 static int dx_images(const fer_layer *l)
 {
-    if (!fer_winograd_dx_scratch(l))
+    if (!fer_winograd_dx_scratch(l) && !fer_winograd_dw_scratch(l))
         return 1;
-    int c2 = fer_winograd_dx_chunk(l, 2), c4 = fer_winograd_dx_chunk(l, 4);
+    int c2 = fer_winograd_chunk(l, 2), c4 = fer_winograd_chunk(l, 4);
     return c2 > c4 ? c2 : c4;
 }
 
@@ -391,7 +391,7 @@ static void conv_backward_range(void *arg, int begin, int end, int t)
     float *col = scratch_col(j->e, t), *dw = scratch_dw(l, j->e, t), *db = dw + w_floats(l);
     float *buf = db + l->oc; /* the input gradients backward_into masks into x_dx */
     float *acc = buf + (size_t)dx_images(l) * in; /* Winograd's dW sums */
-    int chunk = j->wino ? fer_winograd_dx_chunk(l, j->wino) : 1;
+    int m = j->wino ? j->wino : j->wdw, chunk = m ? fer_winograd_chunk(l, m) : 1;
     if (j->wdw && begin < end)
         memset(acc, 0, fer_winograd_dw_acc_floats(l) * sizeof *acc);
     for (int i0 = begin; i0 < end; i0 += chunk) {
@@ -405,7 +405,7 @@ static void conv_backward_range(void *arg, int begin, int end, int t)
             if (!j->wino && (j->dx || j->x_dx)) { /* col is free again: it takes dcol */
                 fer_gemm(1, 0, kk, hw, l->oc, l->w.data, kk, dy, hw, 0, col, hw);
                 fer_col2im(col, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow,
-                           j->dx ? j->dx + i * in : buf);
+                           j->dx ? j->dx + i * in : buf + (i - i0) * in);
             }
         }
         if (j->wdw)

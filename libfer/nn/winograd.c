@@ -544,15 +544,15 @@ int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float 
 
 /* ---- the input gradient (training) */
 
-enum { DX_CHUNK_MAX = 8 };
+enum { CHUNK_MAX = 8 };
 
-/* Images a chunk: about two blocks of tiles, so that a small image's
- * GEMMs still have wide panels (6x6 with F(2x2): 9 tiles an image). */
-int fer_winograd_dx_chunk(const fer_layer *l, int m)
+/* Images a chunk: about two blocks of output tiles, so that a small
+ * image's GEMMs still have wide panels (6x6 with F(2x2): 9 tiles an image). */
+int fer_winograd_chunk(const fer_layer *l, int m)
 {
-    long tiles = (long)((l->ih + m - 1) / m) * ((l->iw + m - 1) / m);
+    long tiles = (long)((l->oh + m - 1) / m) * ((l->ow + m - 1) / m);
     long n = 2 * WINO_NB / tiles;
-    return n < 1 ? 1 : n > DX_CHUNK_MAX ? DX_CHUNK_MAX : (int)n;
+    return n < 1 ? 1 : n > CHUNK_MAX ? CHUNK_MAX : (int)n;
 }
 
 size_t fer_winograd_dx_scratch(const fer_layer *l)

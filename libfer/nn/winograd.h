@@ -115,10 +115,11 @@ void fer_winograd_release(fer_layer *l);
  * fer_winograd_dx_prepare makes the transformed weights for a backward
  * pass over e->n images and returns its tile size (0: the layer keeps the
  * GEMM path); fer_winograd_dx then computes n images (at most
- * fer_winograd_dx_chunk of them) on one thread with `scratch` (at least
+ * fer_winograd_chunk of them) on one thread with `scratch` (at least
  * fer_winograd_dx_scratch floats). */
 int fer_winograd_dx_prepare(fer_layer *l, const fer_exec *e);
-int fer_winograd_dx_chunk(const fer_layer *l, int m);
+/* Images a chunk of either gradient (about two blocks of tiles, 1..8). */
+int fer_winograd_chunk(const fer_layer *l, int m);
 size_t fer_winograd_dx_scratch(const fer_layer *l);
 void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int n,
                      float *scratch);
