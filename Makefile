@@ -109,6 +109,7 @@ TESTS := \
 	test_graph \
 	test_heart \
 	test_fusion \
+	test_augment \
 	test_gemm \
 	test_winograd \
 	test_catalog \

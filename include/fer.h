@@ -176,9 +176,12 @@ typedef struct fer_augment_opts {
     float rotation;   /* rotation up to this many degrees */
     float zoom;       /* scale in [1 - zoom, 1 + zoom] */
     float brightness; /* grey levels times a factor in [1 - b, 1 + b] */
+    float erase;      /* random erasing: with this probability, one rectangle of 2-33% of
+                         the image (aspect 1/3..3) becomes uniform noise (0: off; its
+                         numbers are drawn only when on, after the others') */
 } fer_augment_opts;
 
-/* flip, shift .1, rotation 10, zoom .1, brightness .2 */
+/* flip, shift .1, rotation 10, zoom .1, brightness .2, no erasing */
 void fer_augment_opts_default(fer_augment_opts *o);
 /* A randomly transformed copy of a grey h x w image, already preprocessed
  * (as fer_preprocess); edges are filled with the nearest pixel. */

@@ -27,6 +27,7 @@ typedef struct config {
     int n_classes;
     int epochs, batch, threads, augment, balanced, skip_bad, patience, lr_patience, quiet;
     double lr, decay, val_split, lr_factor, min_lr, momentum, weight_decay, smoothing, warmup;
+    double erase; /* --erase: random erasing's probability */
     int optimizer, schedule; /* fer_optim_kind (+ nesterov), enum schedule */
     int nesterov;
     fer_tta val_tta; /* validation through fer_model_predict_crops with this augmentation */
@@ -70,6 +71,8 @@ static void usage(FILE *f)
             "                        (for a DIR: any folder names, e.g. face,nonface)\n"
             "  --class-weight balanced  weight classes by inverse frequency\n"
             "  --augment[=LIST]      all of, or the listed ones of: flip,shift,rotate,zoom,brightness\n"
+            "  --erase P             random erasing: with probability P (0..1) a rectangle of\n"
+            "                        2-33%% of each training image becomes noise (default 0)\n"
             "  --val-split X         validation fraction when there are no PublicTest rows (0.1)\n"
             "  --teacher FILE        distil: train against the mean of these models' probabilities\n"
             "                        (given 1..8 times; the student's classes) mixed with the labels\n"
@@ -155,7 +158,7 @@ enum { O_DATA, O_OUT, O_CKPT, O_RESUME, O_EPOCHS, O_BATCH, O_LR, O_DECAY, O_SEED
        O_CLASSES, O_CLASS_WEIGHT, O_AUGMENT, O_VAL_SPLIT, O_INIT, O_ARCH, O_PATIENCE,
        O_LR_PATIENCE, O_LR_FACTOR, O_MIN_LR, O_LOG, O_PLOT, O_SKIP_BAD, O_QUIET, O_OPTIMIZER,
        O_MOMENTUM, O_WEIGHT_DECAY, O_SCHEDULE, O_WARMUP, O_SMOOTHING, O_VAL_TTA, O_TEACHER,
-       O_DISTILL, O_SOFT_TARGETS };
+       O_DISTILL, O_SOFT_TARGETS, O_ERASE };
 
 static const cli_opt option_list[] = {
     {"--data", CLI_VALUE},        {"--out", CLI_VALUE},         {"--checkpoint", CLI_VALUE},
@@ -169,7 +172,7 @@ static const cli_opt option_list[] = {
     {"--optimizer", CLI_VALUE},   {"--momentum", CLI_VALUE},    {"--weight-decay", CLI_VALUE},
     {"--schedule", CLI_VALUE},    {"--warmup", CLI_VALUE},      {"--label-smoothing", CLI_VALUE},
     {"--val-tta", CLI_OPTIONAL},  {"--teacher", CLI_VALUE},     {"--distill", CLI_VALUE},
-    {"--soft-targets", CLI_VALUE},
+    {"--soft-targets", CLI_VALUE}, {"--erase", CLI_VALUE},
     {NULL, CLI_FLAG}};
 
 /* An integer option in lo..hi into *out. */
@@ -240,6 +243,7 @@ static int set_option(void *ctx, int k, const char *v)
     case O_VAL_TTA: return cli_parse_tta(prog, name, v, &c->val_tta);
     case O_DISTILL: return cli_opt_double(prog, name, v, 0, 1, &c->distill);
     case O_SOFT_TARGETS: c->soft_targets = v; return 1;
+    case O_ERASE: return cli_opt_double(prog, name, v, 0, 1, &c->erase);
     case O_TEACHER:
         if (c->n_teachers == MAX_TEACHERS)
             return cli_bad_value(prog, name, v, "at most 8 teachers");
@@ -291,6 +295,8 @@ static int parse_args(int argc, char **argv, config *c)
                CLI_USAGE;
     if (c->class_list && !parse_classes(c, c->class_list, cli_is_dir(c->data)))
         return CLI_USAGE;
+    if (c->erase > 0) /* after --augment, whatever the order; alone it erases only */
+        c->augment = 1, c->aug.erase = (float)c->erase;
     if (c->distill >= 0 && !c->n_teachers && !c->soft_targets)
         return cli_error(prog, "--distill needs --teacher FILE or --soft-targets FILE"), CLI_USAGE;
     if (c->n_teachers && c->soft_targets)

@@ -1,7 +1,8 @@
 /* Training-time augmentation: one random affine map per image (flip, shift,
  * rotation, zoom about the centre) sampled bilinearly with edge clamping
- * (Keras' fill_mode "nearest"), then a brightness factor; the same sampler
- * gives predict.c its zoomed test-time views. */
+ * (Keras' fill_mode "nearest"), then a brightness factor, then optionally
+ * random erasing (Zhong et al. 2017: a rectangle of noise); the same
+ * sampler gives predict.c its zoomed test-time views. */
 #include <math.h>
 
 #include "core/core.h"
@@ -14,6 +15,7 @@ void fer_augment_opts_default(fer_augment_opts *o)
     o->rotation = 10;
     o->zoom = 0.1f;
     o->brightness = 0.2f;
+    o->erase = 0;
 }
 
 static float uniform_in(fer_rng *r, float lo, float hi)
@@ -48,6 +50,22 @@ void augment_view(const uint8_t *src, int h, int w, int flip, float tx, float ty
         }
 }
 
+/* One rectangle of 2-33% of the area, aspect (height over width) 1/3..3
+ * on a log scale, cut to the image, at a uniform place; its pixels
+ * uniform in [0, 1) (the preprocessed range). */
+static void erase_rect(int h, int w, fer_rng *rng, float *dst)
+{
+    float area = uniform_in(rng, 0.02f, 0.33f) * (float)(h * w);
+    float aspect = expf(uniform_in(rng, -logf(3), logf(3)));
+    int eh = (int)lroundf(sqrtf(area * aspect)), ew = (int)lroundf(sqrtf(area / aspect));
+    eh = eh < 1 ? 1 : eh > h ? h : eh;
+    ew = ew < 1 ? 1 : ew > w ? w : ew;
+    int y0 = (int)(fer_rng_uniform(rng) * (h - eh + 1)), x0 = (int)(fer_rng_uniform(rng) * (w - ew + 1));
+    for (int y = y0; y < y0 + eh; y++)
+        for (int x = x0; x < x0 + ew; x++)
+            dst[y * w + x] = (float)fer_rng_uniform(rng);
+}
+
 void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fer_rng *rng,
                  float *dst)
 {
@@ -60,4 +78,6 @@ void fer_augment(const uint8_t *src, int h, int w, const fer_augment_opts *o, fe
     float zoom = uniform_in(rng, 1 - o->zoom, 1 + o->zoom);
     float bright = uniform_in(rng, 1 - o->brightness, 1 + o->brightness);
     augment_view(src, h, w, flip, tx, ty, ang, zoom, bright, dst);
+    if (o->erase > 0 && fer_rng_uniform(rng) < o->erase)
+        erase_rect(h, w, rng, dst);
 }

@@ -53,6 +53,26 @@ losses=$(for f in "$tmp"/aug*.csv; do awk -F, 'NR == 2 { print $2 }' "$f"; done 
 "$TRAIN" "${ARGS[@]}" --augment=flip,tilt 2>"$tmp/err" && fail "--augment=flip,tilt succeeded"
 grep -q 'flip,tilt' "$tmp/err" || fail "bad --augment message: $(cat "$tmp/err")"
 
+# --erase P: random erasing, before or after --augment (the same run), or
+# alone; 0 is the plain run byte for byte; out of 0..1 is a usage error.
+"$TRAIN" "${ARGS[@]}" --seed 3 --augment --erase 0.5 --out "$tmp/e1.safetensors" \
+    --log "$tmp/e1.csv" 2>"$tmp/err" || fail "--erase 0.5: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 3 --erase 0.5 --augment --out "$tmp/e2.safetensors" 2>"$tmp/err" ||
+    fail "--erase before --augment: $(tail -n 1 "$tmp/err")"
+cmp -s "$tmp/e1.safetensors" "$tmp/e2.safetensors" || fail "--erase: the order of options matters"
+[ "$(awk -F, 'NR == 2 { print $2 }' "$tmp/e1.csv")" != "$(awk -F, 'NR == 2 { print $2 }' "$tmp/aug.csv")" ] ||
+    fail "--erase 0.5 leaves the training loss of --augment"
+"$TRAIN" "${ARGS[@]}" --seed 3 --augment --erase 0 --out "$tmp/e0.safetensors" 2>"$tmp/err" ||
+    fail "--erase 0: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --seed 3 --augment --out "$tmp/ea.safetensors" 2>"$tmp/err" ||
+    fail "--augment: $(tail -n 1 "$tmp/err")"
+cmp -s "$tmp/e0.safetensors" "$tmp/ea.safetensors" || fail "--erase 0 differs from --augment alone"
+"$TRAIN" "${ARGS[@]}" --seed 3 --erase 1 --out "$tmp/e3.safetensors" 2>"$tmp/err" ||
+    fail "--erase alone: $(tail -n 1 "$tmp/err")"
+"$TRAIN" "${ARGS[@]}" --erase 1.5 --out "$tmp/ex.safetensors" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--erase 1.5: not a usage error"
+grep -q -- '--erase' "$tmp/err" || fail "bad --erase message: $(cat "$tmp/err")"
+
 # --teacher/--distill: at --distill 0 the soft targets are the labels, so the
 # model is the plain run's byte for byte; at 0.5 the teacher moves the loss.
 # A teacher of other classes, --distill without a teacher or out of 0..1, and
