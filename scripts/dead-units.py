@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Counts the dead ReLU units of a paper-CNN weights file: conv channels and
-dense units that stay at zero on every one of the first N Training images of
-a FER2013 CSV. An analysis aid for docs/training.md (python3-torch runs the
-convolutions as a reference; the product never uses it).
+"""Counts the dead ReLU units of a libfer weights file of a sequential
+architecture (the paper CNN, fer-vgg: its arch metadata says the layers):
+the channels and units of each ReLU output that stay at zero on every one of
+the first N Training images of a FER2013 CSV. An analysis aid for
+docs/training.md (python3-torch runs the layers as a reference; the product
+never uses it).
 
     scripts/dead-units.py weights/fer-7class.safetensors ../shared/datasets/fer2013.csv.gz [N]
 """
@@ -14,6 +16,14 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def header_of(path):
+    b = open(path, "rb").read(8)
+    n = struct.unpack("<Q", b)[0]
+    with open(path, "rb") as f:
+        f.seek(8)
+        return json.loads(f.read(n))
 
 
 def load(path):
@@ -41,23 +51,34 @@ def training_images(path, n):
 
 def main():
     torch.set_num_threads(1)
-    w = load(sys.argv[1])
+    path = sys.argv[1]
+    w = load(path)
+    arch = json.loads(header_of(path)["__metadata__"]["arch"])
     x = training_images(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1000)
-    acts = {}
-    a = F.relu(F.conv2d(x, w["0.weight"], w["0.bias"]))
-    acts["conv1 (32)"] = a
-    a = F.relu(F.conv2d(a, w["1.weight"], w["1.bias"]))
-    acts["conv2 (64)"] = a
-    a = F.relu(F.conv2d(F.max_pool2d(a, 2), w["4.weight"], w["4.bias"]))
-    acts["conv3 (128)"] = a
-    a = F.relu(F.conv2d(F.max_pool2d(a, 2), w["6.weight"], w["6.bias"]))
-    acts["conv4 (128)"] = a
-    flat = F.max_pool2d(a, 2).reshape(len(x), -1)
-    acts["dense (1024)"] = F.relu(flat @ w["10.weight"] + w["10.bias"])[:, :, None, None]
-    print(f"dead units over {len(x)} Training images of {sys.argv[1]}:")
-    for name, a in acts.items():
+    a, acts = x, []
+    for i, o in enumerate(arch["layers"]):
+        t, relu = o["type"], o.get("activation") == "relu"
+        if t == "conv2d":
+            pad = (o["kernel"] - 1) // 2 if o.get("padding") == "same" else 0
+            a = F.conv2d(a, w[f"{i}.weight"], w[f"{i}.bias"], padding=pad)
+        elif t == "batchnorm":
+            a = F.batch_norm(a, w[f"{i}.running_mean"], w[f"{i}.running_var"], w[f"{i}.weight"],
+                             w[f"{i}.bias"], training=False, eps=o.get("eps", 1e-5))
+        elif t == "dense":
+            a = (a.reshape(len(x), -1) @ w[f"{i}.weight"] + w[f"{i}.bias"])[:, :, None, None]
+        elif t == "maxpool2d":
+            a = F.max_pool2d(a, o["size"], o.get("stride", o["size"]))
+        elif t == "relu":
+            relu = True
+        elif t not in ("dropout", "flatten"):
+            sys.exit(f"dead-units.py: {path}: layer {i} ({t}) is not handled")
+        if relu:
+            a = F.relu(a)
+            acts.append((f"{i} {t} ({a.shape[1]})", a))
+    print(f"dead units over {len(x)} Training images of {path}:")
+    for name, a in acts:
         dead = int((a.amax(dim=(0, 2, 3)) <= 0).sum())
-        print(f"  {name:13s} {dead:4d} dead ({100 * dead / a.shape[1]:.0f}%)")
+        print(f"  {name:22s} {dead:4d} dead ({100 * dead / a.shape[1]:.0f}%)")
 
 
 if __name__ == "__main__":
