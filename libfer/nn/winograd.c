@@ -696,8 +696,11 @@ void fer_winograd_dw(const fer_layer *l, int m, const float *x, float *dy, int n
     }
 }
 
-/* dW = G^T acc G for each (o, c), CL of them at once (lanes innermost).
- * Static: clang resolves vector copies only for calls from this file. */
+/* dW = G^T acc G for each (o, c), over blocks of PB pairs: the rows of acc
+ * are read contiguously, the inner loops run over the pairs. Static: clang
+ * resolves vector copies only for calls from this file. */
+enum { PB = 64 };
+
 FER_VECTOR_CLONES
 static void dw_finish(const fer_layer *l, int m, const float *acc, float *dw)
 {
@@ -708,31 +711,33 @@ static void dw_finish(const fer_layer *l, int m, const float *acc, float *dw)
     const float(*gt)[6] = m == 2 ? g2t : g4t;
     int alpha = m + 2;
     size_t oi = (size_t)l->oc * l->ic;
-    for (size_t p0 = 0; p0 < oi; p0 += CL) {
-        int n = oi - p0 < CL ? (int)(oi - p0) : CL;
-        float a[36][CL], z[3][6][CL], y[9][CL];
-        for (int t = 0; t < alpha * alpha; t++)
-            for (int i = 0; i < CL; i++)
-                a[t][i] = i < n ? acc[(size_t)t * oi + p0 + i] : 0;
+    for (size_t p0 = 0; p0 < oi; p0 += PB) {
+        int n = oi - p0 < PB ? (int)(oi - p0) : PB;
+        float z[3][6][PB];
         for (int u = 0; u < 3; u++)
-            for (int s = 0; s < alpha; s++)
-                for (int i = 0; i < CL; i++) {
-                    float sum = 0;
-                    for (int r = 0; r < alpha; r++)
-                        sum += gt[u][r] * a[r * alpha + s][i];
-                    z[u][s][i] = sum;
+            for (int s = 0; s < alpha; s++) {
+                float *zs = z[u][s];
+                for (int i = 0; i < n; i++)
+                    zs[i] = 0;
+                for (int r = 0; r < alpha; r++) {
+                    const float g = gt[u][r], *row = acc + (size_t)(r * alpha + s) * oi + p0;
+                    for (int i = 0; g != 0 && i < n; i++)
+                        zs[i] += g * row[i];
                 }
+            }
         for (int u = 0; u < 3; u++)
-            for (int v = 0; v < 3; v++)
-                for (int i = 0; i < CL; i++) {
-                    float sum = 0;
-                    for (int s = 0; s < alpha; s++)
-                        sum += z[u][s][i] * gt[v][s];
-                    y[u * 3 + v][i] = sum;
+            for (int v = 0; v < 3; v++) {
+                float y[PB];
+                for (int i = 0; i < n; i++)
+                    y[i] = 0;
+                for (int s = 0; s < alpha; s++) {
+                    const float g = gt[v][s];
+                    for (int i = 0; g != 0 && i < n; i++)
+                        y[i] += z[u][s][i] * g;
                 }
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < 9; k++)
-                dw[(p0 + i) * 9 + k] = y[k][i];
+                for (int i = 0; i < n; i++)
+                    dw[(p0 + i) * 9 + u * 3 + v] = y[i];
+            }
     }
 }
 
