@@ -58,24 +58,50 @@ static double plane_sq(const float *restrict x, size_t n, float mean)
     return s;
 }
 
-/* sum dy and sum dy (x - mean), added to *sdy and *sdyx */
-FER_VECTOR_CLONES
-static void plane_dy_sums(const float *restrict dy, const float *restrict x, size_t n, float mean,
-                          double *sdy, double *sdyx)
+/* sum dy and sum dy (x - mean), added to *sdy and *sdyx; with mask, dy is
+ * first zeroed where the ReLU output y is not positive (one pass for both).
+ * Inlined into each vector copy of its two callers. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline void dy_sums(const int mask, float *restrict dy, const float *restrict y,
+                           const float *restrict x, size_t n, float mean, double *sdy,
+                           double *sdyx)
 {
     float a[16] = {0}, b[16] = {0};
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
         for (int k = 0; k < 16; k++) {
-            a[k] += dy[i + k];
-            b[k] += dy[i + k] * (x[i + k] - mean);
+            float d = dy[i + k];
+            if (mask)
+                dy[i + k] = d = y[i + k] > 0 ? d : 0;
+            a[k] += d;
+            b[k] += d * (x[i + k] - mean);
         }
     double s = 0, t = 0;
-    for (; i < n; i++)
-        s += dy[i], t += (double)dy[i] * (x[i] - mean);
+    for (; i < n; i++) {
+        float d = dy[i];
+        if (mask)
+            dy[i] = d = y[i] > 0 ? d : 0;
+        s += d, t += (double)d * (x[i] - mean);
+    }
     for (int k = 0; k < 16; k++)
         s += a[k], t += b[k];
     *sdy += s, *sdyx += t;
+}
+
+FER_VECTOR_CLONES
+static void plane_dy_sums(float *dy, const float *x, size_t n, float mean, double *sdy,
+                          double *sdyx)
+{
+    dy_sums(0, dy, NULL, x, n, mean, sdy, sdyx);
+}
+
+FER_VECTOR_CLONES
+static void plane_mask_dy_sums(float *dy, const float *y, const float *x, size_t n, float mean,
+                               double *sdy, double *sdyx)
+{
+    dy_sums(1, dy, y, x, n, mean, sdy, sdyx);
 }
 
 /* y = x * scale + shift, ReLU'd when relu. */
@@ -100,13 +126,6 @@ static void plane_dx(const float *restrict dy, const float *restrict x, size_t n
 {
     for (size_t i = 0; i < n; i++)
         dx[i] = a * dy[i] - b - c * (x[i] - mean);
-}
-
-FER_VECTOR_CLONES
-static void plane_mask(float *restrict dy, const float *restrict y, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dy[i] = y[i] > 0 ? dy[i] : 0;
 }
 
 /* The batch's mean and 1/std of channel c into stats, folded into the running ones. */
@@ -179,8 +198,9 @@ static void backward_range(void *arg, int begin, int end, int t)
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * l->ic + c) * S;
             if (l->act == FER_ACT_RELU && j->y)
-                plane_mask(j->dy + off, j->y + off, S);
-            plane_dy_sums(j->dy + off, j->x + off, S, mean, &sdy, &sdyx);
+                plane_mask_dy_sums(j->dy + off, j->y + off, j->x + off, S, mean, &sdy, &sdyx);
+            else
+                plane_dy_sums(j->dy + off, j->x + off, S, mean, &sdy, &sdyx);
         }
         l->db.data[c] = (float)sdy;
         l->dw.data[c] = (float)(sdyx * inv);
