@@ -291,12 +291,14 @@ const char *cli_weights_file(const char *prog, const char *given, char *buf, siz
 {
     static const struct {
         const char *name, *file;
-    } shipped[] = {{"fer-vgg", CLI_WEIGHTS_VGG}, {"paper", CLI_WEIGHTS_7}, {"paper-5class", CLI_WEIGHTS_5}};
+    } shipped[] = {{"fer-vgg", CLI_WEIGHTS_VGG}, {"paper", CLI_WEIGHTS_7},
+                   {"fer-vgg-5class", CLI_WEIGHTS_VGG5}, {"paper-5class", CLI_WEIGHTS_5}};
     if (given && access(given, F_OK) != 0) {
         for (size_t i = 0; i < sizeof shipped / sizeof *shipped; i++)
             if (!strcmp(given, shipped[i].name))
                 return cli_data_file(prog, NULL, shipped[i].file, "weights", buf, cap);
-        cli_error(prog, "--weights %s: no such file, nor a shipped model (fer-vgg, paper, paper-5class)",
+        cli_error(prog, "--weights %s: no such file, nor a shipped model (fer-vgg, paper, "
+                        "fer-vgg-5class, paper-5class)",
                   given);
         return NULL;
     }

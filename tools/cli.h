@@ -75,12 +75,13 @@ const char *cli_data_file(const char *prog, const char *given, const char *rel, 
                           char *buf, size_t cap);
 /* The emotion model of --weights W: W when it is a file, else the shipped
  * model of that name ("fer-vgg": the default, "paper": the reference CNN,
- * "paper-5class"); without W the default, CLI_WEIGHTS. NULL after an error
+ * "fer-vgg-5class", "paper-5class"); without W the default, CLI_WEIGHTS. NULL after an error
  * line (neither a file nor a name, or the shipped file missing). */
 const char *cli_weights_file(const char *prog, const char *given, char *buf, size_t cap);
 
 #define CLI_WEIGHTS_7 "weights/fer-7class.safetensors"
 #define CLI_WEIGHTS_5 "weights/fer-5class.safetensors"
+#define CLI_WEIGHTS_VGG5 "weights/fer-vgg-5class.safetensors"
 #define CLI_WEIGHTS_VGG "weights/fer-vgg.safetensors"
 #define CLI_WEIGHTS CLI_WEIGHTS_VGG /* the default emotion model */
 /* The --tta lines of each tool's help. */
@@ -93,7 +94,8 @@ const char *cli_weights_file(const char *prog, const char *given, char *buf, siz
 #define CLI_WEIGHTS_HELP                                                                         \
     "  --weights W          emotion model file, or a shipped one by name: fer-vgg (the\n"         \
     "                       default, %s), paper (the\n"                                 \
-    "                       reference CNN) or paper-5class\n"
+    "                       reference CNN), fer-vgg-5class or paper-5class (the\n"       \
+    "                       paper's five classes)\n"
 #define CLI_VERIFIER "weights/face-verifier.safetensors"
 #define CLI_CATALOG "datasets/catalog.csv"
 

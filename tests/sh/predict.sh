@@ -280,6 +280,13 @@ run dflt --no-detect --json "$tmp/face48.pgm"
 "$bin" --weights paper --no-detect --json "$tmp/face48.pgm" >"$tmp/paper.out" 2>/dev/null &&
     cmp -s "$tmp/paper.out" "$tmp/named7.out" || fail "--weights paper is not weights/fer-7class.safetensors"
 cmp -s "$tmp/paper.out" "$tmp/named.out" && fail "--weights paper gave the default model's output"
+# The two 5-class models by name are their files, and differ.
+for m in fer-vgg-5class:fer-vgg-5class paper-5class:fer-5class; do
+    "$bin" --weights "weights/${m#*:}.safetensors" --no-detect --json "$tmp/face48.pgm" >"$tmp/file5.out" 2>/dev/null
+    "$bin" --weights "${m%%:*}" --no-detect --json "$tmp/face48.pgm" >"$tmp/${m%%:*}.out" 2>/dev/null &&
+        cmp -s "$tmp/file5.out" "$tmp/${m%%:*}.out" || fail "--weights ${m%%:*} is not weights/${m#*:}.safetensors"
+done
+cmp -s "$tmp/fer-vgg-5class.out" "$tmp/paper-5class.out" && fail "the two 5-class models gave one output"
 # The default test-time augmentation is zoom: the same output as naming it, not flip's
 # (on a picture that is neither flat nor symmetric, a diagonal ramp).
 "$py" -c 'import sys; sys.stdout.buffer.write(b"P5\n48 48\n255\n" + bytes((3 * x + y * y // 9) % 256 for y in range(48) for x in range(48)))' >"$tmp/ramp.pgm"
@@ -289,7 +296,7 @@ cmp -s "$tmp/paper.out" "$tmp/named.out" && fail "--weights paper gave the defau
 "$bin" --tta=flip --no-detect --json "$tmp/ramp.pgm" >"$tmp/flip.out" 2>/dev/null &&
     ! cmp -s "$tmp/flip.out" "$tmp/ramp.out" || fail "--tta=flip gave the default's output"
 run noname --weights vgg-9000 --no-detect "$tmp/face48.pgm"
-[ $rc -eq 2 ] && grep -q "^fer-predict: --weights vgg-9000: no such file, nor a shipped model (fer-vgg, paper, paper-5class)$" \
+[ $rc -eq 2 ] && grep -q "^fer-predict: --weights vgg-9000: no such file, nor a shipped model (fer-vgg, paper, fer-vgg-5class, paper-5class)$" \
     "$tmp/noname.err" || fail "unknown model name: $rc $(cat "$tmp/noname.err")"
 run help --help
 [ $rc -eq 0 ] && grep -q -- '--heart-weight' "$tmp/help.out" || fail "--help"
