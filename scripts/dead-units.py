@@ -18,22 +18,16 @@ import torch
 import torch.nn.functional as F
 
 
-def header_of(path):
-    b = open(path, "rb").read(8)
-    n = struct.unpack("<Q", b)[0]
-    with open(path, "rb") as f:
-        f.seek(8)
-        return json.loads(f.read(n))
-
-
 def load(path):
+    """The file's tensors by name, and its architecture (the metadata's JSON)."""
     b = open(path, "rb").read()
     n = struct.unpack("<Q", b[:8])[0]
     header = json.loads(b[8:8 + n])
     data = b[8 + n:]
-    return {k: torch.tensor(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
-                                          dtype=np.float32).reshape(v["shape"]))
-            for k, v in header.items() if k != "__metadata__"}
+    tensors = {k: torch.tensor(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
+                                             dtype=np.float32).reshape(v["shape"]))
+               for k, v in header.items() if k != "__metadata__"}
+    return tensors, json.loads(header["__metadata__"]["arch"])
 
 
 def training_images(path, n):
@@ -52,8 +46,7 @@ def training_images(path, n):
 def main():
     torch.set_num_threads(1)
     path = sys.argv[1]
-    w = load(path)
-    arch = json.loads(header_of(path)["__metadata__"]["arch"])
+    w, arch = load(path)
     x = training_images(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1000)
     a, acts = x, []
     for i, o in enumerate(arch["layers"]):

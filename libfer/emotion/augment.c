@@ -60,7 +60,8 @@ static void erase_rect(int h, int w, fer_rng *rng, float *dst)
     int eh = (int)lroundf(sqrtf(area * aspect)), ew = (int)lroundf(sqrtf(area / aspect));
     eh = eh < 1 ? 1 : eh > h ? h : eh;
     ew = ew < 1 ? 1 : ew > w ? w : ew;
-    int y0 = (int)(fer_rng_uniform(rng) * (h - eh + 1)), x0 = (int)(fer_rng_uniform(rng) * (w - ew + 1));
+    int y0 = (int)(fer_rng_uniform(rng) * (h - eh + 1));
+    int x0 = (int)(fer_rng_uniform(rng) * (w - ew + 1));
     for (int y = y0; y < y0 + eh; y++)
         for (int x = x0; x < x0 + ew; x++)
             dst[y * w + x] = (float)fer_rng_uniform(rng);

@@ -133,7 +133,7 @@ static size_t region_floats(const fer_layer *l)
 static size_t conv_scratch(const fer_layer *l)
 {
     size_t back = region_floats(l) + w_floats(l) + (size_t)l->oc +
-                  (size_t)dx_images(l) * fer_layer_in_size(l) + fer_winograd_dw_acc_floats(l);
+                  (size_t)dx_images(l) * fer_layer_in_size(l) + fer_winograd_dw_acc_floats(l, 4);
     size_t wino = fer_winograd_scratch(l);
     return back > wino ? back : wino;
 }
@@ -393,7 +393,7 @@ static void conv_backward_range(void *arg, int begin, int end, int t)
     float *acc = buf + (size_t)dx_images(l) * in; /* Winograd's dW sums */
     int m = j->wino ? j->wino : j->wdw, chunk = m ? fer_winograd_chunk(l, m) : 1;
     if (j->wdw && begin < end)
-        memset(acc, 0, fer_winograd_dw_acc_floats(l) * sizeof *acc);
+        memset(acc, 0, fer_winograd_dw_acc_floats(l, j->wdw) * sizeof *acc);
     for (int i0 = begin; i0 < end; i0 += chunk) {
         int n = end - i0 < chunk ? end - i0 : chunk;
         for (int i = i0; i < i0 + n; i++) {

@@ -660,9 +660,9 @@ int fer_winograd_dw_tile(const fer_layer *l, int n)
     return fer_wino_supported(fer_gemm_kernel_active()) ? fer_winograd_tile(l, n) : 0;
 }
 
-size_t fer_winograd_dw_acc_floats(const fer_layer *l)
+size_t fer_winograd_dw_acc_floats(const fer_layer *l, int m)
 {
-    return layer_ok(l) ? (size_t)36 * l->oc * l->ic : 0;
+    return layer_ok(l) ? (size_t)(m + 2) * (m + 2) * l->oc * l->ic : 0;
 }
 
 size_t fer_winograd_dw_scratch(const fer_layer *l) { return fer_winograd_scratch(l); }

@@ -129,12 +129,12 @@ void fer_winograd_dx(const fer_layer *l, int m, const float *dy, float *dx, int 
  * the forward and A dy A^T (A and G swap roles), and over all tiles
  *   dW[o][c] = G^T [ sum of (A dy A^T)[o] .* (B^T d B)[c] ] G,
  * the alpha^2 sums GEMMs over the tiles. fer_winograd_dw_tile: the tile size
- * for a backward pass over n images (0: the GEMM path); fer_winograd_dw adds
- * n images' sums into acc (fer_winograd_dw_acc_floats, zeroed first) with
- * `scratch` (fer_winograd_dw_scratch floats); fer_winograd_dw_finish turns
- * acc into dw [oc][ic][3][3]. */
+ * m for a backward pass over n images (0: the GEMM path); fer_winograd_dw
+ * adds n images' sums into acc (fer_winograd_dw_acc_floats(l, m) of them,
+ * zeroed first) with `scratch` (fer_winograd_dw_scratch floats);
+ * fer_winograd_dw_finish turns acc into dw [oc][ic][3][3]. */
 int fer_winograd_dw_tile(const fer_layer *l, int n);
-size_t fer_winograd_dw_acc_floats(const fer_layer *l);
+size_t fer_winograd_dw_acc_floats(const fer_layer *l, int m);
 size_t fer_winograd_dw_scratch(const fer_layer *l);
 void fer_winograd_dw(const fer_layer *l, int m, const float *x, float *dy, int n, float *acc,
                      float *scratch);
