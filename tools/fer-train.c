@@ -461,13 +461,13 @@ static double scheduled_lr(const config *c, double t, double T, double steps_per
 typedef struct distill {
     fer_model *teachers[MAX_TEACHERS];
     float *table; /* --soft-targets: images x classes, in the data set's order */
-    float *soft;  /* the batch's targets, then scratch for a teacher's probabilities */
+    float *soft;  /* the batch's targets, then (teachers only) scratch for their probabilities */
 } distill;
 
 /* The distillation targets of a batch: (1 - distill) x the labels (label
  * smoothed) + distill x the mean of the teachers' probabilities on the same
  * (augmented) images, or their probabilities for the images of idx read
- * from --soft-targets. probs: scratch of n x classes. */
+ * from --soft-targets. probs: scratch of n x classes (teachers only). */
 static fer_status soft_targets(const config *c, const distill *d, const int *idx, const float *x,
                                const int *y, int n, float *probs, float *t, fer_error *err)
 {
@@ -521,7 +521,8 @@ static int train_epoch(const config *c, fer_model *m, fer_optim *opt, const fer_
             cli_error(prog, "epoch %d step %d: %s", p->epoch + 1, s + 1, err.msg);
             return 0;
         }
-        float *soft = d->soft, *probs = soft ? soft + (size_t)c->batch * c->n_classes : NULL;
+        float *soft = d->soft;
+        float *probs = c->n_teachers ? soft + (size_t)c->batch * c->n_classes : NULL;
         if (soft ? soft_targets(c, d, idx, x, y, n, probs, soft, &err) ||
                        fer_model_train_step_soft(m, opt, &p->rng, x, soft, y, n, &loss, &correct, &err)
                  : fer_model_train_step(m, opt, &p->rng, x, y, n, cw, &loss, &correct, &err)) {
@@ -708,7 +709,9 @@ static int distill_open(const config *c, const fer_model *m, const fer_dataset *
     fer_error err;
     if (!c->n_teachers && !c->soft_targets)
         return 1;
-    if (!(d->soft = malloc((size_t)c->batch * c->n_classes * 2 * sizeof *d->soft)))
+    /* a teacher's probabilities need a second batch of scratch; a table does not */
+    size_t batches = c->n_teachers ? 2 : 1;
+    if (!(d->soft = malloc((size_t)c->batch * c->n_classes * batches * sizeof *d->soft)))
         return cli_error(prog, "out of memory"), 0;
     if (c->soft_targets) {
         if (fer_probs_read(c->soft_targets, ds, m, &d->table, &err))
