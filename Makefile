@@ -59,6 +59,7 @@ LIB_SRC += libfer/nn/tensor.c \
 	libfer/nn/arch.c \
 	libfer/nn/graph.c \
 	libfer/nn/model.c \
+	libfer/nn/ensemble.c \
 	libfer/nn/optim.c \
 	libfer/nn/train.c \
 	libfer/nn/safetensors.c

@@ -112,6 +112,14 @@ void fer_model_free(fer_model *m);
  * Training it is refused. src must outlive it and not be trained meanwhile. */
 fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err);
 
+/* Several models as one (docs/weights-format.md, "Ensembles"): the members'
+ * graphs side by side on the same input, their logits averaged before the
+ * softmax (the geometric mean of their probabilities, renormalised). 2..8
+ * members with the same input shape and classes, in the same order; their
+ * parameters are copied. Saved with fer_model_save, it loads like any model. */
+fer_status fer_model_ensemble(const fer_model *const *members, int n, fer_model **out,
+                              fer_error *err);
+
 /* Architecture JSON (owned by the model). */
 const char *fer_model_arch_json(const fer_model *m);
 int fer_model_n_classes(const fer_model *m);

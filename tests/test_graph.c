@@ -2,7 +2,8 @@
  * norm, residual add (a tensor read twice, a three-way add), global
  * average pooling, depthwise convolution and label smoothing; the running
  * statistics; the memory plan; SGD against its formula; architecture
- * errors; the weights file with buffers and SGD state. */
+ * errors; the weights file with buffers and SGD state; an average of
+ * logits and ensembles built on it. */
 #include "gradcheck.h"
 
 /* A batch of 8: over 5 samples, a ReLU after a per-feature norm sits so
@@ -228,8 +229,19 @@ START_TEST(architecture_errors)
     arch_fails(l, "layer 0: \"momentum\" must be a number in [0, 1]");
     snprintf(l, sizeof l, "{\"type\":\"depthwise_conv2d\",\"kernel\":9},%s", end);
     arch_fails(l, "layer 0 (depthwise_conv2d): input 6x6 is too small");
-    snprintf(l, sizeof l, "{\"type\":\"relu\",\"inputs\":[\"input\",\"input\",\"input\",\"input\",\"input\"]},%s", end);
-    arch_fails(l, "layer 0: \"inputs\" must list 1..4");
+    snprintf(l, sizeof l, "{\"type\":\"relu\",\"inputs\":[\"input\",\"input\",\"input\",\"input\","
+             "\"input\",\"input\",\"input\",\"input\",\"input\"]},%s", end);
+    arch_fails(l, "layer 0: \"inputs\" must list 1..8");
+    snprintf(l, sizeof l, "{\"type\":\"average\",\"inputs\":[\"input\",\"input\"],"
+             "\"activation\":\"softmax\"},%s", end);
+    arch_fails(l, "layer 0: softmax only on the last layer");
+    snprintf(l, sizeof l, "{\"type\":\"maxpool2d\",\"name\":\"p\"},"
+             "{\"type\":\"average\",\"inputs\":[\"p\",\"input\"]},%s", end);
+    arch_fails(l, "layer 1: average of inputs of different shapes");
+    arch_fails("{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":2,\"name\":\"a\"},"
+               "{\"type\":\"dense\",\"units\":3,\"inputs\":[\"0\"]},"
+               "{\"type\":\"average\",\"inputs\":[\"a\",\"2\"],\"activation\":\"softmax\"}",
+               "layer 3: average of inputs of different shapes");
 }
 END_TEST
 
@@ -285,6 +297,109 @@ START_TEST(checkpoint_with_buffers_and_sgd)
 }
 END_TEST
 
+/* Two heads on one input averaged before the softmax (what an ensemble
+ * file is): the gradient reaches both, 1/2 each. */
+START_TEST(grad_average_of_logits)
+{
+    check_gradients("{\"input\":[2,6,6],\"classes\":[\"a\",\"b\",\"c\"],\"layers\":["
+                    "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3},"
+                    "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                    "{\"type\":\"flatten\"},"
+                    "{\"type\":\"dense\",\"units\":3,\"name\":\"h1\"},"
+                    "{\"type\":\"flatten\",\"inputs\":[\"input\"]},"
+                    "{\"type\":\"dense\",\"units\":4,\"activation\":\"relu\"},"
+                    "{\"type\":\"dense\",\"units\":3},"
+                    "{\"type\":\"average\",\"inputs\":[\"h1\",\"6\"],\"activation\":\"softmax\"}]}",
+                    4, 0, 24);
+}
+END_TEST
+
+/* fer_model_ensemble: the geometric mean of the members' probabilities
+ * (batch norm on its running statistics, moved by training first), the
+ * same after a save and a load; members that do not fit are refused. */
+START_TEST(ensemble_of_models)
+{
+    fer_model *a = model_from("{\"input\":[1,6,6],\"classes\":[\"x\",\"y\",\"z\"],\"layers\":["
+                              "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"name\":\"c\"},"
+                              "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                              "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":1,\"inputs\":[\"c\"]},"
+                              "{\"type\":\"add\",\"inputs\":[\"1\",\"2\"]},"
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 5);
+    fer_model *b = model_from("{\"input\":[1,6,6],\"classes\":[\"x\",\"y\",\"z\"],\"layers\":["
+                              "{\"type\":\"flatten\"},"
+                              "{\"type\":\"dense\",\"units\":5},"
+                              "{\"type\":\"batchnorm\",\"activation\":\"relu\"},"
+                              "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 6);
+    fer_model *odd = model_from("{\"input\":[1,6,6],\"classes\":[\"x\",\"z\",\"y\"],\"layers\":["
+                                "{\"type\":\"flatten\"},"
+                                "{\"type\":\"dense\",\"units\":3,\"activation\":\"softmax\"}]}", 7);
+    int y[6];
+    float *x = batch(a, 6, 8, y), pa[18], pb[18], pe[18];
+    fer_optim *oa, *ob;
+    ck_assert(tu_adam(a, 0.05f, 0, &oa, NULL) == FER_OK);
+    ck_assert(tu_adam(b, 0.05f, 0, &ob, NULL) == FER_OK);
+    fer_rng r;
+    fer_rng_seed(&r, 3);
+    for (int step = 0; step < 3; step++) {
+        ck_assert(fer_model_train_step(a, oa, &r, x, y, 6, NULL, NULL, NULL, NULL) == FER_OK);
+        ck_assert(fer_model_train_step(b, ob, &r, x, y, 6, NULL, NULL, NULL, NULL) == FER_OK);
+    }
+    ck_assert(fer_model_predict(a, x, 6, pa, NULL) == FER_OK);
+    ck_assert(fer_model_predict(b, x, 6, pb, NULL) == FER_OK);
+    const fer_model *ab[] = {a, b};
+    fer_model *e, *l;
+    fer_error err;
+    ck_assert_msg(fer_model_ensemble(ab, 2, &e, &err) == FER_OK, "%s", err.msg);
+    ck_assert_int_eq(fer_model_n_params(e), fer_model_n_params(a) + fer_model_n_params(b));
+    ck_assert(fer_model_predict(e, x, 6, pe, NULL) == FER_OK);
+    for (int i = 0; i < 6; i++) {
+        double g[3], sum = 0;
+        for (int k = 0; k < 3; k++)
+            sum += g[k] = sqrt((double)pa[i * 3 + k] * pb[i * 3 + k]);
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(fabs(pe[i * 3 + k] - g[k] / sum) < 1e-5, "image %d class %d: %g, want %g",
+                          i, k, pe[i * 3 + k], g[k] / sum);
+    }
+    char dir[] = "/tmp/fer-ens-XXXXXX", path[64];
+    ck_assert(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/e.safetensors", dir);
+    ck_assert_msg(fer_model_save(e, NULL, NULL, path, &err) == FER_OK, "%s", err.msg);
+    ck_assert_msg(fer_model_load(path, &l, &err) == FER_OK, "%s", err.msg);
+    float pl[18];
+    ck_assert(fer_model_predict(l, x, 6, pl, NULL) == FER_OK);
+    ck_assert(memcmp(pl, pe, sizeof pe) == 0);
+    /* an ensemble of an ensemble and a model */
+    const fer_model *lb[] = {l, b};
+    fer_model *n;
+    ck_assert_msg(fer_model_ensemble(lb, 2, &n, &err) == FER_OK, "%s", err.msg);
+    ck_assert(fer_model_predict(n, x, 6, pl, NULL) == FER_OK);
+    for (int i = 0; i < 6; i++) { /* logits (a + b) / 4 + b / 2: pa^1/4 pb^3/4 */
+        double g[3], sum = 0;
+        for (int k = 0; k < 3; k++)
+            sum += g[k] = pow(pa[i * 3 + k], 0.25) * pow(pb[i * 3 + k], 0.75);
+        for (int k = 0; k < 3; k++)
+            ck_assert(fabs(pl[i * 3 + k] - g[k] / sum) < 1e-5);
+    }
+    fer_model_free(n);
+    const fer_model *bad[] = {a, odd};
+    ck_assert_int_eq(fer_model_ensemble(bad, 2, &n, &err), FER_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "model 2's input shape or classes differ"));
+    ck_assert_int_eq(fer_model_ensemble(ab, 1, &n, &err), FER_EINVAL);
+    ck_assert(n == NULL);
+    unlink(path);
+    rmdir(dir);
+    fer_model_free(l);
+    fer_model_free(e);
+    fer_optim_free(oa);
+    fer_optim_free(ob);
+    fer_model_free(a);
+    fer_model_free(b);
+    fer_model_free(odd);
+    free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
@@ -299,6 +414,8 @@ int main(void)
     tcase_add_test(tc, architecture_errors);
     tcase_add_test(tc, shared_model_for_inference);
     tcase_add_test(tc, checkpoint_with_buffers_and_sgd);
+    tcase_add_test(tc, grad_average_of_logits);
+    tcase_add_test(tc, ensemble_of_models);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -20,7 +20,7 @@ static const char *prog = "fer-eval";
 enum { MAX_CLASSES = 64, MAX_MODELS = 8, USAGE_ALL = -1, USAGE_AUTO = -2 };
 
 typedef struct options {
-    const char *weights[MAX_MODELS], *data, *confusion_svg, *probs;
+    const char *weights[MAX_MODELS], *data, *confusion_svg, *probs, *save;
     int n_weights;
     int usage; /* FER_USAGE_*, USAGE_ALL or USAGE_AUTO */
     int json, skip_bad;
@@ -33,15 +33,15 @@ static void usage_text(FILE *out)
     fprintf(out,
             "usage: fer-eval [--weights W]... --data FILE|-|DIR [--usage U] [--json] [--tta[=T]]\n"
             "                [--confusion out.svg] [--probs out.csv] [--threads N] [--batch N]\n"
-            "                [--skip-bad]\n"
+            "                [--save-ensemble out.safetensors] [--skip-bad]\n"
             "Evaluates a model on a FER2013 CSV (emotion,pixels[,Usage]; '-' reads stdin) or\n"
             "on DIR/<class>/<image> folders, and prints accuracy, per-class precision,\n"
             "recall and F1 and the confusion matrix (rows: true class, columns: predicted).\n"
             "  --weights W        model file, or a shipped one by name: fer-vgg (the default,\n"
             "                     %s), paper (the reference CNN),\n"
             "                     fer-vgg-5class or paper-5class (the paper's five classes);\n"
-            "                     given 2..8 times, an ensemble: the models'\n"
-            "                     probabilities averaged (they must have the same classes)\n"
+            "                     given 2..8 times, an ensemble (fer_model_ensemble): the\n"
+            "                     models' logits averaged (they must have the same classes)\n"
             "  --usage U          PublicTest, PrivateTest, Training or all (default:\n"
             "                     PublicTest when the data has a Usage column, else all)\n"
             "  --json             print {\"accuracy\",\"n\",\"per_class\",\"confusion\",\"classes\"}\n"
@@ -51,6 +51,8 @@ static void usage_text(FILE *out)
             "  --confusion F.svg  also draw the confusion matrix as an SVG heat map\n"
             "  --probs F.csv      also write each image's probabilities (row,hash,<classes>;\n"
             "                     fer-train --soft-targets trains against them)\n"
+            "  --save-ensemble F  also write the ensemble as one model file, which every\n"
+            "                     tool's --weights takes\n"
             "  --threads N        inference threads (default: all CPUs or $FER_THREADS)\n"
             "  --batch N          images per forward pass (default 128)\n"
             "  --skip-bad         skip malformed CSV rows (counted) instead of failing\n"
@@ -73,13 +75,13 @@ static int parse_usage_name(const char *s, int *out)
 }
 
 enum { O_WEIGHTS, O_DATA, O_USAGE, O_CONFUSION, O_THREADS, O_BATCH, O_JSON, O_TTA, O_SKIP_BAD,
-       O_PROBS };
+       O_PROBS, O_SAVE };
 
 static const cli_opt option_list[] = {
     {"--weights", CLI_VALUE}, {"--data", CLI_VALUE}, {"--usage", CLI_VALUE},
     {"--confusion", CLI_VALUE}, {"--threads", CLI_VALUE}, {"--batch", CLI_VALUE},
     {"--json", CLI_FLAG},     {"--tta", CLI_OPTIONAL},   {"--skip-bad", CLI_FLAG},
-    {"--probs", CLI_VALUE},   {NULL, CLI_FLAG}};
+    {"--probs", CLI_VALUE},   {"--save-ensemble", CLI_VALUE}, {NULL, CLI_FLAG}};
 
 static int set_option(void *ctx, int k, const char *v)
 {
@@ -104,12 +106,13 @@ static int set_option(void *ctx, int k, const char *v)
     case O_TTA: return cli_parse_tta(prog, name, v, &o->tta);
     case O_SKIP_BAD: o->skip_bad = 1; return 1;
     case O_PROBS: o->probs = v; return 1;
+    case O_SAVE: o->save = v; return 1;
     }
     return 0;
 }
 
 /* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. The
- * --confusion and --probs paths are checked before the evaluation, so that a
+ * --confusion, --probs and --save-ensemble paths are checked before the evaluation, so that a
  * typo does not waste a long run (the write itself can still fail later). */
 static int parse_args(int argc, char **argv, options *o)
 {
@@ -120,11 +123,14 @@ static int parse_args(int argc, char **argv, options *o)
         return rc;
     if (!o->data)
         return cli_error(prog, "--data FILE|-|DIR is required (see --help)"), CLI_USAGE;
+    if (o->save && o->n_weights < 2)
+        return cli_error(prog, "--save-ensemble needs two or more --weights"), CLI_USAGE;
     const char *inputs[1 + MAX_MODELS] = {o->data};
     for (int i = 0; i < o->n_weights; i++)
         inputs[1 + i] = o->weights[i];
     if ((o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 1 + o->n_weights)) ||
-        (o->probs && !cli_output_ok(prog, o->probs, inputs, 1 + o->n_weights)))
+        (o->probs && !cli_output_ok(prog, o->probs, inputs, 1 + o->n_weights)) ||
+        (o->save && !cli_output_ok(prog, o->save, inputs, 1 + o->n_weights)))
         return 1; /* a file error, not a usage one */
     return CLI_GO;
 }
@@ -153,25 +159,26 @@ static int load_model(const options *o, const char *weights, fer_model **m)
     return 1;
 }
 
-/* Every --weights file (the default model without one); the models after the
- * first must have its classes, in its order. */
-static int load_models(const options *o, fer_model **m, int *n)
+/* The model of the --weights files (the default model without one): two or
+ * more (names: joined by '+') make an ensemble (fer_model_ensemble checks
+ * their classes). */
+static int load_models(const options *o, const char *names, fer_model **out)
 {
-    *n = 0;
-    for (int i = 0; i < (o->n_weights ? o->n_weights : 1); i++) {
-        if (!load_model(o, o->n_weights ? o->weights[i] : NULL, &m[i]))
-            return 0;
-        *n = i + 1;
-        int same = fer_model_n_classes(m[i]) == fer_model_n_classes(m[0]);
-        for (int j = 0; same && j < fer_model_n_classes(m[0]); j++)
-            same = !strcmp(fer_model_class_name(m[i], j), fer_model_class_name(m[0], j));
-        if (!same) {
-            cli_error(prog, "%s: its classes differ from %s's: an ensemble needs the same classes "
-                      "in the same order", o->weights[i], o->weights[0]);
-            return 0;
-        }
+    fer_model *m[MAX_MODELS] = {0};
+    int n = o->n_weights ? o->n_weights : 1, ok = 1;
+    for (int i = 0; ok && i < n; i++)
+        ok = load_model(o, o->n_weights ? o->weights[i] : NULL, &m[i]);
+    fer_error err = {0};
+    if (ok && n == 1) {
+        *out = m[0];
+        return 1;
     }
-    return 1;
+    if (ok && (fer_model_ensemble((const fer_model *const *)m, n, out, &err) != FER_OK ||
+               (o->threads && fer_model_set_threads(*out, (int)o->threads, &err) != FER_OK)))
+        cli_error(prog, "%s: %s", names, err.msg), ok = 0;
+    for (int i = 0; i < n; i++)
+        fer_model_free(m[i]);
+    return ok;
 }
 
 /* Loads the data; *from_dir tells whether labels are already model classes. */
@@ -292,35 +299,17 @@ static int argmax(const float *p, int k)
     return best;
 }
 
-/* The mean of the n models' probabilities, each with test-time augmentation. */
-static fer_status predict_ensemble(fer_model *const *m, int n, const fer_dataset *ds,
-                                   const selection *sel, size_t from, int nb, fer_tta tta,
-                                   uint8_t *crops, float *probs, float *one, fer_error *err)
-{
-    size_t len = (size_t)nb * (size_t)fer_model_n_classes(m[0]);
-    fer_status s = predict_batch(m[0], ds, sel, from, nb, tta, crops, probs, err);
-    for (int j = 1; !s && j < n; j++) {
-        s = predict_batch(m[j], ds, sel, from, nb, tta, crops, one, err);
-        for (size_t q = 0; !s && q < len; q++)
-            probs[q] += one[q];
-    }
-    for (size_t q = 0; !s && n > 1 && q < len; q++)
-        probs[q] /= (float)n;
-    return s;
-}
-
 /* keep, when not NULL, receives the probabilities (sel->n x classes). */
-static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
-                    const selection *sel, const options *o, eval *ev, float *keep)
+static int run_eval(fer_model *m, const fer_dataset *ds, const selection *sel, const options *o,
+                    eval *ev, float *keep)
 {
-    int k = fer_model_n_classes(m[0]), nb_max = (int)o->batch;
+    int k = fer_model_n_classes(m), nb_max = (int)o->batch;
     size_t px = (size_t)ds->h * (size_t)ds->w;
     uint8_t *crops = malloc((size_t)nb_max * px);
     float *probs = malloc((size_t)nb_max * (size_t)k * sizeof *probs);
-    float *one = malloc((size_t)nb_max * (size_t)k * sizeof *one);
     *ev = (eval){.k = k, .confusion = calloc((size_t)k * (size_t)k, sizeof(long))};
     fer_error err = {0};
-    int ok = crops && probs && one && ev->confusion;
+    int ok = crops && probs && ev->confusion;
     if (!ok)
         cli_error(prog, "out of memory");
     cli_progress p;
@@ -328,8 +317,7 @@ static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
     char extra[64] = "";
     for (size_t from = 0; ok && from < sel->n; from += (size_t)nb_max) {
         int nb = sel->n - from < (size_t)nb_max ? (int)(sel->n - from) : nb_max;
-        if (predict_ensemble(m, n_models, ds, sel, from, nb, o->tta, crops, probs, one, &err) !=
-            FER_OK) {
+        if (predict_batch(m, ds, sel, from, nb, o->tta, crops, probs, &err) != FER_OK) {
             cli_error(prog, "%s", err.msg);
             ok = 0;
             break;
@@ -349,7 +337,6 @@ static int run_eval(fer_model *const *m, int n_models, const fer_dataset *ds,
         cli_progress_finish(&p, (long)ev->n, extra);
     free(crops);
     free(probs);
-    free(one);
     return ok;
 }
 
@@ -475,6 +462,22 @@ static int write_probs(const options *o, const fer_dataset *ds, const selection 
 
 /* ------------------------------------------------------------ main */
 
+/* --save-ensemble: the model evaluated, its members' names in "fer.extra". */
+static int save_ensemble(const fer_model *m, const options *o, const char *names)
+{
+    cJSON *extra = cJSON_CreateObject();
+    char *text = extra && cJSON_AddStringToObject(extra, "ensemble_of", names)
+                     ? cJSON_PrintUnformatted(extra)
+                     : NULL;
+    cJSON_Delete(extra);
+    fer_error err = {0};
+    int ok = text && fer_model_save(m, NULL, text, o->save, &err) == FER_OK;
+    if (!ok)
+        cli_error(prog, "%s", text ? err.msg : "out of memory");
+    free(text);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -484,26 +487,25 @@ int main(int argc, char **argv)
         return cli_stdout_ok(prog) ? (rc == CLI_DONE ? 0 : rc) : 1;
     if (!cli_threads(prog, &o.threads))
         return 2;
-    fer_model *models[MAX_MODELS] = {0}, *m;
+    fer_model *m = NULL;
     fer_dataset ds = {0};
     selection sel = {0};
     eval ev = {0};
-    int from_dir = 0, usage = o.usage, n_models = 0;
+    int from_dir = 0, usage = o.usage;
     float *keep = NULL;
-    int ok = load_models(&o, models, &n_models);
-    m = models[0];
-    ok = ok && load_data(&o, m, &ds, &from_dir) &&
-         select_rows(&o, &ds, m, from_dir, &usage, &sel) && alloc_probs(&o, &sel, m, &keep) &&
-         run_eval(models, n_models, &ds, &sel, &o, &ev, keep) &&
-         (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta)) &&
-         (!o.probs || write_probs(&o, &ds, &sel, keep, m));
-    free(keep);
     char names[4096] = ""; /* the JSON's "model": the files joined by '+' */
     for (int i = 0; i < o.n_weights; i++) {
         const char *slash = strrchr(o.weights[i], '/');
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "+" : "",
                  slash ? slash + 1 : o.weights[i]);
     }
+    int ok = load_models(&o, names, &m) && load_data(&o, m, &ds, &from_dir) &&
+             select_rows(&o, &ds, m, from_dir, &usage, &sel) && alloc_probs(&o, &sel, m, &keep) &&
+             run_eval(m, &ds, &sel, &o, &ev, keep) &&
+             (!o.confusion_svg || write_svg(&ev, m, o.confusion_svg, usage, o.tta)) &&
+             (!o.probs || write_probs(&o, &ds, &sel, keep, m)) &&
+             (!o.save || save_ensemble(m, &o, names));
+    free(keep);
     if (ok && o.json)
         ok = print_json(&ev, m, o.n_weights ? names : CLI_WEIGHTS);
     else if (ok)
@@ -512,7 +514,6 @@ int main(int argc, char **argv)
     free(sel.rows);
     free(sel.truth);
     fer_dataset_free(&ds);
-    for (int i = 0; i < n_models; i++)
-        fer_model_free(models[i]);
+    fer_model_free(m);
     return cli_stdout_ok(prog) && ok ? 0 : 1;
 }

@@ -11,7 +11,8 @@
  * A layer takes the previous layer's output (the model's input for the
  * first) unless it lists "inputs": names of earlier layers (a "name" given,
  * or the layer's index in the list) or "input". The last layer must be
- * dense with softmax over as many units as classes. Each layer's keys are
+ * dense with softmax over as many units as classes, or (an ensemble,
+ * ensemble.c) an average of such logits with softmax. Each layer's keys are
  * read by its own file (layers.h: fer_layer_ops.parse). */
 #include <cJSON.h>
 #include <ctype.h>
@@ -25,7 +26,8 @@ enum { MAX_LAYERS = 256, MAX_DIM = 4096, MAX_CLASSES = 64 };
 
 static const fer_layer_ops *const kinds[] = {
     &fer_conv_ops, &fer_depthwise_ops, &fer_dense_ops, &fer_maxpool_ops, &fer_dropout_ops,
-    &fer_flatten_ops, &fer_relu_ops, &fer_batchnorm_ops, &fer_add_ops, &fer_gap_ops,
+    &fer_flatten_ops, &fer_relu_ops, &fer_batchnorm_ops, &fer_add_ops, &fer_average_ops,
+    &fer_gap_ops,
 };
 
 static const fer_layer_ops *find_kind(const char *type)
@@ -184,10 +186,11 @@ static fer_status parse_layers(const cJSON *ls, fer_model *m, fer_error *err)
             return fer_fail(err, FER_EFORMAT, "architecture: layer %d: softmax only on the last layer", i);
     }
     const fer_layer *last = &m->layers[n - 1];
-    if (last->ops != &fer_dense_ops || last->act != FER_ACT_SOFTMAX || last->oc != m->n_classes)
+    if ((last->ops != &fer_dense_ops && last->ops != &fer_average_ops) ||
+        last->act != FER_ACT_SOFTMAX || last->oc != m->n_classes || last->oh != 1 || last->ow != 1)
         return fer_fail(err, FER_EFORMAT,
-                        "architecture: the last layer must be dense with softmax and %d units (one per class)",
-                        m->n_classes);
+                        "architecture: the last layer must be dense (or an average of logits) "
+                        "with softmax and %d units (one per class)", m->n_classes);
     return FER_OK;
 }
 

@@ -10,7 +10,7 @@
 
 typedef enum { FER_ACT_NONE, FER_ACT_RELU, FER_ACT_SOFTMAX } fer_act;
 
-enum { FER_MAX_INPUTS = 4, FER_MAX_PARAMS = 4, FER_NODE_INPUT = -1 };
+enum { FER_MAX_INPUTS = 8, FER_MAX_PARAMS = 4, FER_NODE_INPUT = -1 };
 
 /* A tensor a layer owns: trainable (grad set) or a buffer saved with the
  * weights but not trained (batch norm's running statistics). */
@@ -94,7 +94,7 @@ struct fer_exec {
 
 extern const fer_layer_ops fer_conv_ops, fer_depthwise_ops, fer_dense_ops, fer_maxpool_ops,
     fer_dropout_ops, fer_flatten_ops, fer_relu_ops, fer_batchnorm_ops, fer_add_ops,
-    fer_gap_ops;
+    fer_average_ops, fer_gap_ops;
 
 /* The library is built for baseline x86-64 (SSE2); the elementwise layer
  * loops get AVX2 and AVX-512 copies chosen at load time (GCC/clang ifunc).

@@ -187,8 +187,8 @@ printf 'garbage' >"$tmp/faces/sad/999.png"
 expect_error "undecodable image" "${W7[@]}" --data "$tmp/faces"
 grep -q '999.png' "$tmp/err" || fail "undecodable image not named: $(cat "$tmp/err")"
 
-# 6b. ensembles (--weights given several times): the probabilities are
-# averaged, so a model with itself is the model, the order of two does not
+# 6b. ensembles (--weights given several times): one model whose logits are
+# the members' mean, so a model with itself is the model, the order of two does not
 # matter, and with two different models that says something (they differ);
 # other classes, or more than 8 models, are refused.
 "$MAKE_MODEL" --write "$tmp/m7b.safetensors" 7 6 || fail "writing a second 7-class model"
@@ -198,16 +198,22 @@ ens --weights "$tmp/m7b.safetensors" >"$tmp/e-b.json"
 ens --weights "$tmp/m7.safetensors" --weights "$tmp/m7.safetensors" >"$tmp/e-aa.json"
 ens --weights "$tmp/m7.safetensors" --weights "$tmp/m7b.safetensors" >"$tmp/e-ab.json"
 ens --weights "$tmp/m7b.safetensors" --weights "$tmp/m7.safetensors" >"$tmp/e-ba.json"
+ens --weights "$tmp/m7.safetensors" --weights "$tmp/m7b.safetensors" --save-ensemble "$tmp/ab.safetensors" >/dev/null
+ens --weights "$tmp/ab.safetensors" >"$tmp/e-saved.json"
 "$PY" - "$tmp" <<'EOF' || fail "ensembles"
 import json, sys
-d = {k: json.load(open("%s/e-%s.json" % (sys.argv[1], k))) for k in ("a", "b", "aa", "ab", "ba")}
+d = {k: json.load(open("%s/e-%s.json" % (sys.argv[1], k))) for k in ("a", "b", "aa", "ab", "ba", "saved")}
 assert d["aa"]["confusion"] == d["a"]["confusion"], "a model with itself is not the model"
 assert d["a"]["confusion"] != d["b"]["confusion"], "the two models agree: the checks below say nothing"
 assert d["ab"]["confusion"] == d["ba"]["confusion"], "the order of the models matters"
 assert d["ab"]["model"] == "m7.safetensors+m7b.safetensors", d["ab"]["model"]
+assert d["saved"]["confusion"] == d["ab"]["confusion"], "the saved ensemble is another model"
 EOF
 expect_error "ensemble of 7 and 5 classes" --weights "$tmp/m7.safetensors" --weights "$tmp/m5.safetensors" --data "$SAMPLE"
-grep -q 'm5.safetensors: its classes differ' "$tmp/err" || fail "class mismatch message: $(cat "$tmp/err")"
+grep -q "m7.safetensors+m5.safetensors: ensemble: model 2's input shape or classes differ" "$tmp/err" ||
+    fail "class mismatch message: $(cat "$tmp/err")"
+expect_error "--save-ensemble of one model" --weights "$tmp/m7.safetensors" --save-ensemble "$tmp/one.safetensors" --data "$SAMPLE"
+grep -q 'needs two or more --weights' "$tmp/err" || fail "--save-ensemble usage: $(cat "$tmp/err")"
 nine=(); for i in 1 2 3 4 5 6 7 8 9; do nine+=(--weights "$tmp/m7.safetensors"); done
 expect_error "nine models" "${nine[@]}" --data "$SAMPLE"
 
