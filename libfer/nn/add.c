@@ -27,12 +27,13 @@ static void sum_into(size_t n, const float *restrict a, const float *restrict b,
             y[i] = a[i] + b[i];
 }
 
-/* y *= s in place, ReLU'd when relu. */
+/* y = s x (y may be x), ReLU'd when relu: the mean's forward scaling and
+ * its backward share of the gradient. */
 FER_VECTOR_CLONES
-static void scale_into(size_t n, float s, float *restrict y, int relu)
+static void scale(size_t n, float s, const float *x, float *y, int relu)
 {
     for (size_t i = 0; i < n; i++) {
-        float v = y[i] * s;
+        float v = x[i] * s;
         y[i] = relu && v < 0 ? 0 : v;
     }
 }
@@ -53,21 +54,13 @@ static void add_range(void *arg, int begin, int end, int t)
         acc = j->y + off;
     }
     if (mean)
-        scale_into(n, 1.0f / (float)l->n_in, j->y + off, l->act == FER_ACT_RELU);
+        scale(n, 1.0f / (float)l->n_in, j->y + off, j->y + off, l->act == FER_ACT_RELU);
 }
 
 static void add_forward(fer_layer *l, const fer_exec *e, const float *const *x, float *y)
 {
     add_job j = {l, x, y};
     fer_pool_for(e->pool, e->n, add_range, &j);
-}
-
-/* y = s x (y may be x) */
-FER_VECTOR_CLONES
-static void scale_copy(size_t n, float s, const float *x, float *y)
-{
-    for (size_t i = 0; i < n; i++)
-        y[i] = x[i] * s;
 }
 
 static void add_backward(fer_layer *l, const fer_exec *e, const float *const *x, const float *y,
@@ -81,7 +74,7 @@ static void add_backward(fer_layer *l, const fer_exec *e, const float *const *x,
         float s = 1.0f / (float)l->n_in;
         for (int k = l->n_in - 1; k >= 0; k--) /* dx[0] may be dy itself: last */
             if (dx[k])
-                scale_copy(n, s, dy, dx[k]);
+                scale(n, s, dy, dx[k], 0);
         return;
     }
     for (int k = l->n_in - 1; k >= 0; k--) /* dx[0] may be dy itself: last */
