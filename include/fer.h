@@ -628,7 +628,8 @@ void fer_hr_stream_get_stats(const fer_hr_stream *s, fer_hr_stream_stats *out);
  *    frame dt after the last). No face for reset seconds forgets them.
  *  - Hysteresis: the state fused from the smoothed probabilities (and the
  *    heart rate given with fer_live_set_heart) replaces the state in force
- *    only once its label has been the same for hold seconds. */
+ *    only once it has differed from it for hold seconds with the same
+ *    emotion throughout (its words may change meanwhile: the latest win). */
 typedef struct fer_live fer_live;
 
 typedef struct fer_live_opts {

@@ -411,6 +411,52 @@ START_TEST(hysteresis_ignores_short_changes)
 }
 END_TEST
 
+START_TEST(hysteresis_clock_follows_the_emotion_not_its_words)
+{
+    if (!exists(EMOTION) || !exists(SAMPLE))
+        return (void)puts("hysteresis words: shipped model or sample faces missing, skipped");
+    fer_analyzer *a = whole_image_analyzer();
+    uint8_t fa[48 * 48], fb[48 * 48];
+    int ea, eb;
+    two_faces(a, fa, fb, &ea, &eb);
+    fer_live_opts o;
+    fer_live_opts_default(&o);
+    o.smooth = 0;
+    o.hold = 1;
+    fer_live *l;
+    fer_error e;
+    ck_assert_int_eq(fer_live_new(a, &o, &l, &e), FER_OK);
+    /* A calm heart, then from 1 s face B; at 1.3 s the heart races, so B's
+     * words change (another arousal band) while its emotion stays: the state
+     * turns to B at 2 s, hold after B first showed, in its latest words. */
+    fer_heart calm = {.bpm = 60, .arousal = 0.05}, racing = {.bpm = 160, .arousal = 0.95};
+    fer_live_update u;
+    int changes = 0;
+    for (int i = 0; i <= 30; i++) {
+        double t = i * 0.1;
+        fer_live_set_heart(l, t < 1.3 - 1e-9 ? &calm : &racing);
+        ck_assert_int_eq(fer_live_frame(l, t < 1 - 1e-9 ? fa : fb, 48, 48, 1, 0, FER_PIXEL_RGB, t,
+                                        &u, &e),
+                         FER_OK);
+        changes += u.changed;
+        if (i == 11 || i == 13) { /* B's candidate in its two wordings */
+            fer_state c;
+            ck_assert_int_eq(fer_fuse(u.probs, i == 11 ? &calm : &racing, &o.fusion, &c, &e), FER_OK);
+            ck_assert_int_eq(c.emotion, eb);
+            ck_assert_str_ne(c.label, u.state.label);
+        }
+        if (t < 2 - 1e-9)
+            ck_assert_msg(u.state.emotion == ea, "t %.1f: state %s", t, u.state.label);
+        else
+            ck_assert_msg(u.state.emotion == eb && u.state.arousal >= 0.65, "t %.1f: state %s",
+                          t, u.state.label);
+    }
+    ck_assert_int_eq(changes, 2);
+    fer_live_free(l);
+    fer_analyzer_free(a);
+}
+END_TEST
+
 START_TEST(sensor_timeout_falls_back_to_the_face)
 {
     if (!exists(EMOTION) || !exists(SAMPLE))
@@ -571,6 +617,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, smoothing_behaves_alike_at_two_frame_rates);
     tcase_add_test(t, hysteresis_ignores_short_changes);
+    tcase_add_test(t, hysteresis_clock_follows_the_emotion_not_its_words);
     tcase_add_test(t, sensor_timeout_falls_back_to_the_face);
     tcase_add_test(t, tracking_searches_near_the_last_box);
     tcase_add_test(t, live_options_and_arguments_are_checked);

@@ -1,10 +1,9 @@
 /* The live loop (fer.h, "live loop"; docs/live.md): frames with their times
  * in, the face tracked between full detections, its probabilities smoothed
  * with a time constant in seconds (so the behaviour does not depend on the
- * frame rate), and a state that replaces the one in force only after its
- * label has held for the hysteresis time. */
+ * frame rate), and a state that replaces the one in force only after a
+ * different one of the same emotion has held for the hysteresis time. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +26,8 @@ struct fer_live {
     double probs_t;           /* time of the last face that fed them */
     int has_state;
     fer_state state;          /* in force */
-    int pending;
-    char pending_label[sizeof ((fer_state *)0)->label];
+    int pending;              /* a candidate differs from the state in force */
+    int pending_emotion;      /* its emotion, since pending_since */
     double pending_since;
     int has_heart;
     fer_heart heart;
@@ -217,7 +216,11 @@ static void smooth(fer_live *l, const float *p, double t)
     l->probs_t = t;
 }
 
-/* The fused candidate against the state in force. */
+/* The fused candidate against the state in force. The hold clock runs while
+ * the candidate differs from the state and keeps one emotion: its words may
+ * change on the way (a rising probability passes "Mildly sad", a settling
+ * arousal "and downcast" before "but calm"), and the state then taken is the
+ * candidate's latest. */
 static fer_status decide(fer_live *l, double t, int *changed, fer_error *err)
 {
     fer_state cand;
@@ -231,9 +234,9 @@ static fer_status decide(fer_live *l, double t, int *changed, fer_error *err)
         l->pending = 0;
         return FER_OK;
     }
-    if (!l->pending || strcmp(cand.label, l->pending_label)) {
+    if (!l->pending || cand.emotion != l->pending_emotion) {
         l->pending = 1;
-        snprintf(l->pending_label, sizeof l->pending_label, "%s", cand.label);
+        l->pending_emotion = cand.emotion;
         l->pending_since = t;
     }
     if (t - l->pending_since >= l->o.hold - 1e-9) {
