@@ -59,7 +59,7 @@ static void usage_text(FILE *out)
             "  --age N              years, for the resting range (default adult: 60-100 bpm)\n"
             "  --resting-bpm N      personal resting heart rate (overrides --age)\n"
             "  --smooth S           time constant of the smoothing, seconds (0.5)\n"
-            "  --hold S             a new state must last S seconds to replace the old (0.7)\n"
+            "  --hold S             a new emotion must last S seconds to replace the state (0.7)\n"
             "  --detect-every N     full detection every N frames, tracking between (10)\n"
             "  --tilt D             also search faces turned by +-D degrees (default 0)\n"
             CLI_TTA_HELP
