@@ -295,6 +295,27 @@ static void two_faces(fer_analyzer *a, uint8_t *fa, uint8_t *fb, int *ea, int *e
     ck_abort_msg("no two confident faces of different emotions in " SAMPLE);
 }
 
+/* What four loop tests share: the analyzer, two faces of different emotions
+ * and default options; 0 (and a line) when the files are missing. */
+typedef struct fixture {
+    fer_analyzer *a;
+    uint8_t fa[48 * 48], fb[48 * 48];
+    int ea, eb;
+    fer_live_opts o;
+} fixture;
+
+static int fixture_open(fixture *x, const char *test)
+{
+    if (!exists(EMOTION) || !exists(SAMPLE)) {
+        printf("%s: shipped model or sample faces missing, skipped\n", test);
+        return 0;
+    }
+    x->a = whole_image_analyzer();
+    two_faces(x->a, x->fa, x->fb, &x->ea, &x->eb);
+    fer_live_opts_default(&x->o);
+    return 1;
+}
+
 typedef struct run_result {
     double switch_t;      /* when the state in force became face B's emotion */
     int changes;          /* state changes after the first state */
@@ -302,25 +323,24 @@ typedef struct run_result {
 } run_result;
 
 /* Face A for 2 s, then face B until 5 s, at fps frames a second. */
-static run_result run_step(fer_analyzer *a, const fer_live_opts *o, const uint8_t *fa,
-                           const uint8_t *fb, int eb, double fps)
+static run_result run_step(const fixture *x, double fps)
 {
     fer_live *l;
     fer_error e;
-    ck_assert_int_eq(fer_live_new(a, o, &l, &e), FER_OK);
+    ck_assert_int_eq(fer_live_new(x->a, &x->o, &l, &e), FER_OK);
     run_result r = {.switch_t = -1};
     int n = (int)lround(5 * fps), first = 1;
     for (int i = 0; i <= n; i++) {
         double t = i / fps;
         fer_live_update u;
-        const uint8_t *px = t < 2 - 1e-9 ? fa : fb;
+        const uint8_t *px = t < 2 - 1e-9 ? x->fa : x->fb;
         ck_assert_int_eq(fer_live_frame(l, px, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e), FER_OK);
         ck_assert_int_eq(u.face, 0);
         ck_assert(u.has_state);
         if (u.changed && !first)
             r.changes++;
         first = 0;
-        if (r.switch_t < 0 && u.state.emotion == eb)
+        if (r.switch_t < 0 && u.state.emotion == x->eb)
             r.switch_t = t;
         const double at[3] = {2.5, 3, 4};
         for (int k = 0; k < 3; k++)
@@ -333,20 +353,15 @@ static run_result run_step(fer_analyzer *a, const fer_live_opts *o, const uint8_
 
 START_TEST(smoothing_behaves_alike_at_two_frame_rates)
 {
-    if (!exists(EMOTION) || !exists(SAMPLE))
-        return (void)puts("smoothing: shipped model or sample faces missing, skipped");
-    fer_analyzer *a = whole_image_analyzer();
-    uint8_t fa[48 * 48], fb[48 * 48];
-    int ea, eb;
-    two_faces(a, fa, fb, &ea, &eb);
-    fer_live_opts o;
-    fer_live_opts_default(&o);
-    run_result r10 = run_step(a, &o, fa, fb, eb, 10), r30 = run_step(a, &o, fa, fb, eb, 30);
+    fixture x;
+    if (!fixture_open(&x, "smoothing"))
+        return;
+    run_result r10 = run_step(&x, 10), r30 = run_step(&x, 30);
     for (int k = 0; k < 3; k++)
         ck_assert_float_le(tu_max_abs_diff(r10.probs_at[k], r30.probs_at[k], FER_N_EMOTIONS), 1e-4);
     /* The change is reported within a bounded delay, alike at both rates, once. */
     ck_assert(r10.switch_t > 2 && r30.switch_t > 2);
-    ck_assert_double_le(r10.switch_t - 2, o.smooth * 3 + o.hold + 0.1);
+    ck_assert_double_le(r10.switch_t - 2, x.o.smooth * 3 + x.o.hold + 0.1);
     ck_assert_double_le(fabs(r10.switch_t - r30.switch_t), 2 / 10.0 + 1e-9);
     ck_assert_int_eq(r10.changes, 1);
     ck_assert_int_eq(r30.changes, 1);
@@ -354,78 +369,68 @@ START_TEST(smoothing_behaves_alike_at_two_frame_rates)
      * a frame of face B at 0.5 s, then p(t) = pB + (pA - pB) exp(-(t - 0.5) / smooth). */
     fer_live *l;
     fer_error e;
-    ck_assert_int_eq(fer_live_new(a, &o, &l, &e), FER_OK);
+    ck_assert_int_eq(fer_live_new(x.a, &x.o, &l, &e), FER_OK);
     fer_live_update u;
-    ck_assert_int_eq(fer_live_frame(l, fa, 48, 48, 1, 0, FER_PIXEL_RGB, 0, &u, &e), FER_OK);
+    ck_assert_int_eq(fer_live_frame(l, x.fa, 48, 48, 1, 0, FER_PIXEL_RGB, 0, &u, &e), FER_OK);
     float pa[FER_N_EMOTIONS];
     memcpy(pa, u.probs, sizeof pa);
-    ck_assert_int_eq(fer_live_frame(l, fb, 48, 48, 1, 0, FER_PIXEL_RGB, 0.5, &u, &e), FER_OK);
-    ck_assert_int_eq(fer_live_frame(l, fb, 48, 48, 1, 0, FER_PIXEL_RGB, 1.0, &u, &e), FER_OK);
+    ck_assert_int_eq(fer_live_frame(l, x.fb, 48, 48, 1, 0, FER_PIXEL_RGB, 0.5, &u, &e), FER_OK);
+    ck_assert_int_eq(fer_live_frame(l, x.fb, 48, 48, 1, 0, FER_PIXEL_RGB, 1.0, &u, &e), FER_OK);
     fer_faces f;
-    fer_image img = {48, 48, fb};
-    ck_assert_int_eq(fer_analyze(a, &img, NULL, &f, &e), FER_OK);
-    double k = exp(-0.5 / o.smooth);
+    fer_image img = {48, 48, x.fb};
+    ck_assert_int_eq(fer_analyze(x.a, &img, NULL, &f, &e), FER_OK);
+    double k = exp(-0.5 / x.o.smooth);
     for (int c = 0; c < FER_N_EMOTIONS; c++)
         ck_assert_double_eq_tol(u.probs[c], f.face[0].probs[c] + (pa[c] - f.face[0].probs[c]) * k,
                                 1e-5);
     fer_faces_free(&f);
     /* Time going back is refused. */
-    ck_assert_int_eq(fer_live_frame(l, fb, 48, 48, 1, 0, FER_PIXEL_RGB, 0.9, &u, &e), FER_EINVAL);
+    ck_assert_int_eq(fer_live_frame(l, x.fb, 48, 48, 1, 0, FER_PIXEL_RGB, 0.9, &u, &e), FER_EINVAL);
     fer_live_free(l);
-    fer_analyzer_free(a);
+    fer_analyzer_free(x.a);
 }
 END_TEST
 
 START_TEST(hysteresis_ignores_short_changes)
 {
-    if (!exists(EMOTION) || !exists(SAMPLE))
-        return (void)puts("hysteresis: shipped model or sample faces missing, skipped");
-    fer_analyzer *a = whole_image_analyzer();
-    uint8_t fa[48 * 48], fb[48 * 48];
-    int ea, eb;
-    two_faces(a, fa, fb, &ea, &eb);
-    fer_live_opts o;
-    fer_live_opts_default(&o);
-    o.smooth = 0; /* the raw probabilities: only the hold time is at work */
-    o.hold = 1;
+    fixture x;
+    if (!fixture_open(&x, "hysteresis"))
+        return;
+    x.o.smooth = 0; /* the raw probabilities: only the hold time is at work */
+    x.o.hold = 1;
     fer_live *l;
     fer_error e;
-    ck_assert_int_eq(fer_live_new(a, &o, &l, &e), FER_OK);
+    ck_assert_int_eq(fer_live_new(x.a, &x.o, &l, &e), FER_OK);
     fer_live_update u;
     int changes = 0;
     /* A for 1 s, B for 0.9 s (shorter than hold), A for 1 s, then B for 2 s. */
     for (int i = 0; i <= 50; i++) {
         double t = i * 0.1;
         int b = (t >= 1 - 1e-9 && t < 1.9 - 1e-9) || t >= 2.9 - 1e-9;
-        ck_assert_int_eq(fer_live_frame(l, b ? fb : fa, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e),
+        ck_assert_int_eq(fer_live_frame(l, b ? x.fb : x.fa, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e),
                          FER_OK);
         changes += u.changed;
         if (t < 3.9 - 1e-9)
-            ck_assert_msg(u.state.emotion == ea, "t %.1f: state %s", t, u.state.label);
+            ck_assert_msg(u.state.emotion == x.ea, "t %.1f: state %s", t, u.state.label);
         else
-            ck_assert_msg(u.state.emotion == eb, "t %.1f: state %s", t, u.state.label);
+            ck_assert_msg(u.state.emotion == x.eb, "t %.1f: state %s", t, u.state.label);
     }
     ck_assert_int_eq(changes, 2); /* the first state, then B once */
     fer_live_free(l);
-    fer_analyzer_free(a);
+    fer_analyzer_free(x.a);
 }
 END_TEST
 
 START_TEST(hysteresis_clock_follows_the_emotion_not_its_words)
 {
-    if (!exists(EMOTION) || !exists(SAMPLE))
-        return (void)puts("hysteresis words: shipped model or sample faces missing, skipped");
-    fer_analyzer *a = whole_image_analyzer();
-    uint8_t fa[48 * 48], fb[48 * 48];
-    int ea, eb;
-    two_faces(a, fa, fb, &ea, &eb);
-    fer_live_opts o;
-    fer_live_opts_default(&o);
-    o.smooth = 0;
-    o.hold = 1;
+    fixture x;
+    if (!fixture_open(&x, "hysteresis words"))
+        return;
+    x.o.smooth = 0;
+    x.o.hold = 1;
     fer_live *l;
     fer_error e;
-    ck_assert_int_eq(fer_live_new(a, &o, &l, &e), FER_OK);
+    ck_assert_int_eq(fer_live_new(x.a, &x.o, &l, &e), FER_OK);
     /* A calm heart, then from 1 s face B; at 1.3 s the heart races, so B's
      * words change (another arousal band) while its emotion stays: the state
      * turns to B at 2 s, hold after B first showed, in its latest words. */
@@ -435,42 +440,37 @@ START_TEST(hysteresis_clock_follows_the_emotion_not_its_words)
     for (int i = 0; i <= 30; i++) {
         double t = i * 0.1;
         fer_live_set_heart(l, t < 1.3 - 1e-9 ? &calm : &racing);
-        ck_assert_int_eq(fer_live_frame(l, t < 1 - 1e-9 ? fa : fb, 48, 48, 1, 0, FER_PIXEL_RGB, t,
-                                        &u, &e),
-                         FER_OK);
+        const uint8_t *px = t < 1 - 1e-9 ? x.fa : x.fb;
+        ck_assert_int_eq(fer_live_frame(l, px, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e), FER_OK);
         changes += u.changed;
         if (i == 11 || i == 13) { /* B's candidate in its two wordings */
             fer_state c;
-            ck_assert_int_eq(fer_fuse(u.probs, i == 11 ? &calm : &racing, &o.fusion, &c, &e), FER_OK);
-            ck_assert_int_eq(c.emotion, eb);
+            const fer_heart *h = i == 11 ? &calm : &racing;
+            ck_assert_int_eq(fer_fuse(u.probs, h, &x.o.fusion, &c, &e), FER_OK);
+            ck_assert_int_eq(c.emotion, x.eb);
             ck_assert_str_ne(c.label, u.state.label);
         }
         if (t < 2 - 1e-9)
-            ck_assert_msg(u.state.emotion == ea, "t %.1f: state %s", t, u.state.label);
+            ck_assert_msg(u.state.emotion == x.ea, "t %.1f: state %s", t, u.state.label);
         else
-            ck_assert_msg(u.state.emotion == eb && u.state.arousal >= 0.65, "t %.1f: state %s",
+            ck_assert_msg(u.state.emotion == x.eb && u.state.arousal >= 0.65, "t %.1f: state %s",
                           t, u.state.label);
     }
     ck_assert_int_eq(changes, 2);
     fer_live_free(l);
-    fer_analyzer_free(a);
+    fer_analyzer_free(x.a);
 }
 END_TEST
 
 START_TEST(sensor_timeout_falls_back_to_the_face)
 {
-    if (!exists(EMOTION) || !exists(SAMPLE))
-        return (void)puts("timeout: shipped model or sample faces missing, skipped");
-    fer_analyzer *a = whole_image_analyzer();
-    uint8_t fa[48 * 48], fb[48 * 48];
-    int ea, eb;
-    two_faces(a, fa, fb, &ea, &eb);
-    fer_live_opts o;
-    fer_live_opts_default(&o);
-    o.hold = 0;
+    fixture x;
+    if (!fixture_open(&x, "timeout"))
+        return;
+    x.o.hold = 0;
     fer_live *l;
     fer_error e;
-    ck_assert_int_eq(fer_live_new(a, &o, &l, &e), FER_OK);
+    ck_assert_int_eq(fer_live_new(x.a, &x.o, &l, &e), FER_OK);
     fer_hr_stream *s = stream(30, 2);
     fer_live_update u;
     double face_alone = -1, racing = -1, after = -1;
@@ -483,20 +483,20 @@ START_TEST(sensor_timeout_falls_back_to_the_face)
         ck_assert_int_eq(fer_hr_stream_heart(s, t, &h, &has, &e), FER_OK);
         fer_live_set_heart(l, has ? &h : NULL);
         ck_assert_int_eq(has, t <= 2.5 + 2 + 1e-9);
-        ck_assert_int_eq(fer_live_frame(l, fa, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e), FER_OK);
+        ck_assert_int_eq(fer_live_frame(l, x.fa, 48, 48, 1, 0, FER_PIXEL_RGB, t, &u, &e), FER_OK);
         if (i == 20)
             racing = u.state.arousal;
         if (i == 60)
             after = u.state.arousal;
     }
     fer_state alone;
-    ck_assert_int_eq(fer_fuse(u.probs, NULL, &o.fusion, &alone, &e), FER_OK);
+    ck_assert_int_eq(fer_fuse(u.probs, NULL, &x.o.fusion, &alone, &e), FER_OK);
     face_alone = alone.arousal;
     ck_assert_double_eq_tol(after, face_alone, 1e-9);
     ck_assert(racing > face_alone + 0.1);
     fer_hr_stream_free(s);
     fer_live_free(l);
-    fer_analyzer_free(a);
+    fer_analyzer_free(x.a);
 }
 END_TEST
 
