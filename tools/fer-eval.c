@@ -112,8 +112,9 @@ static int set_option(void *ctx, int k, const char *v)
 }
 
 /* CLI_GO, CLI_DONE (--help, --version) or the usage exit status. The
- * --confusion, --probs and --save-ensemble paths are checked before the evaluation, so that a
- * typo does not waste a long run (the write itself can still fail later). */
+ * --confusion, --probs and --save-ensemble paths are checked before the
+ * evaluation, so that a typo does not waste a long run (the write itself can
+ * still fail later). */
 static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){.usage = USAGE_AUTO, .threads = 0, .batch = 128, .tta = FER_TTA_DEFAULT};
@@ -128,10 +129,10 @@ static int parse_args(int argc, char **argv, options *o)
     const char *inputs[1 + MAX_MODELS] = {o->data};
     for (int i = 0; i < o->n_weights; i++)
         inputs[1 + i] = o->weights[i];
-    if ((o->confusion_svg && !cli_output_ok(prog, o->confusion_svg, inputs, 1 + o->n_weights)) ||
-        (o->probs && !cli_output_ok(prog, o->probs, inputs, 1 + o->n_weights)) ||
-        (o->save && !cli_output_ok(prog, o->save, inputs, 1 + o->n_weights)))
-        return 1; /* a file error, not a usage one */
+    const char *outputs[] = {o->confusion_svg, o->probs, o->save};
+    for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++)
+        if (outputs[i] && !cli_output_ok(prog, outputs[i], inputs, 1 + o->n_weights))
+            return 1; /* a file error, not a usage one */
     return CLI_GO;
 }
 
