@@ -88,17 +88,17 @@ static int config_medians(config *c, int iters)
 
 static void config_print(const config *c, const char *image, int iters, int json)
 {
-    const char *w = c->weights ? c->weights : "default";
+    const char *w = c->weights ? c->weights : "default", *tta = cli_tta_name(c->tta);
     if (json) {
         printf("{\"image\": \"%s\", \"weights\": \"%s\", \"tta\": \"%s\", \"faces\": %zu, "
-               "\"iters\": %d", image, w, c->tta_name ? c->tta_name : "flip", c->faces, iters);
+               "\"iters\": %d", image, w, tta, c->faces, iters);
         for (int s = 0; s < N_STAGES; s++)
             printf(", \"%s_ms_median\": %.3f", stage_names[s], c->med[s]);
         printf("}\n");
         return;
     }
     printf("predict %s, weights %s, tta %s: %zu faces, 1 thread, median of %d:", image, w,
-           c->tta_name ? c->tta_name : "flip", c->faces, iters);
+           tta, c->faces, iters);
     for (int s = 0; s < N_STAGES; s++)
         printf(" %s %.2f ms%s", stage_names[s], c->med[s], s + 1 < N_STAGES ? "," : "\n");
 }

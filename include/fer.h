@@ -163,10 +163,13 @@ void fer_preprocess(const uint8_t *px, size_t n, float *out);
 typedef enum fer_tta {
     FER_TTA_NONE, /* the crop as it is */
     FER_TTA_FLIP, /* the crop and its left-right mirror image */
-    FER_TTA_ZOOM  /* FER_TTA_FLIP of the crop and of it zoomed about its centre by
+    FER_TTA_ZOOM, /* FER_TTA_FLIP of the crop and of it zoomed about its centre by
                      FER_TTA_ZOOM_IN and FER_TTA_ZOOM_OUT: six views, 3x FLIP's cost */
+    FER_TTA_PAIR  /* FER_TTA_ZOOM without the crop itself: the two zoomed copies, each as
+                     it is and mirrored; four views, 2x FLIP's cost. Every view is
+                     resampled, as every training view of fer-train's augmentation is */
 } fer_tta;
-#define FER_TTA_DEFAULT FER_TTA_ZOOM /* the analyzer's and the tools' default */
+#define FER_TTA_DEFAULT FER_TTA_PAIR /* the analyzer's and the tools' default */
 #define FER_TTA_ZOOM_IN 1.08f
 #define FER_TTA_ZOOM_OUT 0.93f
 /* Probabilities (n x classes) of n 8-bit grey crops of the model's input

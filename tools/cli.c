@@ -46,7 +46,7 @@ int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_hea
 
 /* The --tta names, by fer_tta value. */
 static const char *const tta_names[] = {[FER_TTA_NONE] = "none", [FER_TTA_FLIP] = "flip",
-                                        [FER_TTA_ZOOM] = "zoom"};
+                                        [FER_TTA_ZOOM] = "zoom", [FER_TTA_PAIR] = "pair"};
 
 int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out)
 {
@@ -55,7 +55,7 @@ int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *ou
     for (size_t t = 0; t < sizeof tta_names / sizeof *tta_names; t++)
         if (!strcmp(v, tta_names[t]))
             return *out = (fer_tta)t, 1;
-    return cli_bad_value(prog, name, v, "flip, zoom or none");
+    return cli_bad_value(prog, name, v, "pair, zoom, flip or none");
 }
 
 const char *cli_tta_name(fer_tta t)

@@ -16,11 +16,11 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
  * out, so every tool refuses the same impossible rates. Prints the error and
  * returns 0. */
 int cli_parse_bpm(const char *prog, const char *s, const fer_hr_opts *o, fer_heart *out);
-/* A --tta value (every tool's): "flip", "zoom" or "none"; NULL (a bare
+/* A --tta value (every tool's): "pair", "zoom", "flip" or "none"; NULL (a bare
  * --tta) is the default, FER_TTA_DEFAULT. Prints the option error and
  * returns 0. */
 int cli_parse_tta(const char *prog, const char *name, const char *v, fer_tta *out);
-/* The --tta name of t ("zoom", "flip", "none"). */
+/* The --tta name of t ("pair", "zoom", "flip", "none"). */
 const char *cli_tta_name(fer_tta t);
 /* The thread count: --threads when given (*threads > 0), else FER_THREADS
  * when set, else 0 (the library's default: every CPU). 0 after an error
@@ -86,10 +86,11 @@ const char *cli_weights_file(const char *prog, const char *given, char *buf, siz
 #define CLI_WEIGHTS CLI_WEIGHTS_VGG /* the default emotion model */
 /* The --tta lines of each tool's help. */
 #define CLI_TTA_HELP                                                                             \
-    "  --tta=zoom|flip|none test-time augmentation of the emotion model: the mean over the\n"     \
-    "                       face, two copies zoomed about its centre and the three mirror\n"       \
-    "                       images (zoom, the default), the face and its mirror image\n"           \
-    "                       (flip, 1/3 the CNN's cost) or the face alone (none)\n"
+    "  --tta=pair|zoom|flip|none test-time augmentation of the emotion model: the mean\n"    \
+    "                       over two copies of the face zoomed about its centre and their\n"      \
+    "                       mirror images (pair, the default), those and the face and its\n"      \
+    "                       mirror (zoom, 1.5x pair's CNN cost), the face and its mirror\n"       \
+    "                       (flip, half) or the face alone (none)\n"
 /* The --weights line of each tool's help (a %s: CLI_WEIGHTS). */
 #define CLI_WEIGHTS_HELP                                                                         \
     "  --weights W          emotion model file, or a shipped one by name: fer-vgg (the\n"         \

@@ -1,5 +1,6 @@
 /* Emotion probabilities of 8-bit grey crops, with test-time augmentation
- * (none, mirror images, mirror images of zoomed copies):
+ * (none, mirror images, mirror images of zoomed copies, with or without the
+ * crop itself):
  * the one path from crops to probabilities, so that fer-eval measures what
  * fer_analyze (and so every tool) computes. */
 #include <stdlib.h>
@@ -41,7 +42,7 @@ fer_status fer_model_predict_crops(fer_model *m, const uint8_t *crops, int n, fe
 {
     if (!m || !crops || !probs || n < 1)
         return fer_fail(err, FER_EINVAL, "fer_model_predict_crops: no model, crops or output");
-    if (tta != FER_TTA_NONE && tta != FER_TTA_FLIP && tta != FER_TTA_ZOOM)
+    if ((unsigned)tta > FER_TTA_PAIR)
         return fer_fail(err, FER_EINVAL, "fer_model_predict_crops: unknown augmentation %d",
                         (int)tta);
     int c, h, w, k = fer_model_n_classes(m);
@@ -62,20 +63,20 @@ fer_status fer_model_predict_crops(fer_model *m, const uint8_t *crops, int n, fe
     if (tta == FER_TTA_NONE) {
         st = fer_model_predict(m, x, n, probs, err);
     } else {
-        /* the mean over the views: the crop (and, for ZOOM, two zoomed
-         * copies), each as it is and mirrored */
+        /* the mean over the views: the crop (FLIP, ZOOM) and two zoomed
+         * copies (ZOOM, PAIR), each as it is and mirrored */
         static const float zooms[2] = {FER_TTA_ZOOM_IN, FER_TTA_ZOOM_OUT};
-        int views = tta == FER_TTA_ZOOM ? 3 : 1;
+        int first = tta == FER_TTA_PAIR, views = tta == FER_TTA_FLIP ? 1 : 3;
         for (size_t i = 0; i < np; i++)
             probs[i] = 0;
-        st = add_flipped(m, x, n, rows, w, p, probs, np, err);
+        st = first ? FER_OK : add_flipped(m, x, n, rows, w, p, probs, np, err);
         for (int v = 1; st == FER_OK && v < views; v++) {
             for (size_t i = 0; i < rows / (size_t)h; i++) /* each plane of each crop */
                 augment_view(crops + i * (size_t)h * w, h, w, 0, 0, 0, 0, zooms[v - 1], 1,
                              x + i * (size_t)h * w);
             st = add_flipped(m, x, n, rows, w, p, probs, np, err);
         }
-        float scale = 1.0f / (float)(2 * views);
+        float scale = 1.0f / (float)(2 * (views - first));
         for (size_t i = 0; st == FER_OK && i < np; i++)
             probs[i] *= scale;
     }

@@ -132,11 +132,15 @@ cmp -s "$tmp/none.json" "$tmp/tta.json" && fail "--tta=flip gave the figures wit
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=zoom >"$tmp/zoom.json" 2>/dev/null &&
     check_json "$tmp/zoom.json" "$(rows all)" "$ALL7" || fail "--tta=zoom JSON"
 cmp -s "$tmp/zoom.json" "$tmp/tta.json" && fail "--tta=zoom gave flip's figures"
-# The default, and a bare --tta, are the tools' zoom TTA.
+# pair: four views (zoom's less the image and its mirror), another answer than zoom's
+"$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta=pair >"$tmp/pair.json" 2>/dev/null &&
+    check_json "$tmp/pair.json" "$(rows all)" "$ALL7" || fail "--tta=pair JSON"
+cmp -s "$tmp/pair.json" "$tmp/zoom.json" && fail "--tta=pair gave zoom's figures"
+# The default, and a bare --tta, are the tools' pair TTA.
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json >"$tmp/default.json" 2>/dev/null &&
-    cmp -s "$tmp/default.json" "$tmp/zoom.json" || fail "the default is not --tta=zoom"
+    cmp -s "$tmp/default.json" "$tmp/pair.json" || fail "the default is not --tta=pair"
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --json --tta >"$tmp/bare.json" 2>/dev/null &&
-    cmp -s "$tmp/bare.json" "$tmp/zoom.json" || fail "a bare --tta is not --tta=zoom"
+    cmp -s "$tmp/bare.json" "$tmp/pair.json" || fail "a bare --tta is not --tta=pair"
 
 # 5. text report and SVG heat map
 "$EVAL" "${W7[@]}" --data "$SAMPLE" --usage all --confusion "$tmp/cm.svg" >"$tmp/report.txt" 2>/dev/null ||

@@ -287,12 +287,14 @@ for m in fer-vgg-5class:fer-vgg-5class paper-5class:fer-5class; do
         cmp -s "$tmp/file5.out" "$tmp/${m%%:*}.out" || fail "--weights ${m%%:*} is not weights/${m#*:}.safetensors"
 done
 cmp -s "$tmp/fer-vgg-5class.out" "$tmp/paper-5class.out" && fail "the two 5-class models gave one output"
-# The default test-time augmentation is zoom: the same output as naming it, not flip's
-# (on a picture that is neither flat nor symmetric, a diagonal ramp).
+# The default test-time augmentation is pair: the same output as naming it, not zoom's
+# nor flip's (on a picture that is neither flat nor symmetric, a diagonal ramp).
 "$py" -c 'import sys; sys.stdout.buffer.write(b"P5\n48 48\n255\n" + bytes((3 * x + y * y // 9) % 256 for y in range(48) for x in range(48)))' >"$tmp/ramp.pgm"
 "$bin" --no-detect --json "$tmp/ramp.pgm" >"$tmp/ramp.out" 2>/dev/null
+"$bin" --tta=pair --no-detect --json "$tmp/ramp.pgm" >"$tmp/pair.out" 2>/dev/null &&
+    cmp -s "$tmp/pair.out" "$tmp/ramp.out" || fail "the default TTA is not pair"
 "$bin" --tta=zoom --no-detect --json "$tmp/ramp.pgm" >"$tmp/zoom.out" 2>/dev/null &&
-    cmp -s "$tmp/zoom.out" "$tmp/ramp.out" || fail "the default TTA is not zoom"
+    ! cmp -s "$tmp/zoom.out" "$tmp/ramp.out" || fail "--tta=zoom gave the default's output"
 "$bin" --tta=flip --no-detect --json "$tmp/ramp.pgm" >"$tmp/flip.out" 2>/dev/null &&
     ! cmp -s "$tmp/flip.out" "$tmp/ramp.out" || fail "--tta=flip gave the default's output"
 run noname --weights vgg-9000 --no-detect "$tmp/face48.pgm"

@@ -145,7 +145,7 @@ grep -q "s-twice.csv:23: row 0 a second time" "$tmp/err" || fail "a row twice: $
 # --val-tta: the validation accuracy is fer-eval's (which predicts through
 # the tools' call) on the saved model, with the same augmentation; =none is
 # the default; a bad value is a usage error naming it.
-for t in flip zoom none; do
+for t in flip zoom pair none; do
     "$TRAIN" "${ARGS[@]}" --seed 4 --val-tta=$t --out "$tmp/tta-$t.safetensors" \
         --log "$tmp/tta-$t.csv" 2>"$tmp/err" || fail "--val-tta=$t: $(tail -n 1 "$tmp/err")"
     acc=$("$BUILD/bin/fer-eval" --weights "$tmp/tta-$t.safetensors" --data "$SAMPLE" --tta=$t \
