@@ -66,17 +66,17 @@ fer_status fer_model_predict_crops(fer_model *m, const uint8_t *crops, int n, fe
         /* the mean over the views: the crop (FLIP, ZOOM) and two zoomed
          * copies (ZOOM, PAIR), each as it is and mirrored */
         static const float zooms[2] = {FER_TTA_ZOOM_IN, FER_TTA_ZOOM_OUT};
-        int first = tta == FER_TTA_PAIR, views = tta == FER_TTA_FLIP ? 1 : 3;
+        int no_crop = tta == FER_TTA_PAIR, views = tta == FER_TTA_FLIP ? 1 : 3;
         for (size_t i = 0; i < np; i++)
             probs[i] = 0;
-        st = first ? FER_OK : add_flipped(m, x, n, rows, w, p, probs, np, err);
+        st = no_crop ? FER_OK : add_flipped(m, x, n, rows, w, p, probs, np, err);
         for (int v = 1; st == FER_OK && v < views; v++) {
             for (size_t i = 0; i < rows / (size_t)h; i++) /* each plane of each crop */
                 augment_view(crops + i * (size_t)h * w, h, w, 0, 0, 0, 0, zooms[v - 1], 1,
                              x + i * (size_t)h * w);
             st = add_flipped(m, x, n, rows, w, p, probs, np, err);
         }
-        float scale = 1.0f / (float)(2 * (views - first));
+        float scale = 1.0f / (float)(2 * (views - no_crop));
         for (size_t i = 0; st == FER_OK && i < np; i++)
             probs[i] *= scale;
     }
