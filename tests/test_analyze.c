@@ -79,6 +79,11 @@ START_TEST(options_are_checked)
     o.max_side = 1280;
     o.pick = (fer_face_pick)7;
     ck_assert_int_eq(fer_analyzer_new(&o, &a, &e), FER_EINVAL);
+    o.pick = FER_FACE_BEST;
+    o.tta = (fer_tta)(FER_TTA_PAIR + 1); /* one past the last mode */
+    ck_assert_int_eq(fer_analyzer_new(&o, &a, &e), FER_EINVAL);
+    ck_assert_str_eq(e.msg, "analyzer: unknown test-time augmentation 4");
+    o.tta = FER_TTA_DEFAULT;
     /* A verifier must have two classes, one named "face". */
     o.pick = FER_FACE_BEST;
     o.no_detect = 0;

@@ -77,7 +77,8 @@ START_TEST(crops_predict_with_and_without_flip)
     ck_assert_float_eq_tol(tu_max_abs_diff(flip, want, N * K), 0, 1e-7);
     ck_assert_float_gt(tu_max_abs_diff(flip, plain, N * K), 1e-6); /* the mirror mattered */
     ck_assert_int_eq(fer_model_predict_crops(m, crops, 0, FER_TTA_NONE, plain, &e), FER_EINVAL);
-    ck_assert_int_eq(fer_model_predict_crops(m, crops, N, (fer_tta)7, plain, &e), FER_EINVAL);
+    ck_assert_int_eq(fer_model_predict_crops(m, crops, N, (fer_tta)(FER_TTA_PAIR + 1), plain, &e),
+                     FER_EINVAL); /* one past the last mode */
     ck_assert_ptr_nonnull(strstr(e.msg, "augmentation"));
     fer_model_free(m);
 }

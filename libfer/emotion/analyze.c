@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "emotion/emotion.h"
 #include "vision/vision.h"
 
 enum { MAX_CLASSES = 64, MAX_INPUT_SIDE = 1024, TURNED_MIN_SIZE = 40 };
@@ -114,7 +115,7 @@ static fer_status check_opts(const fer_analyzer_opts *o, fer_error *err)
         return fer_fail(err, FER_ERANGE, "analyzer: min_score %g is not in [0, 1]", o->min_score);
     if (o->max_side != 0 && (o->max_side < 64 || o->max_side > 16384))
         return fer_fail(err, FER_ERANGE, "analyzer: max_side %d is not 0 or 64..16384", o->max_side);
-    if ((unsigned)o->tta > FER_TTA_PAIR)
+    if (!tta_known(o->tta))
         return fer_fail(err, FER_EINVAL, "analyzer: unknown test-time augmentation %d", (int)o->tta);
     if (!(o->tilt >= 0 && o->tilt <= 90))
         return fer_fail(err, FER_ERANGE, "analyzer: tilt %g is not in [0, 90] degrees", o->tilt);

@@ -1,8 +1,16 @@
-/* Private to the emotion domain: shared by augment.c and predict.c. */
+/* Private to the emotion domain: shared by augment.c, predict.c and analyze.c. */
 #ifndef FER_EMOTION_H
 #define FER_EMOTION_H
 
 #include <stdint.h>
+
+#include "fer.h"
+
+/* Whether t is one of fer_tta's modes (the one place that knows the last one). */
+static inline int tta_known(fer_tta t)
+{
+    return (unsigned)t <= FER_TTA_PAIR;
+}
 
 /* The grey h x w image src through one affine map about its centre (mirror
  * when flip, shift by tx, ty pixels, turn by ang radians, zoom), sampled

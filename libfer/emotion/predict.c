@@ -42,7 +42,7 @@ fer_status fer_model_predict_crops(fer_model *m, const uint8_t *crops, int n, fe
 {
     if (!m || !crops || !probs || n < 1)
         return fer_fail(err, FER_EINVAL, "fer_model_predict_crops: no model, crops or output");
-    if ((unsigned)tta > FER_TTA_PAIR)
+    if (!tta_known(tta))
         return fer_fail(err, FER_EINVAL, "fer_model_predict_crops: unknown augmentation %d",
                         (int)tta);
     int c, h, w, k = fer_model_n_classes(m);
