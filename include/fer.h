@@ -107,9 +107,11 @@ fer_status fer_model_paper_cnn(int n_classes, const char *const *class_names, ui
 fer_status fer_model_from_json(const char *json, uint64_t seed, fer_model **out, fer_error *err);
 void fer_model_free(fer_model *m);
 /* A second model with src's architecture and src's parameters and buffers,
- * shared rather than copied, and its own activations: one model a thread
- * for inference (fer_model_predict, fer_model_evaluate) at the cost of one.
- * Training it is refused. src must outlive it and not be trained meanwhile. */
+ * shared rather than copied (the convolutions' transformed weights too, made
+ * in src by this call), and its own activations: one model a thread for
+ * inference (fer_model_predict, fer_model_evaluate) at the cost of one.
+ * Training it is refused. src must outlive it and not be trained meanwhile,
+ * nor run on another thread during this call. */
 fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err);
 
 /* Several models as one (docs/weights-format.md, "Ensembles"): the members'
@@ -541,7 +543,7 @@ fer_status fer_analyzer_new(const fer_analyzer_opts *o, fer_analyzer **out, fer_
 void fer_analyzer_free(fer_analyzer *a);
 /* Another analyzer over src's models and cascade, shared rather than loaded
  * again (fer_model_share), with its own working memory: one a thread. src
- * must outlive it. */
+ * must outlive it and not run on another thread during this call. */
 fer_status fer_analyzer_share(const fer_analyzer *src, fer_analyzer **out, fer_error *err);
 /* The emotion model (class names, input shape); owned by the analyzer. */
 const fer_model *fer_analyzer_emotion_model(const fer_analyzer *a);

@@ -414,6 +414,46 @@ START_TEST(weights_change_is_seen)
 }
 END_TEST
 
+/* Models made by fer_model_share read their source's transformed weights
+ * (one copy: they make none of their own) for both tile sizes, get what the
+ * source gets, and keep doing so after the source's buffers grow for a
+ * larger batch (which once freed the transformed weights with them). */
+START_TEST(shared_models_borrow_the_transformed_weights)
+{
+    fer_model *src = model_from(small_net, 11), *s[2];
+    enum { BIG = 40 };
+    size_t in = 3 * 15 * 13;
+    float *x = uniform_batch(12, BIG * in, -1, 1);
+    float want[BIG * 3], got[BIG * 3];
+    int f2 = 0, f4 = 0;
+    for (int i = 0; i < src->n_layers; i++) {
+        f2 |= fer_winograd_tile(&src->layers[i], 1) == 2;
+        f4 |= fer_winograd_tile(&src->layers[i], BIG) == 4;
+    }
+    ck_assert_msg(f2 && f4, "the test net no longer uses F(2x2) at batch 1 and F(4x4) at %d", BIG);
+    ck_assert(fer_model_share(src, &s[0], NULL) == FER_OK && fer_model_share(src, &s[1], NULL) == FER_OK);
+    for (int round = 0; round < 2; round++)
+        for (int n = 1; n <= BIG; n += BIG - 1) {
+            ck_assert(fer_model_predict(src, x, n, want, NULL) == FER_OK);
+            for (int k = 0; k < 2; k++) {
+                ck_assert(fer_model_predict(s[k], x, n, got, NULL) == FER_OK);
+                ck_assert_msg(memcmp(want, got, (size_t)n * 3 * sizeof *got) == 0,
+                              "round %d, batch %d, model %d", round, n, k);
+                for (int i = 0; i < s[k]->n_layers; i++)
+                    ck_assert_msg(!s[k]->layers[i].wino, "layer %d made its own", i);
+            }
+        }
+    int lent = 0;
+    for (int i = 0; i < src->n_layers; i++)
+        lent += s[0]->layers[i].wino_lent && s[0]->layers[i].wino_lent == src->layers[i].wino;
+    ck_assert_int_eq(lent, 3); /* the three 'same' 3x3 layers with more than one input channel */
+    fer_model_free(s[0]);
+    fer_model_free(s[1]);
+    fer_model_free(src);
+    free(x);
+}
+END_TEST
+
 /* The paper CNN with its shipped weights (or Glorot ones without them):
  * predict within 1e-4 of the direct path on 48x48 images, batch 1 and 9. */
 START_TEST(paper_cnn_close_to_direct)
@@ -455,6 +495,7 @@ int main(void)
     tcase_add_test(tc, predict_matches_direct);
     tcase_add_test(tc, training_matches_direct);
     tcase_add_test(tc, weights_change_is_seen);
+    tcase_add_test(tc, shared_models_borrow_the_transformed_weights);
     tcase_add_test(tc, paper_cnn_close_to_direct);
     suite_add_tcase(s, tc);
     return tu_run(s);

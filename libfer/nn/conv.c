@@ -502,13 +502,11 @@ static int conv_into_ok(const fer_layer *l, const fer_layer *p)
     return p->ops == &fer_maxpool_ops;
 }
 
-static void conv_release(fer_layer *l) { fer_winograd_release(l); }
-
 static double conv_flops(const fer_layer *l) { return 2.0 * l->oc * l->ic * l->k * l->k * l->oh * l->ow; }
 
 const fer_layer_ops fer_conv_ops = {
     .flops = conv_flops,
     .type = "conv2d", .parse = conv_parse, .alloc = conv_alloc, .init = conv_init,
-    .scratch = conv_scratch, .release = conv_release, .forward = conv_fwd, .backward = conv_bwd,
+    .scratch = conv_scratch, .forward = conv_fwd, .backward = conv_bwd,
     .into_ok = conv_into_ok, .backward_into = conv_backward_into,
 };

@@ -78,6 +78,7 @@ struct fer_layer {
     uint16_t *argmax;           /* maxpool: index (wy*size + wx) of each output's maximum */
     float *stats;               /* batch norm: the batch's mean and 1/std per channel */
     struct fer_wino_cache *wino; /* conv: Winograd's transformed weights (winograd.c) */
+    const struct fer_wino_cache *wino_lent; /* conv: the source model's, read only (fer_model_share) */
     unsigned weights_gen;       /* the model's weights generation at this pass (model.h) */
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/model.h"
+#include "nn/winograd.h"
 
 enum { PREDICT_CHUNK = 64 }; /* bounds inference memory whatever n is */
 
@@ -192,6 +193,19 @@ fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err
         }
     m->shared = 1;
     m->src = src;
+    /* Its layers' generation is then src's (hand_gen), so src's Winograd
+     * weights, made here once, serve it too: one copy for all the models
+     * that share them. src's layers are written only here (made at src's
+     * generation, kept until src is freed), read by all afterwards. */
+    m->weights_gen = 0;
+    for (int i = 0; i < m->n_layers && !s; i++)
+        if (m->layers[i].ops == &fer_conv_ops &&
+            !fer_winograd_lend((fer_layer *)&src->layers[i], src->weights_gen, &m->layers[i]))
+            s = fer_fail(err, FER_ENOMEM, "fer_model_share: out of memory for the Winograd weights");
+    if (s) {
+        fer_model_free(m);
+        return s;
+    }
     *out = m;
     return FER_OK;
 }
@@ -203,11 +217,13 @@ void fer_model_free(fer_model *m)
     free_buffers(m);
     free_scratch(m);
     fer_pool_free(m->pool);
-    for (int i = 0; i < m->n_layers; i++)
+    for (int i = 0; i < m->n_layers; i++) {
+        fer_winograd_release(&m->layers[i]); /* the model's lifetime, not a batch's */
         for (int k = 0; k < m->layers[i].n_p; k++) {
             fer_tensor_free(m->layers[i].p[k].value);
             fer_tensor_free(m->layers[i].p[k].grad);
         }
+    }
     fer_graph_plan_free(&m->plan);
     free(m->params);
     free(m->buffers);

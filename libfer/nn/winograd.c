@@ -525,14 +525,35 @@ static const float *transformed(fer_layer *l, const fer_exec *e, int slot, const
     return wc->u[slot];
 }
 
+int fer_winograd_lend(fer_layer *src, unsigned gen, fer_layer *dst)
+{
+    int kernel = fer_gemm_kernel_active();
+    if (!layer_ok(src) || !fer_wino_supported(kernel))
+        return 1;
+    fer_exec e = {0}; /* no pool: made on this thread */
+    src->weights_gen = gen;
+    /* the tile sizes some batch uses: the tile grows with the batch */
+    int tile[2] = {fer_winograd_tile(src, 1), fer_winograd_tile(src, 1 << 20)};
+    for (int i = 0; i < 2; i++) {
+        fer_wino_conv c;
+        if (layer_conv(src, tile[i], &c) && !transformed(src, &e, tile[i] == 4 ? U_F4 : U_F2, &c, kernel))
+            return 0;
+    }
+    dst->wino_lent = src->wino;
+    return 1;
+}
+
 int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
     fer_wino_conv c;
-    int kernel = fer_gemm_kernel_active(), m = fer_winograd_tile(l, e->n);
+    int kernel = fer_gemm_kernel_active(), m = fer_winograd_tile(l, e->n), slot = m == 4 ? U_F4 : U_F2;
     if (!layer_conv(l, m, &c) || !fer_wino_supported(kernel))
         return 0;
     wino_job j = {.c = &c, .e = e, .kernel = kernel, .bias = l->b.data, .x = x, .y = y};
-    if (!(j.u = transformed(l, e, m == 4 ? U_F4 : U_F2, &c, kernel)))
+    const struct fer_wino_cache *lent = l->wino_lent;
+    if (lent && lent->gen == l->weights_gen && lent->kernel[slot] == kernel)
+        j.u = lent->u[slot];
+    if (!j.u && !(j.u = transformed(l, e, slot, &c, kernel)))
         return 0;
     /* Each thread an equal share of the tiles, in whole groups of 8 (a
      * batch-1 call too), cut into blocks by fer_wino_run. */

@@ -109,6 +109,12 @@ size_t fer_winograd_scratch(const fer_layer *l);
  * the layer (l->wino) and made again when l->weights_gen moves. */
 int fer_winograd_forward(fer_layer *l, const fer_exec *e, const float *x, float *y);
 void fer_winograd_release(fer_layer *l);
+/* Makes src's forward transformed weights on the active path for the tile
+ * sizes some batch uses, at weights generation gen, and lends them to dst
+ * (a layer of a model sharing src's parameters: fer_model_share), whose
+ * forward then reads them while its own generation is gen. 0 without
+ * memory, 1 otherwise (nothing to lend for a layer on the direct path). */
+int fer_winograd_lend(fer_layer *src, unsigned gen, fer_layer *dst);
 
 /* The input gradient dx = dy (x) W^T turned, for a 'same' 3x3 layer (pad 1,
  * output as large as the input), in chunks of images on each thread:
