@@ -361,18 +361,19 @@ int bench_layers_main(int argc, char **argv)
     for (int i = 0; i < m->n_layers; i++)
         big = fer_layer_out_size(&m->layers[i]) > big ? fer_layer_out_size(&m->layers[i]) : big;
     float *x = fer_aligned_alloc((size_t)o.batch * px * sizeof *x);
-    float *probs = malloc((size_t)o.batch * FER_N_EMOTIONS * sizeof *probs);
+    int *labels = calloc((size_t)o.batch, sizeof *labels);
     float *dy = fer_aligned_alloc((size_t)o.batch * big * sizeof *dy);
     float *dx = fer_aligned_alloc((size_t)o.batch * big * sizeof *dx);
     fer_error err = {0};
     int rc = 1;
     fer_rng r;
     fer_rng_seed(&r, 5);
-    if (!x || !probs || !dy || !dx)
+    if (!x || !labels || !dy || !dx)
         goto done;
     for (size_t i = 0; i < (size_t)o.batch * px; i++)
         x[i] = (float)fer_rng_uniform(&r);
-    if (fer_model_predict(m, x, o.batch, probs, &err)) { /* sizes the buffers */
+    /* sizes the buffers (one a layer) and the scratch for backward */
+    if (fer_model_gradients(m, x, labels, o.batch, NULL, &err)) {
         fprintf(stderr, "fer-bench layers: %s\n", err.msg);
         goto done;
     }
@@ -406,6 +407,6 @@ done:
     fer_aligned_free(x);
     fer_aligned_free(dy);
     fer_aligned_free(dx);
-    free(probs);
+    free(labels);
     return rc;
 }

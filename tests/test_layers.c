@@ -22,12 +22,17 @@ static void case_open(layer_case *c, int threads, size_t scratch_floats)
         c->scratch[t] = fer_aligned_alloc((scratch_floats ? scratch_floats : 1) * sizeof(float));
 }
 
-static void case_close(layer_case *c)
+static void case_drop_exec(layer_case *c)
 {
     for (int t = 0; t < c->threads; t++)
         fer_aligned_free(c->scratch[t]);
     free(c->scratch);
     fer_pool_free(c->pool);
+}
+
+static void case_close(layer_case *c)
+{
+    case_drop_exec(c);
     fer_tensor_free(&c->l.w);
     fer_tensor_free(&c->l.b);
     fer_tensor_free(&c->l.dw);
@@ -125,10 +130,20 @@ static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, i
     fer_rng_seed(&r, (uint64_t)(ic * 1000 + k * 100 + oh + threads));
     int wshape[4] = {oc, ic, k, k};
     alloc_params(l, 4, wshape, &r);
-    case_open(&c, threads, l->ops->scratch(l));
     size_t in = n * fer_layer_in_size(l), out = n * fer_layer_out_size(l);
     float *x = rand_floats(&r, in, -1, 1), *dy = rand_floats(&r, out, -1, 1);
     float *y = fer_aligned_alloc(out * sizeof *y), *dx = fer_aligned_alloc(in * sizeof *dx);
+    /* inference within the forward scratch (the sanitizer build checks the
+     * bound), then the same again with backward's */
+    ck_assert(l->ops->scratch(l, 0) <= l->ops->scratch(l, 1));
+    case_open(&c, threads, l->ops->scratch(l, 0));
+    fer_exec ei = case_exec(&c, n);
+    ei.train = 0;
+    l->ops->forward(l, &ei, (const float *const[]){x}, y);
+    case_drop_exec(&c);
+    float *yi = fer_aligned_alloc(out * sizeof *yi);
+    memcpy(yi, y, out * sizeof *yi);
+    case_open(&c, threads, l->ops->scratch(l, 1));
     double *yr = malloc(out * sizeof *yr), *dwr = malloc(l->w.size * sizeof *dwr);
     double *dbr = malloc((size_t)oc * sizeof *dbr), *dxr = malloc(in * sizeof *dxr);
     double *dyr = malloc(out * sizeof *dyr);
@@ -140,6 +155,8 @@ static void check_conv(int ic, int ih, int iw, int oc, int k, int pad, int oh, i
     l->ops->forward(l, &e, (const float *const[]){x}, y);
     ck_assert_msg(rel_diff(y, yr, out) < 1e-5, "conv ic %d k %d forward: %g", ic, k,
                   rel_diff(y, yr, out));
+    ck_assert_msg(!memcmp(y, yi, out * sizeof *y), "conv ic %d k %d: inference differs", ic, k);
+    fer_aligned_free(yi);
     l->ops->backward(l, &e, (const float *const[]){x}, y, dy, (float *const[]){dx});
     ck_assert_msg(rel_diff(l->dw.data, dwr, l->w.size) < 1e-4, "conv ic %d k %d pad %d dW: %g", ic,
                   k, pad, rel_diff(l->dw.data, dwr, l->w.size));

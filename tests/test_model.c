@@ -134,9 +134,14 @@ START_TEST(forward_matches_plain_loops)
     float *x = malloc(N * in * sizeof *x);
     tu_fill_uniform(&r, x, N * in, -1, 1);
     float probs[N * 2];
+    int y[N] = {0};
     for (int threads = 1; threads <= 3; threads++) {
         fer_model_set_threads(m, threads, NULL);
+        /* a pass with backward first, so that predict runs in a buffer a
+         * node (inference alone reuses them) and every layer's output stays */
+        ck_assert(fer_model_gradients(m, x, y, N, NULL, NULL) == FER_OK);
         ck_assert(fer_model_predict(m, x, N, probs, NULL) == FER_OK);
+        ck_assert(m->act_bufs == NULL);
         const float *a = x;
         for (int li = 0; li < m->n_layers; li++) {
             fer_layer *l = &m->layers[li];
@@ -382,6 +387,44 @@ START_TEST(same_seed_same_threads_bit_identical)
         fer_optim_free(a);
         fer_model_free(m);
     }
+    free(x);
+}
+END_TEST
+
+/* A model that only infers holds no gradient buffers, the forward scratch
+ * and activation buffers shared along the chain; a pass with backward adds
+ * what it needs, inference then reuses those and agrees bit for bit. */
+START_TEST(inference_holds_no_training_memory)
+{
+    enum { N = 6 };
+    float *x = malloc((size_t)2 * N * 48 * 48 * sizeof *x);
+    int y[2 * N];
+    make_patterns(2 * N, x, y, 7);
+    fer_model *m;
+    ck_assert(fer_model_paper_cnn(7, NULL, 9, &m, NULL) == FER_OK);
+    fer_model_set_threads(m, 2, NULL);
+    int own = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        own += !m->plan.shares[i];
+    ck_assert_msg(m->plan.n_act_bufs == 2, "%d activation buffers for a chain of %d",
+                  m->plan.n_act_bufs, own);
+    float p1[7 * N], p2[7 * N], p3[7 * 2 * N];
+    ck_assert(fer_model_predict(m, x, N, p1, NULL) == FER_OK);
+    ck_assert(m->act_bufs && !m->gbuf && !m->dlogits && m->grad_cap == 0);
+    size_t infer = m->scratch_floats;
+    ck_assert(infer > 1);
+    ck_assert(fer_model_gradients(m, x, y, N, NULL, NULL) == FER_OK);
+    ck_assert(!m->act_bufs && m->gbuf && m->grad_cap == N);
+    ck_assert_msg(m->scratch_floats > infer, "training scratch %zu, inference %zu",
+                  m->scratch_floats, infer);
+    ck_assert(fer_model_predict(m, x, N, p2, NULL) == FER_OK);
+    ck_assert(!m->act_bufs && m->grad_cap == N); /* the training buffers, reused */
+    ck_assert(memcmp(p1, p2, sizeof p1) == 0);
+    ck_assert(fer_model_predict(m, x, 2 * N, p3, NULL) == FER_OK); /* too small: the pool again */
+    ck_assert(m->act_bufs && !m->gbuf && m->cap == 2 * N);
+    for (int k = 0; k < 7 * N; k++)
+        ck_assert_msg(fabsf(p1[k] - p3[k]) < 1e-5f, "%d: %g vs %g", k, p1[k], p3[k]);
+    fer_model_free(m);
     free(x);
 }
 END_TEST
@@ -732,6 +775,7 @@ int main(void)
     tcase_add_test(tc, soft_targets_are_labels_mixed);
     tcase_add_test(tc, paper_cnn_overfits);
     tcase_add_test(tc, same_seed_same_threads_bit_identical);
+    tcase_add_test(tc, inference_holds_no_training_memory);
     tcase_add_test(tc, save_load_bit_exact);
     tcase_add_test(tc, corrupt_files_rejected);
     tcase_add_test(tc, bad_architectures_rejected);

@@ -129,13 +129,17 @@ static size_t region_floats(const fer_layer *l)
     return r > dw ? r : dw;
 }
 
-/* ... then the sums of the weight gradient by Winograd. */
-static size_t conv_scratch(const fer_layer *l)
+/* Forward: col and the plane, or Winograd's; backward adds the partial dW
+ * and db, the input gradients and Winograd's weight-gradient sums. */
+static size_t conv_scratch(const fer_layer *l, int backward)
 {
+    size_t fwd = col_region(l) + padded_floats(l), wino = fer_winograd_scratch(l);
+    fwd = fwd > wino ? fwd : wino;
+    if (!backward)
+        return fwd;
     size_t back = region_floats(l) + w_floats(l) + (size_t)l->oc +
                   (size_t)dx_images(l) * fer_layer_in_size(l) + fer_winograd_dw_acc_floats(l, 4);
-    size_t wino = fer_winograd_scratch(l);
-    return back > wino ? back : wino;
+    return back > fwd ? back : fwd;
 }
 
 static float *scratch_col(const fer_exec *e, int t) { return e->scratch[t]; }

@@ -13,7 +13,10 @@
  *     into_ok rule of each), when that input has no other consumer;
  *   - a tensor read by several nodes sums their gradients: the first one
  *     backward reaches writes it, the others write a spare buffer that is
- *     then added in. */
+ *     then added in;
+ *   - inference alone (no backward to come) takes activation buffers from
+ *     a second pool as each node runs and returns them once their last
+ *     reader has run, so a chain alternates between two as well. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +69,46 @@ static int take(pool *p, size_t size)
     return b;
 }
 
+/* The inference pool: each node's output taken before its inputs are
+ * returned (a node never writes over what it reads, unless it shares). */
+static fer_status plan_inference(fer_model *m, fer_plan *p, fer_error *err)
+{
+    int n = m->n_layers;
+    int *owner = malloc((size_t)n * sizeof *owner), *last = malloc((size_t)n * sizeof *last);
+    pool ap = {0, calloc((size_t)n + 1, sizeof *ap.need), calloc((size_t)n + 1, 1)};
+    p->act_buf = malloc((size_t)n * sizeof *p->act_buf);
+    fer_status s = FER_OK;
+    if (!owner || !last || !ap.need || !ap.busy || !p->act_buf)
+        s = fer_fail(err, FER_ENOMEM, "model: out of memory");
+    for (int i = 0; !s && i < n; i++) { /* whose buffer node i's output is (-1: the caller's) */
+        int t = m->layers[i].in[0];
+        owner[i] = !p->shares[i] ? i : t == FER_NODE_INPUT ? -1 : owner[t];
+        last[i] = i == n - 1 ? n : -1; /* the logits outlive the pass */
+        for (int k = 0; k < m->layers[i].n_in; k++) {
+            int o = (t = m->layers[i].in[k]) == FER_NODE_INPUT ? -1 : owner[t];
+            if (o >= 0 && last[o] < i)
+                last[o] = i;
+        }
+    }
+    for (int i = 0; !s && i < n; i++) {
+        p->act_buf[i] = p->shares[i] ? -1 : take(&ap, node_size(m, i));
+        for (int o = 0; o < i; o++)
+            if (last[o] == i && p->act_buf[o] >= 0)
+                ap.busy[p->act_buf[o]] = 0;
+    }
+    p->n_act_bufs = ap.n;
+    p->act_need = ap.need;
+    free(ap.busy);
+    free(owner);
+    free(last);
+    return s;
+}
+
 fer_status fer_graph_plan(fer_model *m, fer_error *err)
 {
     int n = m->n_layers;
+    if (n < 1)
+        return fer_fail(err, FER_EFORMAT, "architecture: no layers");
     fer_plan *p = &m->plan;
     int *consumers = count_consumers(m);
     pool bp = {0, calloc((size_t)n + 2, sizeof *bp.need), calloc((size_t)n + 2, 1)};
@@ -136,7 +176,7 @@ fer_status fer_graph_plan(fer_model *m, fer_error *err)
     free(bp.busy);
     free(consumers);
     free(set);
-    return s;
+    return s ? s : plan_inference(m, p, err);
 }
 
 void fer_graph_plan_free(fer_plan *p)
@@ -146,6 +186,8 @@ void fer_graph_plan_free(fer_plan *p)
     free(p->shares);
     free(p->dest);
     free(p->need);
+    free(p->act_buf);
+    free(p->act_need);
     memset(p, 0, sizeof *p);
 }
 

@@ -33,7 +33,7 @@ typedef struct fer_layer_ops {
      * l->p; NULL: none. */
     fer_status (*alloc)(fer_layer *l, fer_error *err);
     void (*init)(fer_layer *l, fer_rng *rng);        /* NULL: parameters stay as alloc left them */
-    size_t (*scratch)(const fer_layer *l);           /* per-thread floats; NULL: none */
+    size_t (*scratch)(const fer_layer *l, int backward); /* per-thread floats for a pass; NULL: none */
     double (*flops)(const fer_layer *l);             /* forward FLOPs an image (2 a multiply-add); NULL: ~0 */
     fer_status (*reserve)(fer_layer *l, int n);      /* batch-sized own buffers (masks); NULL: none */
     void (*release)(fer_layer *l);                   /* frees what reserve made */

@@ -56,52 +56,36 @@ static fer_status alloc_params(fer_model *m, int init, uint64_t seed, fer_error 
     return FER_OK;
 }
 
+/* The gradient buffers, which only passes that go backward need. */
+static void free_grads(fer_model *m)
+{
+    for (int b = 0; m->gbuf && b < m->plan.n_bufs; b++)
+        fer_aligned_free(m->gbuf[b]);
+    free(m->gbuf);
+    m->gbuf = NULL;
+    fer_aligned_free(m->dlogits);
+    m->dlogits = NULL;
+    m->grad_cap = 0;
+}
+
 static void free_buffers(fer_model *m)
 {
+    free_grads(m);
     for (int i = 0; i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
         if (l->ops && l->ops->release)
             l->ops->release(l);
-        if (m->act && !m->plan.shares[i])
+        if (m->act && !m->act_bufs && !m->plan.shares[i])
             fer_aligned_free(m->act[i]);
     }
-    for (int b = 0; m->gbuf && b < m->plan.n_bufs; b++)
-        fer_aligned_free(m->gbuf[b]);
+    for (int b = 0; m->act_bufs && b < m->plan.n_act_bufs; b++)
+        fer_aligned_free(m->act_bufs[b]);
+    free(m->act_bufs);
     free(m->act);
-    free(m->gbuf);
-    m->act = m->gbuf = NULL;
+    m->act = m->act_bufs = NULL;
     fer_aligned_free(m->probs);
-    fer_aligned_free(m->dlogits);
-    m->probs = m->dlogits = NULL;
+    m->probs = NULL;
     m->cap = 0;
-}
-
-/* Sizes every activation and gradient buffer for batches of up to n. */
-static fer_status reserve(fer_model *m, int n, fer_error *err)
-{
-    if (n <= m->cap)
-        return FER_OK;
-    free_buffers(m);
-    int ok = (m->act = calloc((size_t)m->n_layers, sizeof *m->act)) != NULL &&
-             (m->gbuf = calloc((size_t)m->plan.n_bufs + 1, sizeof *m->gbuf)) != NULL;
-    for (int i = 0; ok && i < m->n_layers; i++) {
-        fer_layer *l = &m->layers[i];
-        if (!m->plan.shares[i])
-            ok = (m->act[i] = fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof(float))) != NULL;
-        if (ok && l->ops->reserve)
-            ok = l->ops->reserve(l, n) == FER_OK;
-    }
-    for (int b = 0; ok && b < m->plan.n_bufs; b++)
-        ok = (m->gbuf[b] = fer_aligned_alloc((size_t)n * m->plan.need[b] * sizeof(float))) != NULL;
-    size_t nc = (size_t)n * m->n_classes;
-    ok = ok && (m->probs = fer_aligned_alloc(nc * sizeof(float))) &&
-         (m->dlogits = fer_aligned_alloc(nc * sizeof(float)));
-    if (!ok) {
-        free_buffers(m);
-        return fer_fail(err, FER_ENOMEM, "model: cannot allocate buffers for a batch of %d", n);
-    }
-    m->cap = n;
-    return FER_OK;
 }
 
 static void free_scratch(fer_model *m)
@@ -110,30 +94,96 @@ static void free_scratch(fer_model *m)
         fer_aligned_free(m->scratch[t]);
     free(m->scratch);
     m->scratch = NULL;
+    m->scratch_floats = 0;
+}
+
+/* Per-thread scratch for a pass, forward only or with backward (which asks
+ * for more: a model that only infers never holds the training size). */
+static fer_status reserve_scratch(fer_model *m, int backward, fer_error *err)
+{
+    size_t need = 1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const fer_layer *l = &m->layers[i];
+        size_t s = l->ops->scratch ? l->ops->scratch(l, backward) : 0;
+        need = s > need ? s : need;
+    }
+    if (need <= m->scratch_floats)
+        return FER_OK;
+    free_scratch(m);
+    if (!(m->scratch = calloc((size_t)m->threads, sizeof *m->scratch)))
+        return fer_fail(err, FER_ENOMEM, "model: out of memory");
+    for (int t = 0; t < m->threads; t++)
+        if (!(m->scratch[t] = fer_aligned_alloc(need * sizeof(float)))) {
+            free_scratch(m);
+            return fer_fail(err, FER_ENOMEM, "model: cannot allocate thread scratch");
+        }
+    m->scratch_floats = need;
+    return FER_OK;
+}
+
+/* The activations for batches of up to n: one buffer a node for a pass
+ * that goes backward (which reads them all), else the inference plan's
+ * (unless a node's own, already big enough, are there). */
+static int alloc_act(fer_model *m, int n, int pooled)
+{
+    const fer_plan *p = &m->plan;
+    if (!(m->act = calloc((size_t)m->n_layers, sizeof *m->act)))
+        return 0;
+    if (pooled && !(m->act_bufs = calloc((size_t)p->n_act_bufs, sizeof *m->act_bufs)))
+        return 0;
+    for (int b = 0; pooled && b < p->n_act_bufs; b++)
+        if (!(m->act_bufs[b] = fer_aligned_alloc((size_t)n * p->act_need[b] * sizeof(float))))
+            return 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        fer_layer *l = &m->layers[i];
+        if (!p->shares[i])
+            m->act[i] = pooled ? m->act_bufs[p->act_buf[i]]
+                               : fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof(float));
+        if ((!p->shares[i] && !m->act[i]) || (l->ops->reserve && l->ops->reserve(l, n)))
+            return 0;
+    }
+    return (m->probs = fer_aligned_alloc((size_t)n * m->n_classes * sizeof(float))) != NULL;
+}
+
+/* Sizes the activations (and, for backward, the gradient buffers) and the
+ * scratch for batches of up to n. */
+static fer_status reserve(fer_model *m, int n, int backward, fer_error *err)
+{
+    fer_status s = reserve_scratch(m, backward, err);
+    if (s)
+        return s;
+    int ok = 1, pooled = !backward && !(n <= m->cap && !m->act_bufs);
+    if (n > m->cap || pooled != (m->act_bufs != NULL)) {
+        free_buffers(m);
+        ok = alloc_act(m, n, pooled);
+        m->cap = ok ? n : 0;
+    }
+    if (ok && backward && n > m->grad_cap) {
+        free_grads(m);
+        ok = (m->gbuf = calloc((size_t)m->plan.n_bufs + 1, sizeof *m->gbuf)) != NULL;
+        for (int b = 0; ok && b < m->plan.n_bufs; b++)
+            ok = (m->gbuf[b] = fer_aligned_alloc((size_t)n * m->plan.need[b] * sizeof(float))) != NULL;
+        ok = ok && (m->dlogits = fer_aligned_alloc((size_t)n * m->n_classes * sizeof(float)));
+        m->grad_cap = ok ? n : 0;
+    }
+    if (!ok) {
+        free_buffers(m);
+        return fer_fail(err, FER_ENOMEM, "model: cannot allocate buffers for a batch of %d", n);
+    }
+    return FER_OK;
 }
 
 fer_status fer_model_set_threads(fer_model *m, int threads, fer_error *err)
 {
     if (threads <= 0)
         threads = fer_threads_default();
-    free_scratch(m);
+    free_scratch(m); /* made again, for the new count, by the next pass */
     fer_pool_free(m->pool);
     m->pool = NULL;
     fer_status s = fer_pool_new(threads, &m->pool, err);
     if (s)
         return s;
     m->threads = fer_pool_threads(m->pool);
-    size_t need = 1;
-    for (int i = 0; i < m->n_layers; i++) {
-        const fer_layer *l = &m->layers[i];
-        if (l->ops->scratch && l->ops->scratch(l) > need)
-            need = l->ops->scratch(l);
-    }
-    if (!(m->scratch = calloc((size_t)m->threads, sizeof *m->scratch)))
-        return fer_fail(err, FER_ENOMEM, "model: out of memory");
-    for (int t = 0; t < m->threads; t++)
-        if (!(m->scratch[t] = fer_aligned_alloc(need * sizeof(float))))
-            return fer_fail(err, FER_ENOMEM, "model: cannot allocate thread scratch");
     return FER_OK;
 }
 
@@ -193,11 +243,11 @@ fer_status fer_model_share(const fer_model *src, fer_model **out, fer_error *err
         }
     m->shared = 1;
     m->src = src;
-    /* Its layers' generation is then src's (hand_gen), so src's Winograd
-     * weights, made here once, serve it too: one copy for all the models
-     * that share them. src's layers are written only here (made at src's
-     * generation, kept until src is freed), read by all afterwards. */
-    m->weights_gen = 0;
+    /* Its own generation stays 0, so its layers' is src's (hand_gen) and
+     * src's Winograd weights, made here once, serve it too: one copy for
+     * all the models that share them. src's layers are written only here
+     * (made at src's generation, kept until src is freed), read by all
+     * afterwards. */
     for (int i = 0; i < m->n_layers && !s; i++)
         if (m->layers[i].ops == &fer_conv_ops &&
             !fer_winograd_lend((fer_layer *)&src->layers[i], src->weights_gen, &m->layers[i]))
@@ -326,7 +376,7 @@ fer_status fer_model_forward_backward(fer_model *m, fer_rng *rng, const float *x
         s = check_targets(m, targets, n, err);
     if (!s && m->shared)
         s = fer_fail(err, FER_EINVAL, "model: it shares another model's parameters (inference only)");
-    if (s || (s = reserve(m, n, err)))
+    if (s || (s = reserve(m, n, 1, err)))
         return s;
     hand_gen(m);
     fer_exec e = make_exec(m, n, 1, rng);
@@ -371,7 +421,7 @@ fer_status fer_model_evaluate(fer_model *m, const float *x, const int *labels, i
     hand_gen(m);
     for (int i0 = 0; i0 < n; i0 += PREDICT_CHUNK) {
         int b = n - i0 < PREDICT_CHUNK ? n - i0 : PREDICT_CHUNK;
-        if ((s = reserve(m, b, err)))
+        if ((s = reserve(m, b, 0, err)))
             return s;
         fer_exec e = make_exec(m, b, 0, NULL);
         const float *logits = fer_graph_forward(m, &e, x + i0 * in_sz);

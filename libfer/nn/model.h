@@ -19,6 +19,11 @@ typedef struct fer_plan {
     signed char (*dest)[FER_MAX_INPUTS][2];
     int n_bufs;
     size_t *need;           /* floats a sample each gradient buffer holds */
+    /* Inference keeps an activation only until its last reader has run:
+     * node i (not shares) writes activation buffer act_buf[i]. */
+    int *act_buf;
+    int n_act_bufs;
+    size_t *act_need;       /* floats a sample each activation buffer holds */
 } fer_plan;
 
 struct fer_model {
@@ -43,10 +48,14 @@ struct fer_model {
     /* execution */
     int threads;
     fer_pool *pool;
-    float **scratch;   /* per thread */
+    float **scratch;   /* per thread, scratch_floats each (0: none yet) */
+    size_t scratch_floats;
     fer_plan plan;
-    int cap;           /* batch size the buffers below hold */
+    int cap;           /* batch size act and probs hold */
+    int grad_cap;      /* batch size gbuf and dlogits hold (0: none, inference so far) */
     float **act;       /* act[i]: output of node i (plan.shares: its input's buffer) */
+    float **act_bufs;  /* set when act points into the inference plan's buffers (only the
+                        * outputs not yet read are valid after a pass); NULL: one a node */
     float **gbuf;      /* the plan's gradient buffers */
     float *probs, *dlogits;
 };
