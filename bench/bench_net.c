@@ -377,9 +377,9 @@ int bench_layers_main(int argc, char **argv)
         fprintf(stderr, "fer-bench layers: %s\n", err.msg);
         goto done;
     }
-    printf("%-3s %-8s %12s %10s %9s %10s %9s\n", "#", "layer", "out shape", "fwd ms", "GFLOP/s",
-           "bwd ms", "GFLOP/s");
-    double tf = 0, tb = 0;
+    printf("%-3s %-8s %12s %10s %9s %10s %9s %10s\n", "#", "layer", "out shape", "fwd ms",
+           "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
+    double tf = 0, tb = 0, ti = 0;
     for (int i = 0; i < m->n_layers; i++) {
         fer_layer *l = &m->layers[i];
         if (l->ops->alias || l->n_in != 1 || l->in[0] != i - 1)
@@ -391,16 +391,20 @@ int bench_layers_main(int argc, char **argv)
         double f = (l->ops->flops ? l->ops->flops(l) : 0) * o.batch;
         double fwd = best_of(o.steps, run_forward, &run);
         double bwd = best_of(o.steps, run_backward, &run);
+        /* the same forward as inference runs it: running statistics, no dropout */
+        run.e = (fer_exec){m->pool, m->threads, m->scratch, o.batch, 0, 0, NULL};
+        double inf = best_of(o.steps, run_forward, &run);
         tf += fwd;
         tb += bwd;
+        ti += inf;
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", l->oc, l->oh, l->ow);
-        printf("%-3d %-8s %12s %10.3f %9.1f %10.3f %9.1f\n", i, l->ops->type, shape,
+        printf("%-3d %-8s %12s %10.3f %9.1f %10.3f %9.1f %10.3f\n", i, l->ops->type, shape,
                fwd * 1e3, f ? f / fwd * 1e-9 : 0, bwd * 1e3,
-               f ? f * (i ? 2 : 1) / bwd * 1e-9 : 0);
+               f ? f * (i ? 2 : 1) / bwd * 1e-9 : 0, inf * 1e3);
     }
-    printf("total: forward %.2f ms, backward %.2f ms for %d images, %d thread(s)\n", tf * 1e3,
-           tb * 1e3, o.batch, m->threads);
+    printf("total: forward %.2f ms, backward %.2f ms, inference forward %.2f ms for %d images, "
+           "%d thread(s)\n", tf * 1e3, tb * 1e3, ti * 1e3, o.batch, m->threads);
     rc = 0;
 done:
     fer_model_free(m);
