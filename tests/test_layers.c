@@ -194,6 +194,7 @@ START_TEST(conv_one_channel_direct)
         check_conv(1, 5, 23, 7, 5, 2, 5, 23, FER_ACT_RELU, 5, threads);    /* wide row */
         check_conv(1, 1, 1, 2, 1, 0, 1, 1, FER_ACT_RELU, 1, threads);      /* 1x1 */
         check_conv(1, 6, 6, 2, 15, 7, 6, 6, FER_ACT_RELU, 2, threads);    /* padding > input */
+        check_conv(1, 10, 33, 11, 3, 1, 10, 33, FER_ACT_RELU, 2, threads); /* 8 + 3 filters */
     }
 }
 END_TEST

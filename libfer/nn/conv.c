@@ -90,20 +90,22 @@ void fer_col2im(const float *col, int c, int h, int w, int k, int pad, int oh, i
 
 static size_t col_floats(const fer_layer *l) { return (size_t)l->ic * l->k * l->k * l->oh * l->ow; }
 static size_t w_floats(const fer_layer *l) { return (size_t)l->oc * l->ic * l->k * l->k; }
-enum { DIRECT_BLOCK = 64 }; /* direct path: outputs kept in registers across the taps */
+/* The direct path (one input channel) computes C1_OC output channels over
+ * C1_W outputs of a row at once. */
+enum { C1_OC = 8, C1_W = 16 };
 
-/* The direct path's zero-padded input plane, plus spare floats for its
- * last block's reads. */
+/* The direct path's zero-padded input plane, plus spare floats for the
+ * reads of its last row's last block. */
 static size_t padded_floats(const fer_layer *l)
 {
-    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) + l->k + DIRECT_BLOCK : 0;
+    return l->ic == 1 ? (size_t)(l->oh + l->k - 1) * (l->ow + l->k - 1) + l->k + C1_W : 0;
 }
 
-/* col: im2col's matrix, or the direct path's padded-width output plane
- * (its block loop may run DIRECT_BLOCK floats past the plane). */
+/* col: im2col's matrix, or the direct path's output gradient laid out at
+ * the padded width (its weight gradient). */
 static size_t col_region(const fer_layer *l)
 {
-    size_t plane = l->ic == 1 ? (size_t)l->oh * (l->ow + l->k - 1) + DIRECT_BLOCK : 0;
+    size_t plane = l->ic == 1 ? (size_t)l->oh * (l->ow + l->k - 1) : 0;
     return col_floats(l) > plane ? col_floats(l) : plane;
 }
 
@@ -207,7 +209,7 @@ static void bias_act(const fer_layer *l, float *y)
 static void pad_plane(const fer_layer *l, const float *x, float *xp)
 {
     int pw = l->ow + l->k - 1, ph = l->oh + l->k - 1;
-    memset(xp + (size_t)ph * pw, 0, (size_t)(l->k + DIRECT_BLOCK) * sizeof *xp);
+    memset(xp + (size_t)ph * pw, 0, (size_t)(l->k + C1_W) * sizeof *xp);
     for (int r = 0; r < ph; r++) {
         int iy = r - l->pad;
         float *dst = xp + (size_t)r * pw;
@@ -220,36 +222,56 @@ static void pad_plane(const fer_layer *l, const float *x, float *xp)
     }
 }
 
-/* One output channel over the padded-width plane: out[q] for q < oh*pw is
- * sum_t w[t] xp[q + off_t], one long contiguous loop per tap (the k-1 extra
- * columns of each row are computed and dropped by the caller). */
+/* C1_OC output channels over C1_W outputs of a row, the sums kept in
+ * registers across the taps (each tap's input vector is loaded once for all
+ * the channels). w holds C1_OC filters of k*k taps; y, C1_OC output
+ * planes `plane` floats apart. Each output is summed tap by tap in order, as
+ * the plain loop does. Reads of xp may run C1_W floats past a row (into the
+ * next, or the spare zeros after the plane); those outputs are not stored. */
 FER_VECTOR_CLONES
-static void conv1ch_plane(const float *restrict xp, const float *restrict w, int k, int pw,
-                          int n, float *restrict out)
+static void conv1ch_group(const float *restrict xp, const float *restrict w, int k, int pw,
+                          int oh, int ow, size_t plane, int noc, float *restrict y)
 {
-    for (int q0 = 0; q0 < n; q0 += DIRECT_BLOCK) {
-        float acc[DIRECT_BLOCK] = {0};
-        int len = n - q0 < DIRECT_BLOCK ? n - q0 : DIRECT_BLOCK;
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                float wv = w[ky * k + kx];
-                const float *src = xp + q0 + ky * pw + kx;
-                for (int j = 0; j < DIRECT_BLOCK; j++)
-                    acc[j] += wv * src[j];
-            }
-        memcpy(out + q0, acc, (size_t)len * sizeof *acc);
-    }
+    for (int oy = 0; oy < oh; oy++)
+        for (int x0 = 0; x0 < ow; x0 += C1_W) {
+            float acc[C1_OC][C1_W] = {{0}};
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const float *src = xp + (size_t)(oy + ky) * pw + x0 + kx;
+#pragma GCC unroll 8
+                    for (int o = 0; o < C1_OC; o++) {
+                        float wv = w[o * k * k + ky * k + kx];
+                        for (int j = 0; j < C1_W; j++)
+                            acc[o][j] += wv * src[j];
+                    }
+                }
+            float *yo = y + (size_t)oy * ow + x0;
+            if (ow - x0 >= C1_W && noc == C1_OC) {
+#pragma GCC unroll 8
+                for (int o = 0; o < C1_OC; o++)
+                    for (int j = 0; j < C1_W; j++)
+                        yo[o * plane + j] = acc[o][j];
+            } else
+                for (int o = 0; o < noc; o++)
+                    for (int j = 0; j < C1_W && j < ow - x0; j++)
+                        yo[o * plane + j] = acc[o][j];
+        }
 }
 
-/* out holds oh*pw + DIRECT_BLOCK floats (the col scratch). */
-static void conv1ch_forward(const fer_layer *l, const float *xp, float *y, float *out)
+static void conv1ch_forward(const fer_layer *l, const float *xp, float *y)
 {
-    int k = l->k, pw = l->ow + k - 1;
-    for (int o = 0; o < l->oc; o++) {
-        conv1ch_plane(xp, l->w.data + (size_t)o * k * k, k, pw, l->oh * pw, out);
-        for (int oy = 0; oy < l->oh; oy++)
-            memcpy(y + ((size_t)o * l->oh + oy) * l->ow, out + (size_t)oy * pw,
-                   (size_t)l->ow * sizeof *y);
+    int k = l->k, kk = k * k, pw = l->ow + k - 1;
+    size_t plane = (size_t)l->oh * l->ow;
+    for (int o0 = 0; o0 < l->oc; o0 += C1_OC) {
+        int noc = l->oc - o0 < C1_OC ? l->oc - o0 : C1_OC;
+        const float *w = l->w.data + (size_t)o0 * kk;
+        float wpad[C1_OC * 15 * 15]; /* the last group's filters, zero-filled (k <= 15) */
+        if (noc < C1_OC) {
+            memset(wpad, 0, sizeof wpad);
+            memcpy(wpad, w, (size_t)noc * kk * sizeof *w);
+            w = wpad;
+        }
+        conv1ch_group(xp, w, k, pw, l->oh, l->ow, plane, noc, y + o0 * plane);
     }
 }
 
@@ -302,7 +324,7 @@ static void conv_forward_range(void *arg, int begin, int end, int t)
         if (l->ic == 1) {
             float *xp = scratch_plane(l, j->e, t);
             pad_plane(l, x, xp);
-            conv1ch_forward(l, xp, y, col);
+            conv1ch_forward(l, xp, y);
         } else {
             fer_im2col(x, l->ic, l->ih, l->iw, l->k, l->pad, l->oh, l->ow, col);
             fer_gemm(0, 0, l->oc, hw, kk, l->w.data, kk, col, hw, 0, y, hw);
