@@ -58,31 +58,35 @@ static double plane_sq(const float *restrict x, size_t n, float mean)
     return s;
 }
 
-/* sum dy and sum dy (x - mean), added to *sdy and *sdyx; with mask, dy is
- * first zeroed where the ReLU output y is not positive (one pass for both).
- * Inlined into each vector copy of its two callers. */
+/* The output gradient that reaches the affine map: dy, or with mask dy
+ * where the ReLU let the value through (x * scale + shift > 0, the
+ * forward's own arithmetic, so the same mask without reading the output). */
 #if defined(__GNUC__) || defined(__clang__)
-__attribute__((always_inline))
+#define BN_INLINE static inline __attribute__((always_inline))
+#else
+#define BN_INLINE static inline
 #endif
-static inline void dy_sums(const int mask, float *restrict dy, const float *restrict y,
-                           const float *restrict x, size_t n, float mean, double *sdy,
-                           double *sdyx)
+BN_INLINE float masked(const int mask, float dy, float x, float scale, float shift)
+{
+    return !mask || x * scale + shift > 0 ? dy : 0;
+}
+
+/* sum dy and sum dy (x - mean) (dy masked as above), added to *sdy and
+ * *sdyx. Inlined into each vector copy of its two callers. */
+BN_INLINE void dy_sums(const int mask, const float *restrict dy, const float *restrict x, size_t n,
+                       float mean, float scale, float shift, double *sdy, double *sdyx)
 {
     float a[16] = {0}, b[16] = {0};
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
         for (int k = 0; k < 16; k++) {
-            float d = dy[i + k];
-            if (mask)
-                dy[i + k] = d = y[i + k] > 0 ? d : 0;
+            float d = masked(mask, dy[i + k], x[i + k], scale, shift);
             a[k] += d;
             b[k] += d * (x[i + k] - mean);
         }
     double s = 0, t = 0;
     for (; i < n; i++) {
-        float d = dy[i];
-        if (mask)
-            dy[i] = d = y[i] > 0 ? d : 0;
+        float d = masked(mask, dy[i], x[i], scale, shift);
         s += d, t += (double)d * (x[i] - mean);
     }
     for (int k = 0; k < 16; k++)
@@ -91,17 +95,17 @@ static inline void dy_sums(const int mask, float *restrict dy, const float *rest
 }
 
 FER_VECTOR_CLONES
-static void plane_dy_sums(float *dy, const float *x, size_t n, float mean, double *sdy,
+static void plane_dy_sums(const float *dy, const float *x, size_t n, float mean, double *sdy,
                           double *sdyx)
 {
-    dy_sums(0, dy, NULL, x, n, mean, sdy, sdyx);
+    dy_sums(0, dy, x, n, mean, 0, 0, sdy, sdyx);
 }
 
 FER_VECTOR_CLONES
-static void plane_mask_dy_sums(float *dy, const float *y, const float *x, size_t n, float mean,
-                               double *sdy, double *sdyx)
+static void plane_mask_dy_sums(const float *dy, const float *x, size_t n, float mean, float scale,
+                               float shift, double *sdy, double *sdyx)
 {
-    dy_sums(1, dy, y, x, n, mean, sdy, sdyx);
+    dy_sums(1, dy, x, n, mean, scale, shift, sdy, sdyx);
 }
 
 /* y = x * scale + shift, ReLU'd when relu. */
@@ -119,13 +123,27 @@ static void plane_affine(const float *restrict x, size_t n, float scale, float s
             y[i] = x[i] * scale + shift;
 }
 
-/* dx = a dy - b - c (x - mean) */
-FER_VECTOR_CLONES
-static void plane_dx(const float *restrict dy, const float *restrict x, size_t n, float mean,
-                     float a, float b, float c, float *restrict dx)
+/* dx = a dy - b - c (x - mean), dy masked as above */
+BN_INLINE void dx_of(const int mask, const float *restrict dy, const float *restrict x, size_t n,
+                     float mean, float scale, float shift, float a, float b, float c,
+                     float *restrict dx)
 {
     for (size_t i = 0; i < n; i++)
-        dx[i] = a * dy[i] - b - c * (x[i] - mean);
+        dx[i] = a * masked(mask, dy[i], x[i], scale, shift) - b - c * (x[i] - mean);
+}
+
+FER_VECTOR_CLONES
+static void plane_dx(const float *dy, const float *x, size_t n, float mean, float a, float b,
+                     float c, float *dx)
+{
+    dx_of(0, dy, x, n, mean, 0, 0, a, b, c, dx);
+}
+
+FER_VECTOR_CLONES
+static void plane_mask_dx(const float *dy, const float *x, size_t n, float mean, float scale,
+                          float shift, float a, float b, float c, float *dx)
+{
+    dx_of(1, dy, x, n, mean, scale, shift, a, b, c, dx);
 }
 
 /* The batch's mean and 1/std of channel c into stats, folded into the running ones. */
@@ -189,16 +207,19 @@ static void backward_range(void *arg, int begin, int end, int t)
     fer_layer *l = j->l;
     size_t S = plane(l);
     int n = j->e->n;
+    /* y is given when the fused ReLU's mask is still to be applied */
+    int mask = l->act == FER_ACT_RELU && j->y;
     double N = (double)n * (double)S;
     for (int c = begin; c < end; c++) {
         float mean = j->e->train ? l->stats[c] : l->run_mean.data[c];
         float inv = j->e->train ? l->stats[l->ic + c]
                                 : (float)(1.0 / sqrt((double)l->run_var.data[c] + l->eps));
+        float scale = l->w.data[c] * inv, shift = l->b.data[c] - mean * scale; /* as forward */
         double sdy = 0, sdyx = 0; /* sum dy, sum dy (x - mean) */
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * l->ic + c) * S;
-            if (l->act == FER_ACT_RELU && j->y)
-                plane_mask_dy_sums(j->dy + off, j->y + off, j->x + off, S, mean, &sdy, &sdyx);
+            if (mask)
+                plane_mask_dy_sums(j->dy + off, j->x + off, S, mean, scale, shift, &sdy, &sdyx);
             else
                 plane_dy_sums(j->dy + off, j->x + off, S, mean, &sdy, &sdyx);
         }
@@ -211,7 +232,11 @@ static void backward_range(void *arg, int begin, int end, int t)
               k = j->e->train ? (float)(g * inv * (sdyx * inv) / N) : 0;
         for (int i = 0; i < n; i++) {
             size_t off = ((size_t)i * l->ic + c) * S;
-            plane_dx(j->dy + off, j->x + off, S, mean, a, b, k, j->dx + off);
+            if (mask)
+                plane_mask_dx(j->dy + off, j->x + off, S, mean, scale, shift, a, b, k,
+                              j->dx + off);
+            else
+                plane_dx(j->dy + off, j->x + off, S, mean, a, b, k, j->dx + off);
         }
     }
 }
