@@ -237,8 +237,16 @@ START_TEST(maxpool_matches_plain)
             float *x = rand_floats(&r, in, -1, 1), *dy = rand_floats(&r, out, -1, 1);
             float *y = fer_aligned_alloc(out * sizeof *y), *dx = fer_aligned_alloc(in * sizeof *dx);
             l->argmax = fer_aligned_alloc(out * sizeof *l->argmax);
-            fer_exec e = case_exec(&c, N);
+            fer_exec e = case_exec(&c, N), ei = e;
+            float *yi = fer_aligned_alloc(out * sizeof *yi);
+            uint16_t *am = l->argmax;
+            l->argmax = NULL; /* inference: no argmax */
+            ei.train = 0;
+            l->ops->forward(l, &ei, (const float *const[]){x}, yi);
+            l->argmax = am;
             l->ops->forward(l, &e, (const float *const[]){x}, y);
+            ck_assert_msg(memcmp(y, yi, out * sizeof *y) == 0, "pool %zu inference", s);
+            fer_aligned_free(yi);
             l->ops->backward(l, &e, (const float *const[]){NULL}, NULL, dy, (float *const[]){dx});
             double *dxr = calloc(in, sizeof *dxr);
             for (int i = 0; i < N; i++)

@@ -411,10 +411,19 @@ START_TEST(inference_holds_no_training_memory)
     float p1[7 * N], p2[7 * N], p3[7 * 2 * N];
     ck_assert(fer_model_predict(m, x, N, p1, NULL) == FER_OK);
     ck_assert(m->act_bufs && !m->gbuf && !m->dlogits && m->grad_cap == 0);
+    int pools = 0, drops = 0; /* inference keeps no argmax and draws no mask */
+    for (int i = 0; i < m->n_layers; i++) {
+        const fer_layer *l = &m->layers[i];
+        pools += l->ops == &fer_maxpool_ops, drops += l->ops == &fer_dropout_ops;
+        ck_assert_msg(!l->argmax && !l->mask, "layer %d keeps training buffers", i);
+    }
+    ck_assert(pools == 3 && drops == 3);
     size_t infer = m->scratch_floats;
     ck_assert(infer > 1);
     ck_assert(fer_model_gradients(m, x, y, N, NULL, NULL) == FER_OK);
     ck_assert(!m->act_bufs && m->gbuf && m->grad_cap == N);
+    for (int i = 0; i < m->n_layers; i++)
+        ck_assert(m->layers[i].ops != &fer_maxpool_ops || m->layers[i].argmax);
     ck_assert_msg(m->scratch_floats > infer, "training scratch %zu, inference %zu",
                   m->scratch_floats, infer);
     ck_assert(fer_model_predict(m, x, N, p2, NULL) == FER_OK);

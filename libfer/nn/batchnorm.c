@@ -270,9 +270,9 @@ static fer_status bn_alloc(fer_layer *l, fer_error *err)
     return FER_OK;
 }
 
-static fer_status bn_reserve(fer_layer *l, int n)
+static fer_status bn_reserve(fer_layer *l, int n, int backward)
 {
-    (void)n;
+    (void)n, (void)backward;
     if (!l->stats)
         l->stats = fer_aligned_alloc(2 * (size_t)l->ic * sizeof *l->stats);
     return l->stats ? FER_OK : FER_ENOMEM;

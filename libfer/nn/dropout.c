@@ -63,11 +63,12 @@ static fer_status dropout_parse(fer_layer *l, const void *o, fer_error *err)
     return FER_OK;
 }
 
-static fer_status dropout_reserve(fer_layer *l, int n)
+/* Inference (no rng) draws no mask. */
+static fer_status dropout_reserve(fer_layer *l, int n, int backward)
 {
     fer_aligned_free(l->mask);
-    l->mask = fer_aligned_alloc((size_t)n * fer_layer_out_size(l));
-    return l->mask ? FER_OK : FER_ENOMEM;
+    l->mask = backward ? fer_aligned_alloc((size_t)n * fer_layer_out_size(l)) : NULL;
+    return l->mask || !backward ? FER_OK : FER_ENOMEM;
 }
 
 static void dropout_release(fer_layer *l)

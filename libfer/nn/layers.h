@@ -35,7 +35,10 @@ typedef struct fer_layer_ops {
     void (*init)(fer_layer *l, fer_rng *rng);        /* NULL: parameters stay as alloc left them */
     size_t (*scratch)(const fer_layer *l, int backward); /* per-thread floats for a pass; NULL: none */
     double (*flops)(const fer_layer *l);             /* forward FLOPs an image (2 a multiply-add); NULL: ~0 */
-    fer_status (*reserve)(fer_layer *l, int n);      /* batch-sized own buffers (masks); NULL: none */
+    /* Batch-sized own buffers for batches of up to n (masks, argmaxes);
+     * backward: passes may train (else inference only, which needs none of
+     * those); NULL: none. */
+    fer_status (*reserve)(fer_layer *l, int n, int backward);
     void (*release)(fer_layer *l);                   /* frees what reserve made */
     void (*forward)(fer_layer *l, const fer_exec *e, const float *const *x, float *y);
     /* Parameter gradients, and dx[k] = the gradient of input k unless dx[k]
@@ -88,7 +91,7 @@ struct fer_exec {
     int threads;
     float **scratch;  /* per thread, as much as the largest layer's scratch op asks */
     int n;            /* samples in the batch */
-    int train;        /* batch statistics (batch norm); 0: inference */
+    int train;        /* batch statistics (batch norm), argmaxes kept for backward; 0: inference */
     int update_stats; /* and fold them into the running statistics */
     fer_rng *rng;     /* dropout active when set */
 };

@@ -4,7 +4,8 @@
  * the memory of the float activations it indexes). The common 2x2, stride 2
  * case has its own loops: its windows do not overlap, so backward writes
  * every input gradient once instead of clearing and accumulating. Both
- * passes split the batch across threads. */
+ * passes split the batch across threads. Inference keeps no argmax (and a
+ * model that only infers allocates none). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,8 @@ static inline float keep_if(float v, int c)
 }
 
 
-/* One channel plane, any window: the first maximum in row-major order wins. */
+/* One channel plane, any window: the first maximum in row-major order wins
+ * (am NULL: inference, which keeps no argmax). */
 static void plane_forward(const fer_layer *l, const float *x, float *y, uint16_t *am)
 {
     for (int oy = 0; oy < l->oh; oy++)
@@ -47,7 +49,8 @@ static void plane_forward(const fer_layer *l, const float *x, float *y, uint16_t
                         best = wy * l->size + wx;
                     }
             y[oy * l->ow + ox] = mx;
-            am[oy * l->ow + ox] = (uint16_t)best;
+            if (am)
+                am[oy * l->ow + ox] = (uint16_t)best;
         }
 }
 
@@ -70,21 +73,42 @@ static void plane_forward_2x2(const fer_layer *l, const float *x, float *restric
     }
 }
 
+/* The same maxima without the argmax (inference). */
+FER_VECTOR_CLONES
+static void plane_max_2x2(const fer_layer *l, const float *x, float *restrict y)
+{
+    for (int oy = 0; oy < l->oh; oy++) {
+        const float *r0 = x + (size_t)2 * oy * l->iw, *r1 = r0 + l->iw;
+        for (int ox = 0; ox < l->ow; ox++) {
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            float m01 = b > a ? b : a, m23 = d > c ? d : c;
+            y[oy * l->ow + ox] = m23 > m01 ? m23 : m01;
+        }
+    }
+}
+
 static void forward_range(void *arg, int begin, int end, int t)
 {
     (void)t;
     const pool_job *j = arg;
     const fer_layer *l = j->l;
     size_t in_plane = (size_t)l->ih * l->iw, out_plane = (size_t)l->oh * l->ow;
-    for (size_t p = (size_t)begin * l->oc; p < (size_t)end * l->oc; p++)
-        (is_2x2(l) ? plane_forward_2x2 : plane_forward)(l, j->x + p * in_plane,
-                                                         j->y + p * out_plane,
-                                                         j->argmax + p * out_plane);
+    for (size_t p = (size_t)begin * l->oc; p < (size_t)end * l->oc; p++) {
+        const float *x = j->x + p * in_plane;
+        float *y = j->y + p * out_plane;
+        uint16_t *am = j->argmax ? j->argmax + p * out_plane : NULL;
+        if (!is_2x2(l))
+            plane_forward(l, x, y, am);
+        else if (am)
+            plane_forward_2x2(l, x, y, am);
+        else
+            plane_max_2x2(l, x, y);
+    }
 }
 
 static void maxpool_forward(fer_layer *l, const fer_exec *e, const float *x, float *y)
 {
-    pool_job j = {.l = l, .x = x, .y = y, .argmax = l->argmax};
+    pool_job j = {.l = l, .x = x, .y = y, .argmax = e->train ? l->argmax : NULL};
     fer_pool_for(e->pool, e->n, forward_range, &j);
 }
 
@@ -199,11 +223,12 @@ static fer_status maxpool_parse(fer_layer *l, const void *o, fer_error *err)
     return FER_OK;
 }
 
-static fer_status maxpool_reserve(fer_layer *l, int n)
+static fer_status maxpool_reserve(fer_layer *l, int n, int backward)
 {
     fer_aligned_free(l->argmax);
-    l->argmax = fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof *l->argmax);
-    return l->argmax ? FER_OK : FER_ENOMEM;
+    l->argmax = backward ? fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof *l->argmax)
+                         : NULL;
+    return l->argmax || !backward ? FER_OK : FER_ENOMEM;
 }
 
 static void maxpool_release(fer_layer *l)

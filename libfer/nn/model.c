@@ -122,8 +122,8 @@ static fer_status reserve_scratch(fer_model *m, int backward, fer_error *err)
 }
 
 /* The activations for batches of up to n: one buffer a node for a pass
- * that goes backward (which reads them all), else the inference plan's
- * (unless a node's own, already big enough, are there). */
+ * that goes backward (which reads them all), else (pooled) the inference
+ * plan's, and the layers' own buffers, which inference does not need. */
 static int alloc_act(fer_model *m, int n, int pooled)
 {
     const fer_plan *p = &m->plan;
@@ -139,7 +139,7 @@ static int alloc_act(fer_model *m, int n, int pooled)
         if (!p->shares[i])
             m->act[i] = pooled ? m->act_bufs[p->act_buf[i]]
                                : fer_aligned_alloc((size_t)n * fer_layer_out_size(l) * sizeof(float));
-        if ((!p->shares[i] && !m->act[i]) || (l->ops->reserve && l->ops->reserve(l, n)))
+        if ((!p->shares[i] && !m->act[i]) || (l->ops->reserve && l->ops->reserve(l, n, !pooled)))
             return 0;
     }
     return (m->probs = fer_aligned_alloc((size_t)n * m->n_classes * sizeof(float))) != NULL;
