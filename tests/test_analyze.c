@@ -418,6 +418,54 @@ START_TEST(face_crops)
 }
 END_TEST
 
+/* fer_image_turn against a plain bilinear turn (rotate.c's convention, its
+ * arithmetic written out once more), bit for bit, on the portable path and
+ * on the AVX2 one: noise images of odd and tiny sizes, several angles. */
+static uint8_t plain_turned(const fer_image *src, double c, double s, int x, int y)
+{
+    double cx = src->w / 2.0, cy = src->h / 2.0, u = x + 0.5 - cx, v = y + 0.5 - cy;
+    double sx = cx + c * u + s * v - 0.5, sy = cy - s * u + c * v - 0.5;
+    sx = sx < 0 ? 0 : sx > src->w - 1 ? src->w - 1 : sx;
+    sy = sy < 0 ? 0 : sy > src->h - 1 ? src->h - 1 : sy;
+    int x0 = (int)sx, y0 = (int)sy, x1 = x0 + 1 < src->w ? x0 + 1 : x0;
+    int y1 = y0 + 1 < src->h ? y0 + 1 : y0;
+    double a = sx - x0, b = sy - y0;
+    const uint8_t *r0 = src->px + (size_t)y0 * src->w, *r1 = src->px + (size_t)y1 * src->w;
+    double p = (1 - b) * ((1 - a) * r0[x0] + a * r0[x1]) + b * ((1 - a) * r1[x0] + a * r1[x1]);
+    return (uint8_t)(p < 0 ? 0 : p > 255 ? 255 : p + 0.5);
+}
+
+START_TEST(turn_matches_plain)
+{
+    static const int sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {7, 2}, {33, 17}, {64, 48}, {101, 99}};
+    static const double angles[] = {25, -25, 30, -38, 0, 7.25, 90, 180};
+    int paths = fer_image_turn_simd() ? 2 : 1;
+    if (paths == 1)
+        printf("turn_matches_plain: this CPU has no AVX2, the portable path only\n");
+    fer_rng r;
+    fer_rng_seed(&r, 11);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+        for (size_t j = 0; j < sizeof angles / sizeof *angles; j++) {
+            fer_image img = grey(sizes[k][0], sizes[k][1], 0);
+            for (int i = 0; i < img.w * img.h; i++)
+                img.px[i] = (uint8_t)(fer_rng_u64(&r) >> 56);
+            double c = cos(angles[j] * M_PI / 180), s = sin(angles[j] * M_PI / 180);
+            for (int simd = 0; simd < paths; simd++) {
+                fer_image t;
+                fer_error e;
+                ck_assert_int_eq(fer_image_turn_with(&img, angles[j], simd, &t, &e), FER_OK);
+                for (int y = 0; y < t.h; y++)
+                    for (int x = 0; x < t.w; x++)
+                        ck_assert_msg(t.px[y * t.w + x] == plain_turned(&img, c, s, x, y),
+                                      "%dx%d turned %g, path %d: pixel %d,%d", img.w, img.h,
+                                      angles[j], simd, x, y);
+                fer_image_free(&t);
+            }
+            fer_image_free(&img);
+        }
+}
+END_TEST
+
 /* A tilted head: the demo photo turned by 38 degrees, too far for the
  * upright cascade, has its face found by the turned search, cut upright,
  * where the face went. */
@@ -474,6 +522,7 @@ int main(void)
     tcase_add_test(tc, shipped_models_on_the_demo_photo);
     tcase_add_test(tc, shared_analyzer_answers_the_same);
     tcase_add_test(tc, face_crops);
+    tcase_add_test(tc, turn_matches_plain);
     tcase_add_test(tc, any_image_analyses);
     tcase_add_test(tc, tilted_face_is_found);
     suite_add_tcase(s, tc);

@@ -15,6 +15,11 @@ fer_status fer_image_shrink(const fer_image *src, int q, fer_image *dst, fer_err
 
 /* src turned by deg into a new image of the same size (edges repeated). */
 fer_status fer_image_turn(const fer_image *src, double deg, fer_image *dst, fer_error *err);
+/* The same on the portable path (simd 0) or, where the CPU has it
+ * (fer_image_turn_simd), the AVX2 one: the same bytes (tests). */
+fer_status fer_image_turn_with(const fer_image *src, double deg, int simd, fer_image *dst,
+                               fer_error *err);
+int fer_image_turn_simd(void);
 /* The source point of point (x, y) of a w x h image turned by deg. */
 void fer_turn_point(int w, int h, double deg, double x, double y, double *sx, double *sy);
 /* The upright ow x oh crop of the bw x bh box centred on (cx, cy) and turned
