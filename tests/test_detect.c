@@ -456,6 +456,39 @@ static size_t scan_paths_on(const fer_cascade *c, const fer_image *img)
     return total;
 }
 
+/* The pyramid's resize on its AVX2 path gives the plain path's bytes:
+ * noise, downscales of many ratios (whole halves, odd sizes, one pixel,
+ * ratios near 1) and both ends of the gather's row bound. */
+START_TEST(resize_paths_agree)
+{
+    if (!haar_resize_simd()) {
+        printf("resize_paths_agree: skipped, this CPU has no AVX2\n");
+        return;
+    }
+    static const int sizes[][4] = {{64, 48, 32, 24}, {203, 151, 184, 137}, {203, 151, 29, 21},
+                                   {40, 9, 39, 8},   {17, 5, 16, 5},      {640, 480, 581, 436},
+                                   {9, 9, 1, 1},     {33, 2, 8, 1},       {12, 12, 11, 12}};
+    fer_rng rng;
+    fer_rng_seed(&rng, 3);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3];
+        uint8_t *src = malloc((size_t)sw * sh), *d0 = malloc((size_t)dw * dh),
+                *d1 = malloc((size_t)dw * dh);
+        int *ints = malloc(sizeof *ints * (4 * (size_t)dw + 2 * (size_t)dh));
+        ck_assert(src && d0 && d1 && ints);
+        for (int i = 0; i < sw * sh; i++)
+            src[i] = (uint8_t)(fer_rng_u64(&rng) >> 56);
+        haar_resize_buf b = {ints, ints + dw, ints + 2 * dw, ints + 3 * dw, ints + 4 * dw,
+                             ints + 4 * dw + dh, 0};
+        haar_resize_linear(src, sw, sh, d0, dw, dh, &b);
+        b.simd = 1;
+        haar_resize_linear(src, sw, sh, d1, dw, dh, &b);
+        ck_assert_msg(memcmp(d0, d1, (size_t)dw * dh) == 0, "%dx%d -> %dx%d", sw, sh, dw, dh);
+        free(src), free(d0), free(d1), free(ints);
+    }
+}
+END_TEST
+
 START_TEST(scan_paths_agree)
 {
     if (!haar_path_supported(HAAR_PATH_AVX2)) {
@@ -804,6 +837,7 @@ static Suite *suite(void)
     tcase_add_test(tc, tilted_integral);
     tcase_add_test(tc, grouping);
     tcase_add_test(tc, scan_paths_agree);
+    tcase_add_test(tc, resize_paths_agree);
     tcase_add_test(tc, matches_opencv);
     tcase_add_test(tc, matches_opencv_tilted);
     tcase_add_test(tc, composite_recall);
