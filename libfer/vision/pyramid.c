@@ -1,8 +1,8 @@
 /* Bilinear 8-bit downscaling with the same fixed-point arithmetic as
  * OpenCV's bit-exact resize (INTER_LINEAR_EXACT), which is what
  * detectMultiScale in OpenCV 4.6 builds its image pyramid with: so our
- * levels, and so our detections, match it pixel for pixel. The horizontal
- * pass has an AVX2 path (eight outputs at once, the same integers). */
+ * levels, and so our detections, match it pixel for pixel. Both passes
+ * have an AVX2 path (eight outputs at once, the same integers). */
 #include <math.h>
 
 #include "vision/haar.h"
@@ -98,14 +98,53 @@ int haar_resize_simd(void)
 #endif
 }
 
-static void vresize(const int *r0, const int *r1, int b, int dw, uint8_t *dst)
+static void vresize_from(const int *r0, const int *r1, int b, int x, int dw, uint8_t *dst)
 {
-    for (int x = 0; x < dw; x++) {
+    for (; x < dw; x++) {
         int v = b < 0 ? (r0[x] + (1 << (FRAC_BITS - 1))) >> FRAC_BITS
                       : (r0[x] * (ONE - b) + r1[x] * b + (1 << (2 * FRAC_BITS - 1))) >>
                             (2 * FRAC_BITS);
         dst[x] = (uint8_t)(v > 255 ? 255 : v);
     }
+}
+
+#ifdef RESIZE_X86
+/* Eight outputs at once, the same integers; the saturating packs are the
+ * plain path's clamp (the values are never negative). */
+__attribute__((target("avx2"))) static void vresize_avx2(const int *r0, const int *r1, int b,
+                                                         int dw, uint8_t *dst)
+{
+    int x = 0;
+    const __m256i w0 = _mm256_set1_epi32(ONE - b), w1 = _mm256_set1_epi32(b),
+                  half1 = _mm256_set1_epi32(1 << (FRAC_BITS - 1)),
+                  half2 = _mm256_set1_epi32(1 << (2 * FRAC_BITS - 1));
+    for (; x + 8 <= dw; x += 8) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(r0 + x)), v;
+        if (b < 0) {
+            v = _mm256_srai_epi32(_mm256_add_epi32(a, half1), FRAC_BITS);
+        } else {
+            __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(r1 + x));
+            v = _mm256_add_epi32(_mm256_mullo_epi32(a, w0), _mm256_mullo_epi32(c, w1));
+            v = _mm256_srai_epi32(_mm256_add_epi32(v, half2), 2 * FRAC_BITS);
+        }
+        __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(void *)(dst + x), _mm_packus_epi16(p, p));
+    }
+    vresize_from(r0, r1, b, x, dw, dst);
+}
+#endif
+
+static void vresize(const int *r0, const int *r1, int b, int dw, uint8_t *dst, int simd)
+{
+#ifdef RESIZE_X86
+    if (simd) {
+        vresize_avx2(r0, r1, b, dw, dst);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    vresize_from(r0, r1, b, 0, dw, dst);
 }
 
 /* Exactly half size: OpenCV switches to its area average, rounded. */
@@ -150,6 +189,6 @@ void haar_resize_linear(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
             hresize(src + (size_t)s1 * sw, sw, b->xofs, b->xw, dw, b->row1, b->simd);
         if (s1 != s0)
             have1 = s1;
-        vresize(b->row0, b->row1, b->yw[y], dw, dst + (size_t)y * dw);
+        vresize(b->row0, b->row1, b->yw[y], dw, dst + (size_t)y * dw, b->simd);
     }
 }
