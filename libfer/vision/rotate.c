@@ -53,12 +53,13 @@ static inline uint8_t turned_px(const fer_image *src, double c, double s, double
 #define TURN_X86
 #include <immintrin.h>
 
-/* Four pixels of a row at once in AVX2 doubles: the scalar path's
- * operations one by one (no FMA: the target is avx2 alone), so the same
- * bits. The four source pixels of each sample come from two gathers of 32
- * bits (a pixel and its right neighbour in the low bytes); lanes whose point
- * is outside the image, or in its last two rows (the gather reads 2 bytes
- * past the pixel pair), take the scalar path. */
+/* Four pixels of a row at once in AVX2 doubles: sample()'s operations one
+ * by one (its clamps as selects; no FMA: the target is avx2 alone), so the
+ * same bits. The two source pixels of each row of a sample come from one
+ * 32-bit gather at the left one (the right one is the next byte; at the
+ * right edge, where sample() takes the left one twice, its weight a is 0,
+ * so any byte there gives the same sum); the four pixels take the scalar
+ * path when a gather would read past the image's last byte. */
 __attribute__((target("avx2"))) static void turn_row_avx2(const fer_image *src, double c,
                                                            double s, double cx, double cy, int y,
                                                            uint8_t *row)
@@ -68,28 +69,31 @@ __attribute__((target("avx2"))) static void turn_row_avx2(const fer_image *src, 
                   vcy = _mm256_set1_pd(cy), vc = _mm256_set1_pd(c), vs = _mm256_set1_pd(s),
                   sv = _mm256_set1_pd(s * v), cv = _mm256_set1_pd(c * v),
                   zero = _mm256_setzero_pd(), xmax = _mm256_set1_pd(src->w - 1),
-                  ymax = _mm256_set1_pd(src->h - 2);
-    const __m128i w = _mm_set1_epi32(src->w), lo = _mm_set1_epi32(0xff);
+                  ymax = _mm256_set1_pd(src->h - 1), four_px = _mm256_set1_pd(4);
+    const __m128i w = _mm_set1_epi32(src->w), hlast = _mm_set1_epi32(src->h - 1), ione = _mm_set1_epi32(1),
+                  lo = _mm_set1_epi32(0xff), last = _mm_set1_epi32(src->w * src->h - 4);
     const int *base = (const int *)(const void *)src->px;
     int x = 0;
-    __m256d xs = _mm256_set_pd(3, 2, 1, 0), four_px = _mm256_set1_pd(4); /* whole: exact */
+    __m256d xs = _mm256_set_pd(3, 2, 1, 0); /* whole numbers: exact */
     for (; x + 4 <= src->w; x += 4, xs = _mm256_add_pd(xs, four_px)) {
         __m256d u = _mm256_sub_pd(_mm256_add_pd(xs, half), vcx);
-        __m256d X = _mm256_add_pd(_mm256_add_pd(vcx, _mm256_mul_pd(vc, u)), sv);
-        __m256d Y = _mm256_add_pd(_mm256_sub_pd(vcy, _mm256_mul_pd(vs, u)), cv);
-        __m256d sx = _mm256_sub_pd(X, half), sy = _mm256_sub_pd(Y, half);
-        __m256d in = _mm256_and_pd(
-            _mm256_and_pd(_mm256_cmp_pd(sx, zero, _CMP_GE_OQ), _mm256_cmp_pd(sx, xmax, _CMP_LT_OQ)),
-            _mm256_and_pd(_mm256_cmp_pd(sy, zero, _CMP_GE_OQ), _mm256_cmp_pd(sy, ymax, _CMP_LT_OQ)));
-        if (_mm256_movemask_pd(in) != 0xf) {
+        __m256d sx = _mm256_sub_pd(_mm256_add_pd(_mm256_add_pd(vcx, _mm256_mul_pd(vc, u)), sv), half);
+        __m256d sy = _mm256_sub_pd(_mm256_add_pd(_mm256_sub_pd(vcy, _mm256_mul_pd(vs, u)), cv), half);
+        sx = _mm256_blendv_pd(sx, zero, _mm256_cmp_pd(sx, zero, _CMP_LT_OQ));
+        sx = _mm256_blendv_pd(sx, xmax, _mm256_cmp_pd(sx, xmax, _CMP_GT_OQ));
+        sy = _mm256_blendv_pd(sy, zero, _mm256_cmp_pd(sy, zero, _CMP_LT_OQ));
+        sy = _mm256_blendv_pd(sy, ymax, _mm256_cmp_pd(sy, ymax, _CMP_GT_OQ));
+        __m128i x0 = _mm256_cvttpd_epi32(sx), y0 = _mm256_cvttpd_epi32(sy);
+        __m128i y1 = _mm_min_epi32(_mm_add_epi32(y0, ione), hlast);
+        __m128i i0 = _mm_add_epi32(_mm_mullo_epi32(y0, w), x0);
+        __m128i i1 = _mm_add_epi32(_mm_mullo_epi32(y1, w), x0);
+        if (_mm_movemask_epi8(_mm_cmpgt_epi32(i1, last))) {
             for (int k = 0; k < 4; k++)
                 row[x + k] = turned_px(src, c, s, cx, cy, x + k, v);
             continue;
         }
-        __m128i x0 = _mm256_cvttpd_epi32(sx), y0 = _mm256_cvttpd_epi32(sy);
         __m256d a = _mm256_sub_pd(sx, _mm256_cvtepi32_pd(x0));
         __m256d b = _mm256_sub_pd(sy, _mm256_cvtepi32_pd(y0));
-        __m128i i0 = _mm_add_epi32(_mm_mullo_epi32(y0, w), x0), i1 = _mm_add_epi32(i0, w);
         __m128i g0 = _mm_i32gather_epi32(base, i0, 1), g1 = _mm_i32gather_epi32(base, i1, 1);
         __m256d p00 = _mm256_cvtepi32_pd(_mm_and_si128(g0, lo));
         __m256d p01 = _mm256_cvtepi32_pd(_mm_and_si128(_mm_srli_epi32(g0, 8), lo));
@@ -99,7 +103,7 @@ __attribute__((target("avx2"))) static void turn_row_avx2(const fer_image *src, 
         __m256d t0 = _mm256_add_pd(_mm256_mul_pd(na, p00), _mm256_mul_pd(a, p01));
         __m256d t1 = _mm256_add_pd(_mm256_mul_pd(na, p10), _mm256_mul_pd(a, p11));
         __m256d val = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(nb, t0), _mm256_mul_pd(b, t1)), half);
-        __m128i q = _mm256_cvttpd_epi32(val);
+        __m128i q = _mm256_cvttpd_epi32(val); /* 0..255: the scalar clamp never bites */
         q = _mm_packus_epi16(_mm_packus_epi32(q, q), q);
         int four = _mm_cvtsi128_si32(q);
         memcpy(row + x, &four, 4);
