@@ -489,6 +489,38 @@ START_TEST(resize_paths_agree)
 }
 END_TEST
 
+/* Both integrals on the AVX2 path are the plain path's numbers: noise and
+ * full-white images (the squares' sums wrap past 2^32 on the big one),
+ * widths around the 8-column step. */
+START_TEST(integral_paths_agree)
+{
+    if (!haar_path_supported(HAAR_PATH_AVX2)) {
+        printf("integral_paths_agree: skipped, this CPU has no AVX2\n");
+        return;
+    }
+    static const int sizes[][2] = {{1, 1}, {7, 3}, {8, 2}, {9, 5}, {17, 16}, {203, 151}, {300, 260}};
+    fer_rng rng;
+    fer_rng_seed(&rng, 5);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+        for (int white = 0; white < 2; white++) {
+            int w = sizes[k][0], h = sizes[k][1];
+            size_t n = (size_t)(w + 1) * (h + 1);
+            uint8_t *px = malloc((size_t)w * h);
+            uint32_t *s0 = malloc(n * sizeof *s0), *q0 = malloc(n * sizeof *q0),
+                     *s1 = malloc(n * sizeof *s1), *q1 = malloc(n * sizeof *q1);
+            ck_assert(px && s0 && q0 && s1 && q1);
+            for (int i = 0; i < w * h; i++)
+                px[i] = white ? 255 : (uint8_t)(fer_rng_u64(&rng) >> 56);
+            haar_integral_with(px, w, h, s0, q0, 0);
+            haar_integral_with(px, w, h, s1, q1, 1);
+            ck_assert_msg(memcmp(s0, s1, n * sizeof *s0) == 0, "%dx%d sums", w, h);
+            ck_assert_msg(memcmp(q0, q1, n * sizeof *q0) == 0, "%dx%d squares", w, h);
+            ck_assert_uint_eq(s0[n - 1], (uint32_t)(white ? 255u * w * h : s0[n - 1]));
+            free(px), free(s0), free(q0), free(s1), free(q1);
+        }
+}
+END_TEST
+
 START_TEST(scan_paths_agree)
 {
     if (!haar_path_supported(HAAR_PATH_AVX2)) {
@@ -838,6 +870,7 @@ static Suite *suite(void)
     tcase_add_test(tc, grouping);
     tcase_add_test(tc, scan_paths_agree);
     tcase_add_test(tc, resize_paths_agree);
+    tcase_add_test(tc, integral_paths_agree);
     tcase_add_test(tc, matches_opencv);
     tcase_add_test(tc, matches_opencv_tilted);
     tcase_add_test(tc, composite_recall);

@@ -69,6 +69,9 @@ void haar_resize_linear(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
 /* Integral image and integral of squares, (w+1) x (h+1), zero first row
  * and column, wrapping modulo 2^32. */
 void haar_integral(const uint8_t *px, int w, int h, uint32_t *sum, uint32_t *sq);
+/* The same on the plain path (simd 0) or, where the CPU has it, the AVX2
+ * one: the same numbers (tests). */
+void haar_integral_with(const uint8_t *px, int w, int h, uint32_t *sum, uint32_t *sq, int simd);
 
 /* Tilted integral, (w+1) x (h+1): t[Y][X] is the sum of the pixels (x, y)
  * with y < Y and |x - (X-1)| <= Y-1-y, the upward cone whose apex is the
