@@ -461,7 +461,7 @@ static size_t scan_paths_on(const fer_cascade *c, const fer_image *img)
  * ratios near 1) and both ends of the gather's row bound. */
 START_TEST(resize_paths_agree)
 {
-    if (!haar_resize_simd()) {
+    if (!haar_path_supported(HAAR_PATH_AVX2)) {
         printf("resize_paths_agree: skipped, this CPU has no AVX2\n");
         return;
     }

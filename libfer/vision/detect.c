@@ -107,7 +107,7 @@ int haar_work_alloc(haar_work *w, const fer_cascade *c, int iw, int ih)
     w->rb.row1 = w->ints + 3 * (size_t)iw;
     w->rb.yofs = w->ints + 4 * (size_t)iw;
     w->rb.yw = w->ints + 4 * (size_t)iw + ih;
-    w->rb.simd = haar_resize_simd();
+    w->rb.simd = haar_path_supported(HAAR_PATH_AVX2);
     return 1;
 }
 

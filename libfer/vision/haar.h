@@ -52,14 +52,13 @@ struct fer_cascade {
 };
 
 /* Scratch space for haar_resize_linear, sized for the largest output, and
- * its path: simd (AVX2, where haar_resize_simd says the CPU has it) or the
- * plain one; both give the same bytes. */
+ * its path: simd (AVX2, only where haar_path_supported(HAAR_PATH_AVX2)) or
+ * the plain one; both give the same bytes. */
 typedef struct haar_resize_buf {
     int *xofs, *xw, *row0, *row1; /* destination width each */
     int *yofs, *yw;               /* destination height each */
     int simd;
 } haar_resize_buf;
-int haar_resize_simd(void);
 
 /* src (sw x sh) -> dst (dw x dh), dw <= sw and dh <= sh, the way OpenCV's
  * resize(INTER_LINEAR_EXACT) computes it for 8-bit images. */

@@ -89,15 +89,6 @@ static void hresize(const uint8_t *src, int sw, const int *xofs, const int *w1, 
     hresize_from(src, xofs, w1, 0, dw, out);
 }
 
-int haar_resize_simd(void)
-{
-#ifdef RESIZE_X86
-    return __builtin_cpu_supports("avx2");
-#else
-    return 0;
-#endif
-}
-
 static void vresize_from(const int *r0, const int *r1, int b, int x, int dw, uint8_t *dst)
 {
     for (; x < dw; x++) {

@@ -32,21 +32,12 @@ static inline double sample(const uint8_t *px, int w, int h, double x, double y)
 
 static uint8_t to_u8(double v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5); }
 
-/* The turned image's pixel (x, y): its source point, and sample() there.
- * Inside the image (the common case) sample()'s arithmetic without its edge
- * cases: the same value (bilinear weights keep it within 0..255). */
+/* The turned image's pixel (x, y): sample() at its source point. */
 static inline uint8_t turned_px(const fer_image *src, double c, double s, double cx, double cy,
                                 int x, double v)
 {
     double u = x + 0.5 - cx;
-    double X = cx + c * u + s * v, Y = cy - s * u + c * v, sx = X - 0.5, sy = Y - 0.5;
-    if (!(sx >= 0 && sx < src->w - 1 && sy >= 0 && sy < src->h - 1))
-        return to_u8(sample(src->px, src->w, src->h, X, Y));
-    int x0 = (int)sx, y0 = (int)sy;
-    double a = sx - x0, b = sy - y0;
-    const uint8_t *r0 = src->px + (size_t)y0 * (size_t)src->w + x0, *r1 = r0 + src->w;
-    return (uint8_t)((1 - b) * ((1 - a) * r0[0] + a * r0[1]) + b * ((1 - a) * r1[0] + a * r1[1]) +
-                     0.5);
+    return to_u8(sample(src->px, src->w, src->h, cx + c * u + s * v, cy - s * u + c * v));
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
